@@ -1,0 +1,80 @@
+"""The generation backend interface shared by the built-in generator and the ComfyUI backend.
+
+A backend turns a prompt into frames: a keyframe (txt2img) and then, per segment, a short clip that starts
+from an init image (img2vid). It reports progress as (step, total, optional preview image) and stops when
+asked to cancel. Frames are numpy arrays of shape (height, width, 3), dtype uint8, RGB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+Frame = np.ndarray
+# progress(step, total, preview): step counts from 1; preview is a small RGB frame or None.
+ProgressCallback = Callable[[int, int, "Frame | None"], None]
+# should_cancel() is polled between steps; a True answer makes the backend raise Cancelled.
+CancelCheck = Callable[[], bool]
+
+
+class BackendError(Exception):
+    """Generation failed; the message is meant for a producer (plain words, what to do)."""
+
+
+class Cancelled(BackendError):
+    """Generation was cancelled on request."""
+
+
+@dataclass(frozen=True)
+class KeyframeRequest:
+    prompt: str
+    seed: int
+    width: int
+    height: int
+    negative_prompt: str = ""
+    style: str = ""
+
+
+@dataclass(frozen=True)
+class SegmentRequest:
+    prompt: str
+    seed: int
+    init_image: Frame  # the first frame of the clip: the keyframe, or the previous segment's last frame
+    width: int
+    height: int
+    num_frames: int
+    fps: int  # native frame rate of the generated clip (interpolated to the delivery rate later)
+    index: int = 0
+    negative_prompt: str = ""
+    style: str = ""
+
+
+@dataclass
+class SegmentResult:
+    frames: list[Frame]
+    fps: int
+    info: dict = field(default_factory=dict)  # what produced it: backend, server, model, prompt_id...
+
+
+class Backend(Protocol):
+    name: str
+    is_ai: bool  # False for the built-in generator: its output must never be passed off as AI output
+
+    def generate_keyframe(
+        self, request: KeyframeRequest, progress: ProgressCallback, should_cancel: CancelCheck
+    ) -> Frame: ...
+
+    def generate_segment(
+        self, request: SegmentRequest, progress: ProgressCallback, should_cancel: CancelCheck
+    ) -> SegmentResult: ...
+
+
+def no_progress(step: int, total: int, preview: Frame | None) -> None:
+    return None
+
+
+def never_cancel() -> bool:
+    return False

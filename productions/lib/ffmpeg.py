@@ -1,0 +1,133 @@
+"""Finding and running ffmpeg, with failures turned into plain-worded errors.
+
+The binary is `TOWER_FFMPEG` when set, else the one the `imageio-ffmpeg` wheel ships (ffmpeg 9 with libx264),
+so a fresh machine needs no system package. Frames go in and out through pipes as raw RGB24.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterable, Iterator, Sequence
+from functools import cache
+
+import numpy as np
+
+
+class FFmpegError(RuntimeError):
+    """ffmpeg failed. `str()` is a plain sentence with the tail of ffmpeg's own message."""
+
+    def __init__(self, what: str, stderr: str = "", returncode: int | None = None):
+        self.what = what
+        self.stderr = stderr
+        self.returncode = returncode
+        super().__init__(f"{what}: {explain_ffmpeg_failure(stderr)}" if stderr else what)
+
+
+def explain_ffmpeg_failure(stderr: str) -> str:
+    """The useful part of ffmpeg's stderr, with the common causes said in plain words."""
+    lowered = stderr.lower()
+    if "no space left on device" in lowered:
+        return "the disk is full (No space left on device); free space and resume the render"
+    if "permission denied" in lowered:
+        return "permission denied writing the output; check the data folder's permissions"
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    return " | ".join(lines[-3:]) if lines else "ffmpeg exited with an error"
+
+
+@cache
+def ffmpeg_binary() -> str:
+    configured = os.environ.get("TOWER_FFMPEG")
+    if configured:
+        path = shutil.which(configured) or configured
+        if not os.path.exists(path):
+            raise FFmpegError(f"TOWER_FFMPEG points to {configured!r}, which does not exist")
+        return path
+    try:
+        import imageio_ffmpeg
+    except ImportError:  # pragma: no cover - imageio-ffmpeg is a declared dependency
+        found = shutil.which("ffmpeg")
+        if not found:
+            raise FFmpegError("no ffmpeg found: install imageio-ffmpeg or set TOWER_FFMPEG") from None
+        return found
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def run_ffmpeg(args: Sequence[str], what: str, *, input_bytes: bytes | None = None) -> str:
+    """Run ffmpeg to completion; return stderr (it carries filter logs); raise FFmpegError on failure."""
+    cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-y", *args]
+    try:
+        proc = subprocess.run(cmd, input=input_bytes, capture_output=True, check=False)
+    except OSError as exc:
+        raise FFmpegError(what, str(exc)) from exc
+    stderr = proc.stderr.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise FFmpegError(what, stderr, proc.returncode)
+    return stderr
+
+
+def rawvideo_input_args(width: int, height: int, fps: float) -> list[str]:
+    return ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "pipe:0"]
+
+
+def pipe_frames_to_ffmpeg(frames: Iterable[np.ndarray], args: Sequence[str], what: str) -> str:
+    """Start ffmpeg with `args` (which read rawvideo from pipe:0), write every frame, wait, check.
+
+    stderr goes to a temporary file rather than a pipe so a chatty ffmpeg can never block the writer.
+    """
+    import tempfile
+
+    cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-y", *args]
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=err, stdout=subprocess.DEVNULL)
+        assert proc.stdin is not None
+        broken = False
+        try:
+            for frame in frames:
+                proc.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
+        except BrokenPipeError:
+            broken = True
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            try:
+                proc.stdin.close()
+            except BrokenPipeError:
+                broken = True
+        returncode = proc.wait()
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
+    if returncode != 0 or broken:
+        raise FFmpegError(what, stderr or "ffmpeg closed its input early", returncode)
+    return stderr
+
+
+def read_frames(
+    path: str | os.PathLike, width: int, height: int, *, vf: str | None = None, what: str = "decoding video"
+) -> Iterator[np.ndarray]:
+    """Decode a video to RGB24 frames of width x height (after the optional filter `vf`), one at a time."""
+    filters = [vf] if vf else []
+    filters.append(f"scale={width}:{height}")
+    cmd = [
+        ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", os.fspath(path),
+        "-vf", ",".join(filters), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
+    ]
+    frame_size = width * height * 3
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        while True:
+            buf = proc.stdout.read(frame_size)
+            if len(buf) < frame_size:
+                break
+            yield np.frombuffer(buf, dtype=np.uint8).reshape(height, width, 3)
+    finally:
+        proc.stdout.close()
+        stderr = proc.stderr.read().decode("utf-8", "replace")
+        proc.stderr.close()
+        returncode = proc.wait()
+    if returncode != 0:
+        raise FFmpegError(what, stderr, returncode)
