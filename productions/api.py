@@ -1,0 +1,283 @@
+"""The REST API (django-ninja): projects, episodes, renders, downloads. OpenAPI docs at /api/docs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import NinjaAPI, Schema
+from ninja.errors import HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import django_auth
+
+from productions.downloads import serve_file
+from productions.forms import EpisodeForm, ProjectForm
+from productions.models import Episode, Membership, Project
+from productions.tasks import start_render
+
+api = NinjaAPI(
+    title="Tower API",
+    version="1",
+    description="Create projects and episodes, start or resume renders, follow progress, download videos.",
+    auth=django_auth,
+    docs_decorator=login_required,
+    urls_namespace="api",
+)
+
+
+@api.exception_handler(NinjaValidationError)
+def validation_error(request: HttpRequest, exc: NinjaValidationError):
+    """Name the offending field plainly: {"errors": {"seed": ["Input should be a valid integer"]}}."""
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors:
+        loc = [str(part) for part in error.get("loc", []) if part not in ("body", "payload", "query", "path")]
+        errors.setdefault(".".join(loc) or "request", []).append(error.get("msg", "invalid"))
+    return api.create_response(request, {"detail": "Invalid input.", "errors": errors}, status=422)
+
+
+def form_errors(form) -> HttpError:
+    error = HttpError(422, "Invalid input.")
+    error.errors = {field: [str(m) for m in messages] for field, messages in form.errors.items()}
+    return error
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError):
+    body = {"detail": str(exc)}
+    if getattr(exc, "errors", None):
+        body["errors"] = exc.errors
+    return api.create_response(request, body, status=exc.status_code)
+
+
+# --- schemas --------------------------------------------------------------------------------------------
+class ProjectIn(Schema):
+    name: str
+    description: str = ""
+
+
+class ProjectOut(Schema):
+    id: int
+    name: str
+    description: str
+    role: str | None = None
+
+
+class EpisodeIn(Schema):
+    title: str
+    synopsis: str
+    style: str = ""
+    characters: str = ""
+    negative_prompt: str = ""
+    seed: int = 0
+    duration_s: float = 30.0
+    width: int = 1920
+    height: int = 1080
+    fps: int = 24
+    min_bitrate_bps: int = 10_000_000
+    segment_count: int = 6
+    backend: str = ""
+    upscaler: str = ""
+    start: bool = False
+
+
+class SegmentOut(Schema):
+    index: int
+    status: str
+    progress: float
+    prompt: str
+    seed: int
+    attempts: int
+    error: str
+    delivered_frames: int
+    timings: dict
+    backend_info: dict
+    video_url: str | None
+
+
+class CheckOut(Schema):
+    name: str
+    passed: bool
+    measured: object = None
+    expected: object = None
+    detail: str = ""
+
+
+class EpisodeOut(Schema):
+    id: int
+    project_id: int
+    title: str
+    status: str
+    stage: str
+    error: str
+    progress: float
+    backend: str
+    generator_is_ai: bool
+    generator_label: str
+    seed: int
+    duration_s: float
+    width: int
+    height: int
+    fps: int
+    min_bitrate_bps: int
+    created_at: datetime
+    finished_at: datetime | None
+    timings: dict
+    video_url: str | None
+    conformance: list[CheckOut] | None
+    segments: list[SegmentOut]
+
+
+def generator_label(backend: str) -> tuple[bool, str]:
+    if backend == Episode.Backend.BUILTIN:
+        return False, "Built-in generator (procedural frames, not AI output)"
+    return True, "ComfyUI (AI generation)"
+
+
+def episode_out(episode: Episode) -> dict:
+    is_ai, label = generator_label(episode.backend_name())
+    report = episode.latest_conformance()
+    return {
+        "id": episode.pk,
+        "project_id": episode.project_id,
+        "title": episode.title,
+        "status": episode.status,
+        "stage": episode.stage,
+        "error": episode.error,
+        "progress": episode.progress(),
+        "backend": episode.backend_name(),
+        "generator_is_ai": is_ai,
+        "generator_label": label,
+        "seed": episode.seed,
+        "duration_s": episode.duration_s,
+        "width": episode.width,
+        "height": episode.height,
+        "fps": episode.fps,
+        "min_bitrate_bps": episode.min_bitrate_bps,
+        "created_at": episode.created_at,
+        "finished_at": episode.finished_at,
+        "timings": episode.timings,
+        "video_url": f"/api/episodes/{episode.pk}/video" if episode.final_file else None,
+        "conformance": report.checks if report else None,
+        "segments": [
+            {
+                "index": s.index, "status": s.status, "progress": s.progress, "prompt": s.prompt,
+                "seed": s.seed, "attempts": s.attempts, "error": s.error,
+                "delivered_frames": s.delivered_frames, "timings": s.timings, "backend_info": s.backend_info,
+                "video_url": f"/api/episodes/{episode.pk}/segments/{s.index}/video"
+                if s.file("master_path") else None,
+            }
+            for s in episode.segments.order_by("index")
+        ],
+    }
+
+
+# --- access ---------------------------------------------------------------------------------------------
+def project_for(request: HttpRequest, project_id: int, *, produce: bool = False) -> Project:
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None or not project.can_view(request.user):
+        raise HttpError(404, f"Project {project_id} does not exist.")
+    if produce and not project.can_produce(request.user):
+        raise HttpError(403, "Viewers cannot change this project: ask for the producer role.")
+    return project
+
+
+def episode_for(request: HttpRequest, episode_id: int, *, produce: bool = False) -> Episode:
+    episode = Episode.objects.select_related("project").filter(pk=episode_id).first()
+    if episode is None or not episode.project.can_view(request.user):
+        raise HttpError(404, f"Episode {episode_id} does not exist.")
+    if produce and not episode.project.can_produce(request.user):
+        raise HttpError(403, "Viewers cannot start, cancel, approve or reject: ask for the producer role.")
+    return episode
+
+
+# --- routes ---------------------------------------------------------------------------------------------
+@api.get("/projects", response=list[ProjectOut], tags=["projects"])
+def list_projects(request: HttpRequest):
+    return [
+        {"id": p.pk, "name": p.name, "description": p.description, "role": p.role_of(request.user)}
+        for p in Project.visible_to(request.user)
+    ]
+
+
+@api.post("/projects", response={201: ProjectOut}, tags=["projects"])
+def create_project(request: HttpRequest, payload: ProjectIn):
+    form = ProjectForm(data=payload.dict())
+    if not form.is_valid():
+        raise form_errors(form)
+    with transaction.atomic():
+        project = form.save()
+        Membership.objects.create(project=project, user=request.user, role=Membership.PRODUCER)
+    return 201, {"id": project.pk, "name": project.name, "description": project.description,
+                 "role": Membership.PRODUCER}
+
+
+@api.get("/projects/{project_id}/episodes", response=list[EpisodeOut], tags=["episodes"])
+def list_episodes(request: HttpRequest, project_id: int):
+    project = project_for(request, project_id)
+    return [episode_out(e) for e in project.episodes.all()]
+
+
+@api.post("/projects/{project_id}/episodes", response={201: EpisodeOut}, tags=["episodes"])
+def create_episode(request: HttpRequest, project_id: int, payload: EpisodeIn):
+    project = project_for(request, project_id, produce=True)
+    data = payload.dict()
+    start = data.pop("start")
+    form = EpisodeForm(data=data)
+    if not form.is_valid():
+        raise form_errors(form)
+    with transaction.atomic():
+        episode = form.save(commit=False)
+        episode.project = project
+        episode.created_by = request.user
+        episode.save()
+    if start:
+        start_render(episode)
+    return 201, episode_out(episode)
+
+
+@api.get("/episodes/{episode_id}", response=EpisodeOut, tags=["episodes"])
+def get_episode(request: HttpRequest, episode_id: int):
+    return episode_out(episode_for(request, episode_id))
+
+
+@api.post("/episodes/{episode_id}/render", response={202: EpisodeOut}, tags=["renders"])
+def render(request: HttpRequest, episode_id: int):
+    """Start the render, or resume one that failed or was cancelled (finished segments are kept)."""
+    episode = episode_for(request, episode_id, produce=True)
+    if episode.status == Episode.Status.DELIVERED:
+        raise HttpError(409, "This episode is already delivered.")
+    if not start_render(episode):
+        raise HttpError(409, f"This episode is already {episode.status}.")
+    episode.refresh_from_db()
+    return 202, episode_out(episode)
+
+
+@api.post("/episodes/{episode_id}/cancel", response={202: EpisodeOut}, tags=["renders"])
+def cancel(request: HttpRequest, episode_id: int):
+    episode = episode_for(request, episode_id, produce=True)
+    if not episode.is_active:
+        raise HttpError(409, f"Nothing to cancel: the episode is {episode.status}.")
+    Episode.objects.filter(pk=episode.pk).update(cancel_requested=True)
+    episode.refresh_from_db()
+    return 202, episode_out(episode)
+
+
+@api.get("/episodes/{episode_id}/video", tags=["downloads"], response={200: None})
+def download_episode(request: HttpRequest, episode_id: int):
+    episode = episode_for(request, episode_id)
+    if not episode.final_file:
+        raise HttpError(404, "The final video is not rendered yet.")
+    return serve_file(request, episode.final_file, f"{episode.title}.mp4")
+
+
+@api.get("/episodes/{episode_id}/segments/{index}/video", tags=["downloads"], response={200: None})
+def download_segment(request: HttpRequest, episode_id: int, index: int):
+    episode = episode_for(request, episode_id)
+    segment = get_object_or_404(episode.segments, index=index)
+    path = segment.file("master_path")
+    if not path:
+        raise HttpError(404, f"Segment {index} is not rendered yet.")
+    return serve_file(request, path, f"{episode.title}-segment-{index:02d}.mp4")

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ProductionsConfig(AppConfig):
+    name = "productions"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import tasks  # noqa: F401  (registers the Huey tasks and the worker start-up hook)

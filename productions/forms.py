@@ -1,0 +1,81 @@
+"""Forms. EpisodeForm holds every rule about what an episode may ask for; the API validates through it too."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+
+from productions.lib.spec import DELIVERY_SPEC
+from productions.models import Episode, Project
+
+MAX_PROMPT_CHARS = 4000
+MAX_NOTES_CHARS = 2000
+MAX_SEED = 2**32 - 1
+MAX_DURATION_S = 600
+MAX_WIDTH, MAX_HEIGHT = 3840, 2160
+MAX_FPS = 60
+MAX_BITRATE_BPS = 100_000_000
+MAX_SEGMENTS = 48
+
+
+class ProjectForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = ["name", "description"]
+
+
+class EpisodeForm(forms.ModelForm):
+    synopsis = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}), max_length=MAX_PROMPT_CHARS, strip=True,
+        help_text="What happens, in order. Each sentence feeds the next segment.",
+        error_messages={"required": "Describe the episode: the prompt cannot be empty."},
+    )
+    style = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=MAX_NOTES_CHARS, required=False)
+    characters = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), max_length=MAX_NOTES_CHARS, required=False)
+    negative_prompt = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), max_length=MAX_NOTES_CHARS, required=False)
+    seed = forms.IntegerField(min_value=0, max_value=MAX_SEED, initial=0,
+                              error_messages={"invalid": "The seed must be a whole number."})
+    duration_s = forms.FloatField(
+        label="Duration (s)", min_value=DELIVERY_SPEC.min_duration_s, max_value=MAX_DURATION_S,
+        initial=DELIVERY_SPEC.min_duration_s)
+    width = forms.IntegerField(min_value=DELIVERY_SPEC.width, max_value=MAX_WIDTH, initial=DELIVERY_SPEC.width)
+    height = forms.IntegerField(
+        min_value=DELIVERY_SPEC.height, max_value=MAX_HEIGHT, initial=DELIVERY_SPEC.height)
+    fps = forms.IntegerField(label="Frame rate (fps)", min_value=DELIVERY_SPEC.fps, max_value=MAX_FPS,
+                             initial=DELIVERY_SPEC.fps)
+    min_bitrate_bps = forms.IntegerField(
+        label="Minimum video bitrate (bit/s)", min_value=DELIVERY_SPEC.min_bitrate_bps,
+        max_value=MAX_BITRATE_BPS, initial=DELIVERY_SPEC.min_bitrate_bps)
+    segment_count = forms.IntegerField(label="Segments", min_value=1, max_value=MAX_SEGMENTS, initial=6)
+
+    class Meta:
+        model = Episode
+        fields = [
+            "title", "synopsis", "style", "characters", "negative_prompt", "seed", "duration_s",
+            "width", "height", "fps", "min_bitrate_bps", "segment_count", "backend", "upscaler",
+        ]
+
+    def clean_title(self) -> str:
+        title = self.cleaned_data["title"].strip()
+        if not title:
+            raise forms.ValidationError("Give the episode a title.")
+        return title
+
+    def clean_backend(self) -> str:
+        backend = self.cleaned_data.get("backend", "")
+        effective = backend or settings.TOWER_BACKEND
+        if effective == Episode.Backend.COMFYUI and not settings.TOWER_COMFYUI_URLS:
+            raise forms.ValidationError("No ComfyUI server is configured (TOWER_COMFYUI_URLS is empty).")
+        return backend
+
+    def clean(self) -> dict:
+        data = super().clean()
+        width, height = data.get("width"), data.get("height")
+        if width and height:
+            if width % 2 or height % 2:
+                self.add_error("width" if width % 2 else "height", "Width and height must be even numbers.")
+            elif width * DELIVERY_SPEC.height != height * DELIVERY_SPEC.width:
+                self.add_error("height", f"The frame must be 16:9 like the spec ({width}x{height} is not).")
+        return data

@@ -1,0 +1,70 @@
+"""Atomic file writes and image files (pure helpers)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+@contextmanager
+def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `final`; rename it over `final` only if the block succeeds.
+
+    The temporary name keeps the extension so ffmpeg picks the right muxer. A crash (even SIGKILL) leaves at
+    worst a stray `.tmp-*` file, never a truncated file under the final name.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.stem}.tmp-{uuid.uuid4().hex[:8]}{final.suffix}")
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise FileNotFoundError(f"{tmp} was not written")
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> int:
+    """Delete `.tmp-*` leftovers of writes that a crash interrupted. Returns how many were removed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for path in folder.glob(".*.tmp-*"):
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def save_image(frame: np.ndarray, path: str | os.PathLike, *, quality: int = 90) -> None:
+    """Write an RGB frame as PNG or JPEG (by extension), atomically."""
+    with atomic_path(path) as tmp:
+        image = Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8), "RGB")
+        if tmp.suffix.lower() in {".jpg", ".jpeg"}:
+            image.save(tmp, format="JPEG", quality=quality)
+        else:
+            image.save(tmp, format="PNG")
+
+
+def load_image(path: str | os.PathLike, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Read an image as an RGB uint8 array, resized to (width, height) if given."""
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        if size and image.size != size:
+            image = image.resize(size, Image.Resampling.LANCZOS)
+        return np.asarray(image, dtype=np.uint8).copy()
+
+
+def thumbnail(frame: np.ndarray, width: int = 320) -> np.ndarray:
+    h, w = frame.shape[:2]
+    height = max(2, round(h * width / w))
+    image = Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8), "RGB")
+    return np.asarray(image.resize((width, height), Image.Resampling.BILINEAR))

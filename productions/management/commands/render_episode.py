@@ -1,0 +1,88 @@
+"""Render an episode from the terminal, in this process, with a progress bar.
+
+    python manage.py render_episode 12
+    python manage.py render_episode --project "Pilot" --title "Ep 1" --synopsis "A girl finds a dragon."
+"""
+
+from __future__ import annotations
+
+import sys
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from productions.forms import EpisodeForm
+from productions.models import Episode, Project
+from productions.render import EpisodeRender
+
+BAR_WIDTH = 30
+
+
+class Command(BaseCommand):
+    help = "Render (or resume) an episode in this process and print where the video is."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("episode", nargs="?", type=int, help="id of an existing episode")
+        parser.add_argument("--project", help="project name (created if missing) for a new episode")
+        parser.add_argument("--title")
+        parser.add_argument("--synopsis")
+        parser.add_argument("--style", default="")
+        parser.add_argument("--characters", default="")
+        parser.add_argument("--seed", default="0")
+        parser.add_argument("--duration", default="30")
+        parser.add_argument("--segments", default="6")
+        parser.add_argument("--backend", default="")
+
+    def handle(self, *args, **opts) -> None:
+        episode = self.existing(opts["episode"]) if opts["episode"] else self.create(opts)
+        if episode.status == Episode.Status.DELIVERED:
+            self.stdout.write(f"Episode {episode.pk} is already delivered: {episode.final_file}")
+            return
+        if episode.is_active and episode.claimed_by:
+            raise CommandError(f"Episode {episode.pk} is being rendered by {episode.claimed_by}.")
+        episode.queue_render()
+        self.segments = episode.segment_count
+        status = EpisodeRender(episode, on_event=self.show).run()
+        sys.stderr.write("\n")
+        episode.refresh_from_db()
+        if status != Episode.Status.DELIVERED:
+            raise CommandError(f"Episode {episode.pk} ended {status}: {episode.error}")
+        self.stdout.write(self.style.SUCCESS(f"Delivered episode {episode.pk}: {episode.final_file}"))
+
+    def existing(self, pk: int) -> Episode:
+        episode = Episode.objects.filter(pk=pk).first()
+        if episode is None:
+            raise CommandError(f"Episode {pk} does not exist.")
+        return episode
+
+    def create(self, opts: dict) -> Episode:
+        if not (opts["project"] and opts["title"] and opts["synopsis"]):
+            raise CommandError("Give an episode id, or --project, --title and --synopsis for a new one.")
+        form = EpisodeForm(data={
+            "title": opts["title"], "synopsis": opts["synopsis"], "style": opts["style"],
+            "characters": opts["characters"], "seed": opts["seed"], "duration_s": opts["duration"],
+            "segment_count": opts["segments"], "backend": opts["backend"], "upscaler": "",
+            "width": 1920, "height": 1080, "fps": 24, "min_bitrate_bps": 10_000_000,
+        })
+        if not form.is_valid():
+            problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
+            raise CommandError(f"Invalid episode: {problems}")
+        with transaction.atomic():
+            project, _ = Project.objects.get_or_create(name=opts["project"])
+            episode = form.save(commit=False)
+            episode.project = project
+            episode.created_by = get_user_model().objects.filter(is_superuser=True).first()
+            episode.save()
+        self.stdout.write(f"Created episode {episode.pk} in project {project.name!r}.")
+        return episode
+
+    def show(self, event: dict) -> None:
+        if event.get("type") == "progress":
+            done = (event["segment"] + event["progress"]) / self.segments
+            filled = int(BAR_WIDTH * done)
+            sys.stderr.write(f"\r\033[K[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done:6.1%} "
+                             f"segment {event['segment'] + 1}/{self.segments} step {event['step']}/{event['total']}")
+        elif event.get("type") == "episode" and event.get("stage"):
+            sys.stderr.write(f"\r\033[K{event['stage']}\n")
+        sys.stderr.flush()

@@ -1,0 +1,338 @@
+"""Projects, episodes, their segments and the QA reports that judge them.
+
+Segment and episode state lives here so a render can resume after any crash: each finished step is recorded
+only after its file is complete on disk (written under a temporary name, then renamed).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from productions.lib.planning import DEFAULT_CROSSFADE_S, DEFAULT_NATIVE_FPS, DEFAULT_SEGMENTS
+from productions.lib.spec import DELIVERY_SPEC, DeliverySpec
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="projects")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("project-detail", args=[self.pk])
+
+    def role_of(self, user) -> str | None:
+        if not user.is_authenticated:
+            return None
+        if user.is_staff:
+            return Membership.PRODUCER
+        membership = self.membership_set.filter(user=user).first()
+        return membership.role if membership else None
+
+    def can_view(self, user) -> bool:
+        return self.role_of(user) is not None
+
+    def can_produce(self, user) -> bool:
+        return self.role_of(user) == Membership.PRODUCER
+
+    @classmethod
+    def visible_to(cls, user) -> models.QuerySet[Project]:
+        if user.is_staff:
+            return cls.objects.all()
+        return cls.objects.filter(membership__user=user).distinct()
+
+
+class Membership(models.Model):
+    PRODUCER = "producer"
+    VIEWER = "viewer"
+    ROLE_CHOICES = [(PRODUCER, "Producer"), (VIEWER, "Viewer")]
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    role = models.CharField(max_length=20, choices=ROLE_CHOICES, default=PRODUCER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="one_membership_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.project}"
+
+
+def worker_is_alive(worker_id: str) -> bool:
+    """A worker id is host:pid:token. On this host we can tell a dead process at once; elsewhere we can't."""
+    host, _, rest = worker_id.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Episode(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        QUEUED = "queued", "Queued"
+        RENDERING = "rendering", "Rendering"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        DELIVERED = "delivered", "Delivered"
+
+    ACTIVE = (Status.QUEUED, Status.RENDERING)
+
+    class Backend(models.TextChoices):
+        DEFAULT = "", "Instance default"
+        BUILTIN = "builtin", "Built-in generator (not AI)"
+        COMFYUI = "comfyui", "ComfyUI (AI)"
+
+    class Upscaler(models.TextChoices):
+        DEFAULT = "", "Instance default"
+        AUTO = "auto", "Auto (Real-ESRGAN on CUDA, Lanczos on CPU)"
+        REALESRGAN = "realesrgan", "Real-ESRGAN"
+        LANCZOS = "lanczos", "Lanczos"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="episodes")
+    title = models.CharField(max_length=200)
+    synopsis = models.TextField(help_text="What happens, in order; each sentence feeds the next segment.")
+    style = models.TextField(blank=True, help_text="Visual style notes, added to every segment's prompt.")
+    characters = models.TextField(blank=True, help_text="Character notes, added to every segment's prompt.")
+    negative_prompt = models.TextField(blank=True)
+    seed = models.BigIntegerField(default=0)
+
+    # Delivery targets. Defaults come from the delivery spec; a producer may ask for more, never less.
+    width = models.PositiveIntegerField(default=DELIVERY_SPEC.width)
+    height = models.PositiveIntegerField(default=DELIVERY_SPEC.height)
+    fps = models.PositiveIntegerField(default=DELIVERY_SPEC.fps)
+    duration_s = models.FloatField(default=DELIVERY_SPEC.min_duration_s)
+    min_bitrate_bps = models.PositiveIntegerField(default=DELIVERY_SPEC.min_bitrate_bps)
+    segment_count = models.PositiveSmallIntegerField(default=DEFAULT_SEGMENTS)
+    crossfade_s = models.FloatField(default=DEFAULT_CROSSFADE_S)
+    native_fps = models.PositiveSmallIntegerField(default=DEFAULT_NATIVE_FPS)
+    backend = models.CharField(max_length=20, choices=Backend.choices, blank=True, default="")
+    upscaler = models.CharField(max_length=20, choices=Upscaler.choices, blank=True, default="")
+
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    stage = models.CharField(max_length=40, blank=True)
+    error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    final_path = models.CharField(max_length=500, blank=True)
+    keyframe_path = models.CharField(max_length=500, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+
+    # Which worker holds the render, and when it last proved it was alive (see claim()).
+    claimed_by = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.project} / {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("episode-detail", args=[self.pk])
+
+    # --- what to make -----------------------------------------------------------------------------------
+    def delivery_spec(self) -> DeliverySpec:
+        return DeliverySpec(
+            width=self.width,
+            height=self.height,
+            fps=self.fps,
+            min_duration_s=self.duration_s,
+            min_bitrate_bps=self.min_bitrate_bps,
+        )
+
+    def backend_name(self) -> str:
+        return self.backend or settings.TOWER_BACKEND
+
+    def upscaler_choice(self) -> str:
+        return self.upscaler or settings.TOWER_UPSCALER
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def media_dir(self) -> Path:
+        return Path(settings.MEDIA_ROOT) / "episodes" / str(self.pk)
+
+    def media_file(self, relative: str) -> Path | None:
+        return Path(settings.MEDIA_ROOT) / relative if relative else None
+
+    @property
+    def final_file(self) -> Path | None:
+        path = self.media_file(self.final_path)
+        return path if path and path.exists() else None
+
+    def progress(self) -> float:
+        segments = list(self.segments.all())
+        if not segments:
+            return 1.0 if self.status == self.Status.DELIVERED else 0.0
+        done = sum(s.progress for s in segments) / len(segments)
+        return 1.0 if self.status == self.Status.DELIVERED else round(done * 0.9, 3)
+
+    def latest_conformance(self) -> QAReport | None:
+        return self.qa_reports.filter(kind=QAReport.Kind.CONFORMANCE).order_by("-created_at").first()
+
+    # --- render lifecycle -------------------------------------------------------------------------------
+    def queue_render(self) -> bool:
+        """Mark the episode queued (start or resume). False if a render is already under way."""
+        updated = (
+            Episode.objects.filter(pk=self.pk)
+            .exclude(status__in=self.ACTIVE)
+            .update(status=self.Status.QUEUED, error="", cancel_requested=False, stage="queued",
+                    updated_at=timezone.now())
+        )
+        self.refresh_from_db()
+        return bool(updated)
+
+    def claim(self, worker_id: str, lease_s: int) -> bool:
+        """Take the render for `worker_id` if nobody live holds it. Atomic across workers and hosts."""
+        now = timezone.now()
+        free = Q(claimed_by="") | Q(heartbeat_at__lt=now - timedelta(seconds=lease_s)) | Q(claimed_by=worker_id)
+        current = Episode.objects.filter(pk=self.pk).values_list("claimed_by", flat=True).first()
+        if current and not worker_is_alive(current):
+            free |= Q(claimed_by=current)
+        taken = (
+            Episode.objects.filter(pk=self.pk, status__in=self.ACTIVE)
+            .filter(free)
+            .update(claimed_by=worker_id, heartbeat_at=now, status=self.Status.RENDERING)
+        )
+        self.refresh_from_db()
+        return bool(taken)
+
+    def heartbeat(self, worker_id: str) -> bool:
+        """Prove we are alive; False means another worker took the render over (we must stop)."""
+        return bool(
+            Episode.objects.filter(pk=self.pk, claimed_by=worker_id).update(heartbeat_at=timezone.now())
+        )
+
+    def release(self, worker_id: str) -> None:
+        Episode.objects.filter(pk=self.pk, claimed_by=worker_id).update(claimed_by="", heartbeat_at=None)
+
+
+class Segment(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        GENERATING = "generating", "Generating"
+        POST = "post", "Upscaling"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="segments")
+    index = models.PositiveSmallIntegerField()
+    prompt = models.TextField()
+    seed = models.BigIntegerField()
+    native_frames = models.PositiveIntegerField()
+    delivered_frames = models.PositiveIntegerField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    progress = models.FloatField(default=0.0)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    native_path = models.CharField(max_length=500, blank=True)
+    master_path = models.CharField(max_length=500, blank=True)
+    last_frame_path = models.CharField(max_length=500, blank=True)
+    preview_path = models.CharField(max_length=500, blank=True)
+    backend_info = models.JSONField(default=dict, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["episode", "index"]
+        constraints = [models.UniqueConstraint(fields=["episode", "index"], name="one_segment_per_index")]
+
+    def __str__(self) -> str:
+        return f"{self.episode} #{self.index}"
+
+    def file(self, field: str) -> Path | None:
+        relative = getattr(self, field)
+        if not relative:
+            return None
+        path = Path(settings.MEDIA_ROOT) / relative
+        return path if path.exists() else None
+
+    def is_complete(self) -> bool:
+        """Done, and every file it claims is really on disk (a crash never leaves a half file named)."""
+        return self.status == self.Status.DONE and all(
+            self.file(f) for f in ("native_path", "master_path", "last_frame_path")
+        )
+
+
+class SegmentAttempt(models.Model):
+    """One try at generating a segment: which backend/server, when, how it ended."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    backend = models.CharField(max_length=40)
+    server = models.CharField(max_length=300, blank=True)
+    seed = models.BigIntegerField()
+    prompt = models.TextField()
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.RUNNING)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["segment", "number", "started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.segment} attempt {self.number} ({self.outcome})"
+
+
+class QAReport(models.Model):
+    class Kind(models.TextChoices):
+        CONFORMANCE = "conformance", "Delivery conformance"
+        SEGMENT = "segment", "Segment QA"
+        EPISODE = "episode", "Episode QA"
+
+    episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="qa_reports")
+    segment = models.ForeignKey(Segment, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="qa_reports")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    passed = models.BooleanField()
+    # Each check: {"name", "passed", "measured", "expected", "detail"}.
+    checks = models.JSONField(default=list)
+    details = models.JSONField(default=dict, blank=True)  # e.g. the upscaler that ran and its weights
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        target = f"segment {self.segment.index}" if self.segment_id else "episode"
+        return f"{self.get_kind_display()} of {self.episode} {target}: {'pass' if self.passed else 'FAIL'}"
+
+    def failed_checks(self) -> list[dict]:
+        return [c for c in self.checks if not c.get("passed")]

@@ -1,0 +1,339 @@
+"""Render an episode: the Django side of the pipeline.
+
+It owns state (models) and leaves media work to productions.lib. Every step is idempotent: a segment counts
+as done only when its files are complete on disk, so a render that died at any point resumes where it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from productions.lib.backend import Backend, BackendError, Cancelled, Frame, KeyframeRequest, SegmentRequest
+from productions.lib.conformance import check_conformance
+from productions.lib.encoding import delivery_preset
+from productions.lib.ffmpeg import FFmpegError
+from productions.lib.files import load_image, remove_stale_temporaries, save_image, thumbnail
+from productions.lib.planning import plan_episode
+from productions.lib.post import SegmentFiles, stitch_episode, write_segment_files
+from productions.lib.spec import NATIVE_HEIGHT, NATIVE_WIDTH
+from productions.lib.upscale import LanczosUpscaler, Upscaler
+from productions.models import Episode, QAReport, Segment, SegmentAttempt
+
+log = logging.getLogger(__name__)
+
+PROGRESS_FLUSH_S = 0.5  # write progress to the database (and push it) at most this often
+
+
+class LeaseLost(Exception):
+    """Another worker took this render over (we were presumed dead); stop without touching its state."""
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def get_backend(name: str) -> Backend:
+    if name == "builtin":
+        from productions.lib.generator import BuiltinGenerator
+
+        return BuiltinGenerator()
+    if name == "comfyui":
+        from productions.lib.comfyui import ComfyUIBackend
+
+        return ComfyUIBackend.from_env()
+    raise BackendError(f"unknown generation backend {name!r} (use 'builtin' or 'comfyui')")
+
+
+def get_upscaler(choice: str) -> Upscaler:
+    try:
+        from productions.lib.upscale import select_upscaler
+    except ImportError:
+        if choice == "realesrgan":
+            raise BackendError("Real-ESRGAN upscaling is not available in this installation") from None
+        return LanczosUpscaler()
+    return select_upscaler(choice)
+
+
+def relative(path: Path) -> str:
+    return os.fspath(path.relative_to(settings.MEDIA_ROOT))
+
+
+def plain_error(exc: BaseException) -> str:
+    """What a producer sees when a render fails."""
+    if isinstance(exc, OSError) and exc.errno == 28:
+        return "The disk is full (No space left on device). Free space, then resume: finished segments are kept."
+    if isinstance(exc, FFmpegError):
+        return f"Video processing failed while {exc}. Finished segments are kept; resume to continue."
+    if isinstance(exc, BackendError):
+        return f"Generation failed: {exc}. Finished segments are kept; resume to continue."
+    return f"Unexpected error ({type(exc).__name__}: {exc}). Finished segments are kept; resume to continue."
+
+
+def ensure_segments(episode: Episode) -> list[Segment]:
+    """Create the episode's segment rows from its plan, once."""
+    existing = list(episode.segments.order_by("index"))
+    if existing:
+        return existing
+    plan = plan_episode(
+        episode.synopsis,
+        episode.seed,
+        episode.delivery_spec(),
+        duration_s=episode.duration_s,
+        segments=episode.segment_count,
+        crossfade_s=episode.crossfade_s,
+        native_fps=episode.native_fps,
+        style=episode.style,
+        characters=episode.characters,
+    )
+    with transaction.atomic():
+        Segment.objects.bulk_create(
+            Segment(
+                episode=episode,
+                index=p.index,
+                prompt=p.prompt,
+                seed=p.seed,
+                native_frames=p.native_frames,
+                delivered_frames=p.delivered_frames,
+            )
+            for p in plan.segments
+        )
+    return list(episode.segments.order_by("index"))
+
+
+class EpisodeRender:
+    """One worker's run over one episode. `run()` returns the final status."""
+
+    def __init__(self, episode: Episode, worker_id: str | None = None,
+                 on_event: Callable[[dict], None] | None = None):
+        self.episode = episode
+        self.worker_id = worker_id or new_worker_id()
+        self.on_event = on_event
+        self.spec = episode.delivery_spec()
+        self._last_flush = 0.0
+        self._cancel = threading.Event()
+
+    # --- plumbing -----------------------------------------------------------------------------------------
+    def publish(self, payload: dict) -> None:
+        from productions.events import publish_episode_event
+
+        publish_episode_event(self.episode, payload)
+        if self.on_event:
+            self.on_event(payload)
+
+    def set_stage(self, stage: str) -> None:
+        Episode.objects.filter(pk=self.episode.pk).update(stage=stage, updated_at=timezone.now())
+        self.episode.stage = stage
+        self.publish({"type": "episode", "status": self.episode.status, "stage": stage})
+        self.keep_lease()
+
+    def keep_lease(self) -> None:
+        if not self.episode.heartbeat(self.worker_id):
+            raise LeaseLost()
+        if Episode.objects.filter(pk=self.episode.pk, cancel_requested=True).exists():
+            self._cancel.set()
+
+    def should_cancel(self) -> bool:
+        return self._cancel.is_set()
+
+    def segment_progress(self, segment: Segment) -> Callable[[int, int, Frame | None], None]:
+        def progress(step: int, total: int, preview: Frame | None) -> None:
+            now = time.monotonic()
+            fraction = 0.8 * step / max(total, 1)  # generation is 80 % of a segment; post is the rest
+            if preview is not None:
+                path = self.episode.media_dir / f"segment-{segment.index:02d}" / "preview.jpg"
+                save_image(preview, path, quality=80)
+                segment.preview_path = relative(path)
+            if now - self._last_flush < PROGRESS_FLUSH_S and step < total:
+                return
+            self._last_flush = now
+            segment.progress = fraction
+            Segment.objects.filter(pk=segment.pk).update(progress=fraction, preview_path=segment.preview_path)
+            self.publish({"type": "progress", "segment": segment.index, "step": step, "total": total,
+                          "progress": fraction, "preview": bool(segment.preview_path)})
+            self.keep_lease()
+
+        return progress
+
+    # --- the pipeline -------------------------------------------------------------------------------------
+    def run(self) -> str:
+        episode = self.episode
+        if not episode.claim(self.worker_id, settings.TOWER_LEASE_S):
+            log.info("episode %s is held by %s or not queued; skipping", episode.pk, episode.claimed_by)
+            return episode.status
+        try:
+            if episode.started_at is None:
+                Episode.objects.filter(pk=episode.pk).update(started_at=timezone.now())
+            remove_stale_temporaries(episode.media_dir)
+            for folder in episode.media_dir.glob("segment-*"):
+                remove_stale_temporaries(folder)
+            self.render()
+        except LeaseLost:
+            log.warning("episode %s: lease lost to another worker; stopping", episode.pk)
+            return Episode.objects.get(pk=episode.pk).status
+        except Cancelled:
+            self.finish(Episode.Status.CANCELLED, "Cancelled by request. Finished segments are kept.")
+        except Exception as exc:  # every failure ends in a visible state, never a silent dead task
+            log.exception("episode %s failed", episode.pk)
+            self.finish(Episode.Status.FAILED, plain_error(exc))
+        finally:
+            episode.release(self.worker_id)
+        return Episode.objects.get(pk=episode.pk).status
+
+    def finish(self, status: str, error: str = "") -> None:
+        Episode.objects.filter(pk=self.episode.pk).update(
+            status=status, error=error, finished_at=timezone.now(), stage="", cancel_requested=False
+        )
+        Segment.objects.filter(episode=self.episode).exclude(status=Segment.Status.DONE).filter(
+            status__in=[Segment.Status.GENERATING, Segment.Status.POST]
+        ).update(status=Segment.Status.FAILED if status == Episode.Status.FAILED else Segment.Status.PENDING,
+                 error=error if status == Episode.Status.FAILED else "")
+        self.episode.refresh_from_db()
+        self.publish({"type": "episode", "status": status, "error": error})
+
+    def render(self) -> None:
+        episode = self.episode
+        timings: dict[str, float] = dict(episode.timings or {})
+        backend = get_backend(episode.backend_name())
+        upscaler = get_upscaler(episode.upscaler_choice())
+        self.set_stage("planning")
+        segments = ensure_segments(episode)
+
+        self.set_stage("keyframe")
+        started = time.monotonic()
+        init = self.keyframe(backend)
+        timings["keyframe_s"] = round(time.monotonic() - started, 3) if not timings.get("keyframe_s") else \
+            timings["keyframe_s"]
+
+        for segment in segments:
+            if segment.is_complete():
+                init = load_image(segment.file("last_frame_path"))
+                continue
+            self.set_stage(f"segment {segment.index + 1} of {len(segments)}")
+            init = self.make_segment(segment, init, backend, upscaler)
+        timings["generate_s"] = round(sum(s.timings.get("generate_s", 0) for s in episode.segments.all()), 3)
+        timings["post_segments_s"] = round(sum(s.timings.get("post_s", 0) for s in episode.segments.all()), 3)
+
+        self.set_stage("stitching")
+        started = time.monotonic()
+        segments = list(episode.segments.order_by("index"))
+        final = episode.media_dir / "final.mp4"
+        stitch_episode(
+            [s.file("master_path") for s in segments],
+            [s.delivered_frames for s in segments],
+            crossfade_frames=round(episode.crossfade_s * self.spec.fps) if len(segments) > 1 else 0,
+            spec=self.spec,
+            out_path=final,
+            preset=delivery_preset(),
+        )
+        timings["stitch_encode_s"] = round(time.monotonic() - started, 3)
+        Episode.objects.filter(pk=episode.pk).update(final_path=relative(final))
+
+        self.set_stage("conformance")
+        started = time.monotonic()
+        report = check_conformance(final, self.spec)
+        timings["conformance_s"] = round(time.monotonic() - started, 3)
+        QAReport.objects.create(
+            episode=episode,
+            kind=QAReport.Kind.CONFORMANCE,
+            passed=report.passed,
+            checks=report.as_dict()["checks"],
+            details={"upscaler": upscaler.describe(), "backend": backend.name, "ai": backend.is_ai,
+                     "preset": delivery_preset()},
+        )
+        Episode.objects.filter(pk=episode.pk).update(timings=timings)
+        if report.passed:
+            self.finish(Episode.Status.DELIVERED)
+        else:
+            failed = "; ".join(c["detail"] or c["name"] for c in report.as_dict()["checks"] if not c["passed"])
+            self.finish(Episode.Status.FAILED, f"The final video does not meet the delivery spec: {failed}.")
+
+    def keyframe(self, backend: Backend) -> Frame:
+        episode = self.episode
+        path = episode.media_dir / "keyframe.png"
+        if episode.keyframe_path and path.exists():
+            return load_image(path, (NATIVE_WIDTH, NATIVE_HEIGHT))
+        first = episode.segments.order_by("index").first()
+        frame = backend.generate_keyframe(
+            KeyframeRequest(prompt=first.prompt if first else episode.synopsis, seed=episode.seed,
+                            width=NATIVE_WIDTH, height=NATIVE_HEIGHT,
+                            negative_prompt=episode.negative_prompt, style=episode.style),
+            lambda step, total, preview: self.keep_lease(),
+            self.should_cancel,
+        )
+        save_image(frame, path)
+        Episode.objects.filter(pk=episode.pk).update(keyframe_path=relative(path))
+        episode.keyframe_path = relative(path)
+        return frame
+
+    def make_segment(self, segment: Segment, init: Frame, backend: Backend, upscaler: Upscaler) -> Frame:
+        episode = self.episode
+        folder = episode.media_dir / f"segment-{segment.index:02d}"
+        segment.attempts += 1
+        segment.status = Segment.Status.GENERATING
+        segment.error = ""
+        segment.progress = 0.0
+        segment.started_at = timezone.now()
+        segment.save(update_fields=["attempts", "status", "error", "progress", "started_at"])
+        attempt = SegmentAttempt.objects.create(
+            segment=segment, number=segment.attempts, backend=backend.name, seed=segment.seed,
+            prompt=segment.prompt,
+        )
+        self.publish({"type": "segment", "segment": segment.index, "status": segment.status})
+        try:
+            started = time.monotonic()
+            result = backend.generate_segment(
+                SegmentRequest(
+                    prompt=segment.prompt, seed=segment.seed, init_image=init, width=NATIVE_WIDTH,
+                    height=NATIVE_HEIGHT, num_frames=segment.native_frames, fps=episode.native_fps,
+                    index=segment.index, negative_prompt=episode.negative_prompt, style=episode.style,
+                ),
+                self.segment_progress(segment),
+                self.should_cancel,
+            )
+            generate_s = time.monotonic() - started
+            Segment.objects.filter(pk=segment.pk).update(status=Segment.Status.POST, progress=0.8)
+            self.publish({"type": "segment", "segment": segment.index, "status": Segment.Status.POST})
+            self.keep_lease()
+
+            started = time.monotonic()
+            files = SegmentFiles(native=folder / "native.mkv", master=folder / "master.mp4")
+            write_segment_files(
+                result.frames, native_fps=result.fps, delivered_frames=segment.delivered_frames,
+                spec=self.spec, upscaler=upscaler, files=files,
+            )
+            last = result.frames[-1]
+            save_image(last, folder / "last.png")
+            save_image(thumbnail(last), folder / "preview.jpg", quality=85)
+            post_s = time.monotonic() - started
+        except BaseException as exc:
+            outcome = SegmentAttempt.Outcome.CANCELLED if isinstance(exc, Cancelled | LeaseLost) else \
+                SegmentAttempt.Outcome.FAILED
+            SegmentAttempt.objects.filter(pk=attempt.pk).update(
+                outcome=outcome, error=str(exc)[:2000], finished_at=timezone.now())
+            raise
+        segment.status = Segment.Status.DONE
+        segment.progress = 1.0
+        segment.native_path = relative(files.native)
+        segment.master_path = relative(files.master)
+        segment.last_frame_path = relative(folder / "last.png")
+        segment.preview_path = relative(folder / "preview.jpg")
+        segment.backend_info = {"backend": backend.name, "ai": backend.is_ai, **result.info}
+        segment.timings = {"generate_s": round(generate_s, 3), "post_s": round(post_s, 3)}
+        segment.finished_at = timezone.now()
+        segment.save()
+        SegmentAttempt.objects.filter(pk=attempt.pk).update(
+            outcome=SegmentAttempt.Outcome.SUCCEEDED, finished_at=timezone.now(),
+            server=str(result.info.get("server", "")))
+        self.publish({"type": "segment", "segment": segment.index, "status": segment.status, "progress": 1.0})
+        return last

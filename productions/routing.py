@@ -1,0 +1,3 @@
+"""WebSocket routes (live push to the dashboard)."""
+
+websocket_urlpatterns: list = []

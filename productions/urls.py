@@ -1,0 +1,14 @@
+from django.urls import path
+
+from productions import views
+
+urlpatterns = [
+    path("", views.project_list, name="project-list"),
+    path("projects/<int:pk>/", views.project_detail, name="project-detail"),
+    path("projects/<int:pk>/episodes/new/", views.episode_new, name="episode-new"),
+    path("episodes/<int:pk>/", views.episode_detail, name="episode-detail"),
+    path("episodes/<int:pk>/render/", views.episode_render, name="episode-render"),
+    path("episodes/<int:pk>/cancel/", views.episode_cancel, name="episode-cancel"),
+    path("episodes/<int:pk>/<str:kind>/", views.episode_file, name="episode-file"),
+    path("episodes/<int:pk>/segments/<int:index>/<str:kind>/", views.segment_file, name="segment-file"),
+]

@@ -1,0 +1,164 @@
+"""Tower settings. Everything that differs between a laptop and a studio comes from environment variables.
+
+Embedded default (no variables set): SQLite, a SQLite-backed Huey, a channel layer on the same SQLite
+database, the built-in generator. Studio: TOWER_DATABASE_URL=postgres://..., TOWER_REDIS_URL=redis://...
+(Huey on Redis + channels_redis), TOWER_BACKEND=comfyui with TOWER_COMFYUI_URLS.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from tower.env import database_from_url, env_bool, env_int, env_list
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("TOWER_DATA_DIR", BASE_DIR / "data")).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    """TOWER_SECRET_KEY, else one generated once and kept in the data folder (never committed)."""
+    if os.environ.get("TOWER_SECRET_KEY"):
+        return os.environ["TOWER_SECRET_KEY"]
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(secrets.token_urlsafe(50))
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("TOWER_DEBUG", False)
+ALLOWED_HOSTS = env_list("TOWER_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("TOWER_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "huey.contrib.djhuey",
+    "productions",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "productions.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "tower.urls"
+ASGI_APPLICATION = "tower.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+if os.environ.get("TOWER_DATABASE_URL"):
+    DATABASES = {"default": database_from_url(os.environ["TOWER_DATABASE_URL"])}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "tower.sqlite3",
+            # The web server and the worker write concurrently: WAL lets readers run beside a writer, and
+            # IMMEDIATE transactions take the write lock up front so they wait instead of failing mid-way.
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+            "TEST": {"NAME": str(DATA_DIR / "test-tower.sqlite3")},
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "project-list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.environ.get("TOWER_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_ROOT = DATA_DIR / "media"
+MEDIA_URL = "media/"
+
+# --- The worker (Huey) ---------------------------------------------------------------------------------
+REDIS_URL = os.environ.get("TOWER_REDIS_URL", "")
+HUEY_WORKERS = env_int("TOWER_HUEY_WORKERS", 1)
+if REDIS_URL:
+    HUEY = {
+        "huey_class": "huey.PriorityRedisHuey",
+        "name": os.environ.get("TOWER_HUEY_NAME", "tower"),
+        "url": REDIS_URL,
+        "immediate": False,
+        "consumer": {"workers": HUEY_WORKERS, "worker_type": "thread"},
+    }
+else:
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "tower",
+        # Kept apart from Django's database so queue traffic never contends with the app's writes.
+        "filename": str(DATA_DIR / "huey.sqlite3"),
+        "immediate": False,
+        "consumer": {"workers": HUEY_WORKERS, "worker_type": "thread"},
+    }
+
+# --- Live push (Channels) ------------------------------------------------------------------------------
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Generation ----------------------------------------------------------------------------------------
+TOWER_BACKEND = os.environ.get("TOWER_BACKEND", "builtin")  # builtin | comfyui
+TOWER_COMFYUI_URLS = env_list("TOWER_COMFYUI_URLS")
+# A worker that has not touched its episode for this long is presumed dead; another may take it over.
+TOWER_LEASE_S = env_int("TOWER_LEASE_S", 120)
+TOWER_UPSCALER = os.environ.get("TOWER_UPSCALER", "auto")  # auto | realesrgan | lanczos
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("TOWER_LOG_LEVEL", "INFO")},
+    "loggers": {"django.request": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
+}
