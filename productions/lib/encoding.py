@@ -28,7 +28,8 @@ def delivery_encode_args(spec: DeliverySpec, preset: str | None = None) -> list[
         "-r", str(spec.fps),
         "-fps_mode", "cfr",
         "-b:v", str(rate), "-minrate", str(rate), "-maxrate", str(rate), "-bufsize", str(rate),
-        "-x264-params", "nal-hrd=cbr:force-cfr=1",
+        # 8x8dct keeps the stream High profile even at ultrafast, which otherwise falls to Constrained Baseline.
+        "-x264-params", "nal-hrd=cbr:force-cfr=1:8x8dct=1",
         "-movflags", "+faststart",
     ]
 
