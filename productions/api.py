@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI, Schema, Status
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import django_auth
@@ -210,8 +210,8 @@ def create_project(request: HttpRequest, payload: ProjectIn):
     with transaction.atomic():
         project = form.save()
         Membership.objects.create(project=project, user=request.user, role=Membership.PRODUCER)
-    return 201, {"id": project.pk, "name": project.name, "description": project.description,
-                 "role": Membership.PRODUCER}
+    return Status(201, {"id": project.pk, "name": project.name, "description": project.description,
+                       "role": Membership.PRODUCER})
 
 
 @api.get("/projects/{project_id}/episodes", response=list[EpisodeOut], tags=["episodes"])
@@ -235,7 +235,7 @@ def create_episode(request: HttpRequest, project_id: int, payload: EpisodeIn):
         episode.save()
     if start:
         start_render(episode)
-    return 201, episode_out(episode)
+    return Status(201, episode_out(episode))
 
 
 @api.get("/episodes/{episode_id}", response=EpisodeOut, tags=["episodes"])
@@ -252,7 +252,7 @@ def render(request: HttpRequest, episode_id: int):
     if not start_render(episode):
         raise HttpError(409, f"This episode is already {episode.status}.")
     episode.refresh_from_db()
-    return 202, episode_out(episode)
+    return Status(202, episode_out(episode))
 
 
 @api.post("/episodes/{episode_id}/cancel", response={202: EpisodeOut}, tags=["renders"])
@@ -262,7 +262,7 @@ def cancel(request: HttpRequest, episode_id: int):
         raise HttpError(409, f"Nothing to cancel: the episode is {episode.status}.")
     Episode.objects.filter(pk=episode.pk).update(cancel_requested=True)
     episode.refresh_from_db()
-    return 202, episode_out(episode)
+    return Status(202, episode_out(episode))
 
 
 @api.get("/episodes/{episode_id}/video", tags=["downloads"], response={200: None})

@@ -255,7 +255,7 @@ class EpisodeRender:
         if report.passed:
             self.finish(Episode.Status.DELIVERED)
         else:
-            failed = "; ".join(c["detail"] or c["name"] for c in report.as_dict()["checks"] if not c["passed"])
+            failed = "; ".join(check.detail or check.name for check in report.failures)
             self.finish(Episode.Status.FAILED, f"The final video does not meet the delivery spec: {failed}.")
 
     def keyframe(self, backend: Backend) -> Frame:

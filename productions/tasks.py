@@ -12,7 +12,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.db.models import Q
 from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, on_startup
@@ -45,10 +44,8 @@ def orphaned_episodes() -> list[int]:
     """Active episodes that no live worker holds: never claimed, claimed by a dead process, or gone silent."""
     stale = timezone.now() - timedelta(seconds=settings.TOWER_LEASE_S)
     orphans = []
-    candidates = Episode.objects.filter(status__in=Episode.ACTIVE).filter(
-        Q(claimed_by="") | Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True) | Q(claimed_by__contains=":")
-    )
-    for pk, claimed_by, heartbeat_at in candidates.values_list("pk", "claimed_by", "heartbeat_at"):
+    active = Episode.objects.filter(status__in=Episode.ACTIVE)
+    for pk, claimed_by, heartbeat_at in active.values_list("pk", "claimed_by", "heartbeat_at"):
         if not claimed_by or heartbeat_at is None or heartbeat_at < stale or not worker_is_alive(claimed_by):
             orphans.append(pk)
     return orphans

@@ -25,11 +25,25 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def sqlite_database(path: str) -> dict:
+    # The web server and the worker write concurrently: WAL lets readers run beside a writer, and IMMEDIATE
+    # transactions take the write lock up front so they wait for it instead of failing half-way.
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": path,
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    }
+
+
 def database_from_url(url: str) -> dict:
     """`postgres://user:pass@host:port/name` or `sqlite:///path` -> a Django DATABASES entry."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parsed.path) or ":memory:"}
+        return sqlite_database(unquote(parsed.path) or ":memory:")
     if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
         options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
         return {

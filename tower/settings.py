@@ -11,7 +11,7 @@ import os
 import secrets
 from pathlib import Path
 
-from tower.env import database_from_url, env_bool, env_int, env_list
+from tower.env import database_from_url, env_bool, env_int, env_list, sqlite_database
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("TOWER_DATA_DIR", BASE_DIR / "data")).resolve()
@@ -82,20 +82,11 @@ TEMPLATES = [
 if os.environ.get("TOWER_DATABASE_URL"):
     DATABASES = {"default": database_from_url(os.environ["TOWER_DATABASE_URL"])}
 else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "tower.sqlite3",
-            # The web server and the worker write concurrently: WAL lets readers run beside a writer, and
-            # IMMEDIATE transactions take the write lock up front so they wait instead of failing mid-way.
-            "OPTIONS": {
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 30,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
-            "TEST": {"NAME": str(DATA_DIR / "test-tower.sqlite3")},
-        }
-    }
+    DATABASES = {"default": sqlite_database(str(DATA_DIR / "tower.sqlite3"))}
+DATABASES["default"].setdefault("TEST", {})
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not memory: the test suite's worker processes must see the same database.
+    DATABASES["default"]["TEST"]["NAME"] = str(DATA_DIR / "test-tower.sqlite3")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -115,7 +106,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "static"
-MEDIA_ROOT = DATA_DIR / "media"
+# Rendered files. With workers on several hosts this must be storage they all share (e.g. an NFS mount).
+MEDIA_ROOT = Path(os.environ.get("TOWER_MEDIA_ROOT", DATA_DIR / "media")).resolve()
 MEDIA_URL = "media/"
 
 # --- The worker (Huey) ---------------------------------------------------------------------------------

@@ -12,6 +12,11 @@ import numpy as np
 from PIL import Image
 
 
+def temporary_path(final: Path) -> Path:
+    """The hidden temporary name a write goes to before it is renamed into place."""
+    return final.with_name(f".{final.stem}.tmp-{uuid.uuid4().hex[:8]}{final.suffix}")
+
+
 @contextmanager
 def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `final`; rename it over `final` only if the block succeeds.
@@ -21,14 +26,14 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.stem}.tmp-{uuid.uuid4().hex[:8]}{final.suffix}")
+    tmp = temporary_path(final)
     try:
         yield tmp
         if not tmp.exists():
             raise FileNotFoundError(f"{tmp} was not written")
         os.replace(tmp, final)
     finally:
-        if tmp.exists():
+        if tmp.exists() or tmp.is_symlink():
             tmp.unlink()
 
 

@@ -1,0 +1,60 @@
+"""Login is required on every page and API route; only the login page is open."""
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+PAGES = [
+    "/", "/projects/1/", "/projects/1/episodes/new/", "/episodes/1/", "/episodes/1/video/",
+    "/episodes/1/keyframe/", "/episodes/1/segments/0/video/", "/episodes/1/segments/0/preview/",
+    "/api/docs", "/api/openapi.json", "/admin/",
+]
+POSTS = ["/episodes/1/render/", "/episodes/1/cancel/"]
+API = [
+    ("get", "/api/projects"), ("post", "/api/projects"), ("get", "/api/projects/1/episodes"),
+    ("post", "/api/projects/1/episodes"), ("get", "/api/episodes/1"), ("post", "/api/episodes/1/render"),
+    ("post", "/api/episodes/1/cancel"), ("get", "/api/episodes/1/video"),
+    ("get", "/api/episodes/1/segments/0/video"),
+]
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_pages_send_anonymous_visitors_to_login(url):
+    response = Client().get(url)
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("url", POSTS)
+def test_actions_send_anonymous_visitors_to_login(url):
+    response = Client().post(url)
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+@pytest.mark.parametrize(("method", "url"), API)
+def test_api_routes_answer_401_to_anonymous_callers(method, url):
+    response = getattr(Client(), method)(url, content_type="application/json")
+    assert response.status_code == 401
+
+
+def test_every_url_pattern_is_covered():
+    """A new route must be added above, so nobody ships an open page by accident."""
+    from django.urls import get_resolver
+
+    names = {p.name for p in get_resolver().url_patterns[-1].url_patterns}
+    assert names == {"project-list", "project-detail", "episode-new", "episode-detail", "episode-render",
+                     "episode-cancel", "episode-file", "segment-file"}
+
+
+def test_the_login_page_is_open_and_works(users):
+    client = Client()
+    assert client.get("/login/").status_code == 200
+    response = client.post("/login/", {"username": "pat", "password": "pat-secret-123"})
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_signed_in_users_reach_the_docs(producer_client):
+    assert producer_client.get("/api/docs").status_code == 200
+    assert producer_client.get("/api/openapi.json").json()["info"]["title"] == "Tower API"

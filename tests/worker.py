@@ -1,0 +1,80 @@
+"""A real Huey consumer process for tests, on the test database and the test run's own queue file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def worker_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="tower.settings",
+        TOWER_DATA_DIR=str(settings.DATA_DIR),
+        TOWER_DATABASE_URL=f"sqlite:///{connection.settings_dict['NAME']}",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+class HueyWorker:
+    def __init__(self, log_path: Path, **env: str):
+        self.log_path = log_path
+        self.env = worker_env(**env)
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> HueyWorker:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "run_huey", "--workers", "1", "--delay", "0.1",
+             "--max-delay", "0.5"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def kill(self) -> None:
+        """SIGKILL: the worker gets no chance to clean up (what a crash or OOM kill does)."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.5, worker: HueyWorker | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if worker and worker.proc and worker.proc.poll() is not None:
+            raise AssertionError(f"worker exited ({worker.proc.returncode}) while waiting for {what}:\n"
+                                 f"{worker.log()[-4000:]}")
+        time.sleep(interval)
+    tail = worker.log()[-4000:] if worker else ""
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{tail}")
