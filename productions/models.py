@@ -301,6 +301,8 @@ class SegmentAttempt(models.Model):
     prompt = models.TextField()
     outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.RUNNING)
     error = models.TextField(blank=True)
+    # Each try on a generation server within this attempt: {server, started_at, ended_at, outcome, error, ...}.
+    tries = models.JSONField(default=list, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 
