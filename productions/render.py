@@ -6,6 +6,7 @@ as done only when its files are complete on disk, so a render that died at any p
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import socket
@@ -145,6 +146,18 @@ class EpisodeRender:
 
     def should_cancel(self) -> bool:
         return self._cancel.is_set()
+
+    def record_tries(self, attempt: SegmentAttempt) -> Callable[[object], None]:
+        """Store each server try of a generation attempt (the ComfyUI pool reports them as they happen)."""
+        tries: dict[int, dict] = {}
+
+        def on_try(server_try) -> None:
+            data = server_try.as_dict()
+            tries[data["number"]] = data
+            SegmentAttempt.objects.filter(pk=attempt.pk).update(
+                tries=[tries[n] for n in sorted(tries)], server=data.get("server", ""))
+
+        return on_try
 
     def segment_progress(self, segment: Segment) -> Callable[[int, int, Frame | None], None]:
         def progress(step: int, total: int, preview: Frame | None) -> None:
@@ -290,6 +303,9 @@ class EpisodeRender:
             prompt=segment.prompt,
         )
         self.publish({"type": "segment", "segment": segment.index, "status": segment.status})
+        extra = {}
+        if "on_attempt" in inspect.signature(backend.generate_segment).parameters:
+            extra["on_attempt"] = self.record_tries(attempt)
         try:
             started = time.monotonic()
             result = backend.generate_segment(
@@ -300,6 +316,7 @@ class EpisodeRender:
                 ),
                 self.segment_progress(segment),
                 self.should_cancel,
+                **extra,
             )
             generate_s = time.monotonic() - started
             Segment.objects.filter(pk=segment.pk).update(status=Segment.Status.POST, progress=0.8)

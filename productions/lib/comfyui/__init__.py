@@ -1,0 +1,45 @@
+"""The ComfyUI backend: workflow files, a protocol client, a pool of servers with failover, and
+`ComfyUIBackend` (Tower's Backend protocol). No Django imports here.
+
+    from productions.lib.comfyui import ComfyUIBackend
+    backend = ComfyUIBackend.from_env()      # TOWER_COMFYUI_URLS=http://gpu1:8188,http://gpu2:8188
+"""
+
+from .backend import ComfyUIBackend
+from .client import ClientTimeouts, ComfyUIClient, JobResult
+from .errors import (
+    ComfyUIError,
+    ConnectionLost,
+    DeadlineExceeded,
+    ExecutionFailed,
+    Interrupted,
+    JobVanished,
+    NoServerAvailable,
+    ServerUnavailable,
+    WorkflowInvalid,
+)
+from .pool import Attempt, ServerPool, shared_pool
+from .workflows import Workflow, WorkflowLibrary, validate_workflow, workflow_problems
+
+__all__ = [
+    "Attempt",
+    "ClientTimeouts",
+    "ComfyUIBackend",
+    "ComfyUIClient",
+    "ComfyUIError",
+    "ConnectionLost",
+    "DeadlineExceeded",
+    "ExecutionFailed",
+    "Interrupted",
+    "JobResult",
+    "JobVanished",
+    "NoServerAvailable",
+    "ServerPool",
+    "ServerUnavailable",
+    "Workflow",
+    "WorkflowInvalid",
+    "WorkflowLibrary",
+    "shared_pool",
+    "validate_workflow",
+    "workflow_problems",
+]

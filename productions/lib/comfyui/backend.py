@@ -1,0 +1,338 @@
+"""`ComfyUIBackend`: Tower's Backend protocol on top of a pool of ComfyUI servers and workflow files.
+
+    backend = ComfyUIBackend.from_env()            # TOWER_COMFYUI_URLS, TOWER_WORKFLOWS_DIR, ...
+    frame = backend.generate_keyframe(KeyframeRequest(...), progress, should_cancel)
+    result = backend.generate_segment(SegmentRequest(...), progress, should_cancel,
+                                      on_attempt=lambda a: store(a.as_dict()))
+
+For each job the pool picks a server; the backend picks the best workflow of the kind that this server can
+run (highest manifest priority whose nodes and models the server has: e.g. the RIFE-interpolating SVD variant
+where `RIFE VFI` is installed, else plain SVD), validates it against the server's /object_info BEFORE queueing
+(a missing node or model is refused with a message naming node, class, input and file), uploads the init image,
+runs the job and returns the frames. Retryable failures move to another server (see pool.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ..backend import (
+    CancelCheck,
+    Frame,
+    KeyframeRequest,
+    ProgressCallback,
+    SegmentRequest,
+    SegmentResult,
+    never_cancel,
+    no_progress,
+)
+from .client import ClientTimeouts, JobResult, deadline_from_env, encode_png
+from .errors import WorkflowInvalid
+from .pool import Attempt, AttemptCallback, JobContext, ServerPool, shared_pool
+from .workflows import Workflow, WorkflowLibrary, problems_message, workflow_problems
+
+log = logging.getLogger(__name__)
+
+DEFAULT_KEYFRAME_WORKFLOW = "keyframe_txt2img"
+DEFAULT_SEGMENT_WORKFLOW = "svd_img2vid"
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    return raw not in ("0", "false", "no", "off")
+
+
+def native_size_for(native: tuple[int, int], width: int, height: int, multiple: int = 64) -> tuple[int, int]:
+    """The model's native pixel count reshaped to the requested aspect ratio (multiples of `multiple`)."""
+    area = native[0] * native[1]
+    aspect = width / height
+    w = max(multiple, int(round(math.sqrt(area * aspect) / multiple)) * multiple)
+    h = max(multiple, int(round(area / w / multiple)) * multiple)
+    return w, h
+
+
+def resize(frame: Frame, width: int, height: int) -> Frame:
+    if frame.shape[1] == width and frame.shape[0] == height:
+        return frame
+    return np.asarray(Image.fromarray(frame).resize((width, height), Image.Resampling.LANCZOS), dtype=np.uint8)
+
+
+class ComfyUIBackend:
+    """Backend protocol implementation (name "comfyui", is_ai True) driving ComfyUI servers."""
+
+    name = "comfyui"
+    is_ai = True
+
+    def __init__(
+        self,
+        pool: ServerPool,
+        *,
+        library: WorkflowLibrary | None = None,
+        keyframe_workflow: str | None = None,
+        segment_workflow: str | None = None,
+        variants: bool = True,
+        params: Mapping[str, Any] | None = None,
+        deadline_s: float | None = None,
+        on_attempt: AttemptCallback | None = None,
+        preview_method: str = "auto",
+        max_attempts: int | None = None,
+        owns_pool: bool = False,
+    ) -> None:
+        self.pool = pool
+        self.library = library or WorkflowLibrary()
+        self.keyframe_workflow = keyframe_workflow
+        self.segment_workflow = segment_workflow
+        self.variants = variants
+        self.params = dict(params or {})
+        self.deadline_s = deadline_s if deadline_s is not None else deadline_from_env()
+        self.on_attempt = on_attempt
+        self.preview_method = preview_method
+        self.max_attempts = max_attempts
+        self.owns_pool = owns_pool
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        on_attempt: AttemptCallback | None = None,
+        params: Mapping[str, Any] | None = None,
+        pool: ServerPool | None = None,
+        **kwargs: Any,
+    ) -> ComfyUIBackend:
+        """Configured from the environment: TOWER_COMFYUI_URLS, TOWER_COMFYUI_DEADLINE_S, TOWER_WORKFLOWS_DIR,
+        TOWER_COMFYUI_KEYFRAME_WORKFLOW / TOWER_COMFYUI_SEGMENT_WORKFLOW (force one workflow),
+        TOWER_COMFYUI_VARIANTS (0 = plain workflows only), TOWER_COMFYUI_PREVIEW_METHOD (auto).
+        The pool is shared by every backend of the process (one health thread)."""
+        kwargs.setdefault("keyframe_workflow", os.environ.get("TOWER_COMFYUI_KEYFRAME_WORKFLOW") or None)
+        kwargs.setdefault("segment_workflow", os.environ.get("TOWER_COMFYUI_SEGMENT_WORKFLOW") or None)
+        kwargs.setdefault("variants", _env_bool("TOWER_COMFYUI_VARIANTS", True))
+        kwargs.setdefault("preview_method", os.environ.get("TOWER_COMFYUI_PREVIEW_METHOD") or "auto")
+        return cls(pool or shared_pool(), on_attempt=on_attempt, params=params, **kwargs)
+
+    @classmethod
+    def for_urls(cls, urls: list[str], *, timeouts: ClientTimeouts | None = None,
+                 pool_options: Mapping[str, Any] | None = None, **kwargs: Any) -> ComfyUIBackend:
+        """A backend with its own pool (closed by close()); handy for tests and scripts."""
+        pool = ServerPool(urls, timeouts=timeouts, **dict(pool_options or {}))
+        return cls(pool, owns_pool=True, **kwargs)
+
+    def close(self) -> None:
+        if self.owns_pool:
+            self.pool.close()
+
+    def __enter__(self) -> ComfyUIBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        return self.pool.snapshot()
+
+    # -- choosing a workflow -----------------------------------------------------------------------------
+
+    def candidates(self, kind: str) -> list[Workflow]:
+        forced = self.keyframe_workflow if kind == "keyframe" else self.segment_workflow
+        if forced:
+            return [self.library.get(forced)]
+        default = DEFAULT_KEYFRAME_WORKFLOW if kind == "keyframe" else DEFAULT_SEGMENT_WORKFLOW
+        if not self.variants:
+            return [self.library.get(default)]
+        found = self.library.of_kind(kind)
+        if not found:
+            raise WorkflowInvalid(f"No {kind} workflow in {self.library.directory}", elsewhere=False)
+        return found
+
+    def choose(self, kind: str, values: Mapping[str, Any], object_info: Mapping[str, Any],
+               server: str | None = None) -> tuple[Workflow, dict[str, Any], list[str]]:
+        """The first workflow of `kind` (by priority) that this server can run, filled with `values`.
+
+        Returns (workflow, graph, skipped) where `skipped` says why higher-priority variants were passed over.
+        Raises WorkflowInvalid naming what the server lacks when none fits.
+        """
+        skipped: list[str] = []
+        first_error: tuple[Workflow, list] | None = None
+        default = DEFAULT_KEYFRAME_WORKFLOW if kind == "keyframe" else DEFAULT_SEGMENT_WORKFLOW
+        candidates = self.candidates(kind)
+        for wf in candidates:
+            graph = wf.fill(values)
+            problems = workflow_problems(graph, object_info, ignore_values=wf.upload_inputs())
+            if not problems:
+                return wf, graph, skipped
+            skipped.append(f"{wf.name}: {problems[0].message}")
+            if first_error is None or wf.name == default:
+                first_error = (wf, problems)
+        assert first_error is not None
+        wf, problems = first_error
+        message = problems_message(problems, name=wf.name, server=server)
+        if len(candidates) > 1:
+            message += f" (no {kind} workflow fits this server: tried {', '.join(w.name for w in candidates)})"
+        raise WorkflowInvalid(message, server=server, problems=problems)
+
+    # -- the Backend protocol ----------------------------------------------------------------------------
+
+    def _values(self, base: Mapping[str, Any], params: Mapping[str, Any] | None) -> dict[str, Any]:
+        values = dict(base)
+        values.update(self.params)
+        values.update(params or {})
+        return values
+
+    def _run(
+        self,
+        kind: str,
+        values: dict[str, Any],
+        progress: ProgressCallback,
+        should_cancel: CancelCheck,
+        on_attempt: AttemptCallback | None,
+        upload: tuple[str, Frame] | None,
+        description: str,
+        native_for: tuple[int, int] | None = None,
+    ) -> tuple[JobResult, Workflow, list[str], list[dict[str, Any]]]:
+        seen: dict[int, Attempt] = {}
+        callbacks = [cb for cb in (self.on_attempt, on_attempt) if cb is not None]
+
+        def report(attempt: Attempt) -> None:
+            seen[attempt.number] = attempt
+            for cb in callbacks:
+                cb(attempt)
+
+        def job(ctx: JobContext) -> tuple[JobResult, Workflow, list[str]]:
+            info = ctx.object_info()
+            job_values = dict(values)
+            if upload is not None:
+                param, image = upload
+                job_values[param] = "tower/placeholder.png"  # checked after upload, not against lists
+            wf, graph, skipped = self.choose(kind, job_values, info, server=ctx.url)
+            if native_for is not None and wf.native_size:
+                job_values["width"], job_values["height"] = native_size_for(wf.native_size, *native_for)
+                graph = wf.fill(job_values)
+            if upload is not None:
+                param, image = upload
+                png = encode_png(image)
+                name = f"tower_{hashlib.sha1(png).hexdigest()[:20]}.png"
+                job_values[param] = ctx.client.upload_image(png, name)
+                graph = wf.fill(job_values)
+            result = ctx.client.run(
+                graph,
+                output_node=wf.output_node,
+                progress=progress,
+                should_cancel=ctx.should_cancel,
+                deadline_at=ctx.deadline_at,
+                preview_method=self.preview_method,
+                progress_node=wf.progress_node,
+                on_queued=ctx.queued,
+            )
+            return result, wf, skipped
+
+        result, wf, skipped = self.pool.run(
+            job,
+            should_cancel=should_cancel,
+            on_attempt=report,
+            deadline_s=self.deadline_s,
+            max_attempts=self.max_attempts,
+            description=description,
+        )
+        return result, wf, skipped, [a.as_dict() for a in seen.values()]
+
+    def generate_keyframe(
+        self,
+        request: KeyframeRequest,
+        progress: ProgressCallback = no_progress,
+        should_cancel: CancelCheck = never_cancel,
+        *,
+        on_attempt: AttemptCallback | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Frame:
+        """txt2img at the checkpoint's native size (manifest `native_size`, reshaped to the request's aspect
+        ratio), resized to request.width x request.height. `params` overrides workflow parameters, e.g.
+        {"lora_name": "hero.safetensors", "lora_strength": 0.8, "ckpt_name": ...}."""
+        base = {
+            "prompt": _with_style(request.prompt, request.style),
+            "negative_prompt": request.negative_prompt or None,
+            "seed": request.seed & 0xFFFFFFFFFFFFFFFF,
+            "width": request.width,
+            "height": request.height,
+            "filename_prefix": "tower/keyframe",
+        }
+        values = self._values(base, params)
+        overridden = any(k in (params or {}) or k in self.params for k in ("width", "height"))
+        native_for = None if overridden else (request.width, request.height)
+        result, _wf, _skipped, _attempts = self._run(
+            "keyframe", values, progress, should_cancel, on_attempt, None, "keyframe", native_for
+        )
+        if not result.images:
+            raise WorkflowInvalid("The keyframe workflow produced no image", server=result.server)
+        return resize(result.images[0], request.width, request.height)
+
+    def generate_segment(
+        self,
+        request: SegmentRequest,
+        progress: ProgressCallback = no_progress,
+        should_cancel: CancelCheck = never_cancel,
+        *,
+        on_attempt: AttemptCallback | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> SegmentResult:
+        """img2vid from request.init_image. The result's fps is request.fps times any interpolation done
+        inside ComfyUI (RIFE variant), and its frames may be larger than requested (upscale variant);
+        `info` says which server, workflow, prompt_id and attempts produced it."""
+        base = {
+            "prompt": _with_style(request.prompt, request.style),
+            "negative_prompt": request.negative_prompt or None,
+            "seed": request.seed & 0xFFFFFFFFFFFFFFFF,
+            "width": request.width,
+            "height": request.height,
+            "num_frames": request.num_frames,
+            "fps": request.fps,
+            "filename_prefix": f"tower/segment_{request.index:03d}",
+        }
+        values = self._values(base, params)
+        result, wf, skipped, attempts = self._run(
+            "segment", values, progress, should_cancel, on_attempt, ("init_image", request.init_image),
+            f"segment {request.index}",
+        )
+        frames = result.images
+        multiplier = 1
+        if len(frames) != request.num_frames and request.num_frames > 1 and len(frames) > 1:
+            multiplier = max(1, round((len(frames) - 1) / (request.num_frames - 1)))
+        info = {
+            "backend": self.name,
+            "server": result.server,
+            "workflow": wf.name,
+            "prompt_id": result.prompt_id,
+            "checkpoint": values.get("ckpt_name") or wf.defaults.get("ckpt_name") or _template_value(
+                wf, "ckpt_name"),
+            "frames": len(frames),
+            "size": [int(frames[0].shape[1]), int(frames[0].shape[0])] if frames else None,
+            "interpolated_x": multiplier,
+            "skipped_workflows": skipped,
+            "attempts": attempts,
+            "timings": result.timings,
+            "notes": result.notes,
+        }
+        return SegmentResult(frames=frames, fps=request.fps * multiplier, info=info)
+
+
+def _with_style(prompt: str, style: str) -> str:
+    if style and style.strip() and style.strip() not in prompt:
+        return f"{prompt}, {style.strip()}" if prompt else style.strip()
+    return prompt
+
+
+def _template_value(wf: Workflow, param: str) -> Any:
+    for node_id, input_name in wf.params.get(param, ()):
+        return wf.graph[node_id]["inputs"].get(input_name)
+    return None
+
+
+__all__ = ["ComfyUIBackend", "native_size_for"]

@@ -1,0 +1,86 @@
+"""An episode rendered end to end through fake ComfyUI servers by the Huey worker, with failover."""
+
+import json
+
+import pytest
+
+from productions.lib.conformance import check_conformance
+from productions.models import Episode, Segment, SegmentAttempt
+from tests.conftest import small_episode
+from tests.fake_comfyui import FakeProcess
+from tests.worker import HueyWorker, wait_for
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def status_of(pk: int) -> str:
+    return Episode.objects.values_list("status", flat=True).get(pk=pk)
+
+
+@pytest.fixture
+def servers():
+    started = [FakeProcess("--job-time", "0.5"), FakeProcess("--job-time", "0.5")]
+    yield started
+    for server in started:
+        server.stop()
+
+
+def comfy_worker(tmp_path, settings, urls: list[str]) -> HueyWorker:
+    return HueyWorker(tmp_path / "worker.log", TOWER_MEDIA_ROOT=str(settings.MEDIA_ROOT), TOWER_BACKEND="comfyui",
+                      TOWER_COMFYUI_URLS=",".join(urls), TOWER_COMFYUI_HEALTH_INTERVAL_S="0.5",
+                      TOWER_COMFYUI_DEADLINE_S="60")
+
+
+def test_the_worker_renders_an_episode_through_comfyui(project, servers, tmp_path, settings):
+    episode = small_episode(project, backend="comfyui")
+    worker = comfy_worker(tmp_path, settings, [servers[0].url]).start()
+    try:
+        assert episode.queue_render()
+        from productions.tasks import render_episode
+
+        render_episode(episode.pk)
+        wait_for(lambda: status_of(episode.pk) in {"delivered", "review", "failed"}, 300, "the render",
+                 worker=worker)
+    finally:
+        worker.stop()
+    episode.refresh_from_db()
+    assert episode.status != "failed", episode.error
+    assert check_conformance(episode.final_file, episode.delivery_spec()).passed
+    for segment in episode.segments.all():
+        assert segment.backend_info["backend"] == "comfyui" and segment.backend_info["ai"] is True
+        assert segment.backend_info["server"] == servers[0].url
+        attempt = segment.attempt_log.get()
+        assert attempt.server == servers[0].url and attempt.outcome == "succeeded"
+        assert [t["outcome"] for t in attempt.tries] == ["success"]
+    state = servers[0].state()
+    assert state["stats"]["prompts"] >= 3  # a keyframe and two segments, really queued on the server
+
+
+def test_a_server_killed_mid_episode_fails_over_to_the_other(project, servers, tmp_path, settings):
+    for server in servers:
+        server.control(job_time_s=3.0)
+    episode = small_episode(project, backend="comfyui")
+    worker = comfy_worker(tmp_path, settings, [s.url for s in servers]).start()
+    try:
+        assert episode.queue_render()
+        from productions.tasks import render_episode
+
+        render_episode(episode.pk)
+        first = wait_for(lambda: SegmentAttempt.objects.filter(segment__episode=episode, outcome="running")
+                         .exclude(server="").first(), 120, "a segment running on a server", interval=0.1,
+                         worker=worker)
+        victim = next(s for s in servers if s.url == first.server)
+        victim.kill()
+        wait_for(lambda: status_of(episode.pk) in {"delivered", "review", "failed"}, 300, "the render",
+                 worker=worker)
+    finally:
+        worker.stop()
+    episode.refresh_from_db()
+    assert episode.status != "failed", episode.error
+    survivor = next(s for s in servers if s is not victim)
+    tries = [t for a in SegmentAttempt.objects.filter(segment__episode=episode) for t in a.tries]
+    assert any(t["server"] == victim.url and t["outcome"] == "retry" for t in tries), json.dumps(tries)
+    assert Segment.objects.filter(episode=episode, status="done").count() == 2
+    assert all(s.backend_info["server"] == survivor.url for s in episode.segments.all()
+               if s.attempt_log.filter(server=survivor.url).exists())
+    assert check_conformance(episode.final_file, episode.delivery_spec()).passed
