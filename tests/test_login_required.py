@@ -58,3 +58,9 @@ def test_the_login_page_is_open_and_works(users):
 def test_signed_in_users_reach_the_docs(producer_client):
     assert producer_client.get("/api/docs").status_code == 200
     assert producer_client.get("/api/openapi.json").json()["info"]["title"] == "Tower API"
+
+
+def test_the_stylesheet_is_served_without_login():
+    response = Client().get("/static/tower.css")
+    assert response.status_code == 200
+    assert b"--accent" in b"".join(response.streaming_content)

@@ -109,6 +109,7 @@ STATIC_ROOT = DATA_DIR / "static"
 # Rendered files. With workers on several hosts this must be storage they all share (e.g. an NFS mount).
 MEDIA_ROOT = Path(os.environ.get("TOWER_MEDIA_ROOT", DATA_DIR / "media")).resolve()
 MEDIA_URL = "media/"
+TOWER_SERVE_STATIC = env_bool("TOWER_SERVE_STATIC", True)
 
 # --- The worker (Huey) ---------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("TOWER_REDIS_URL", "")
