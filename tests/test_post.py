@@ -44,7 +44,7 @@ def test_segment_files_have_exact_sizes_rates_and_counts(tmp_path):
     write_segment_files(frames, native_fps=8, delivered_frames=27, spec=SPEC, upscaler=LanczosUpscaler(),
                         files=files)
     native, master = probe_video(files.native), probe_video(files.master)
-    assert (native.codec, native.width, native.height, native.frame_count) == ("ffv1", 256, 144, 10)
+    assert (native.codec, native.width, native.height, native.frame_count) == ("h264", 256, 144, 10)
     assert (master.codec, master.width, master.height, master.frame_count) == ("h264", 320, 180, 27)
     assert master.avg_frame_rate == 24 and master.constant_frame_rate
     # The native clip is lossless: decoding gives back exactly the frames that went in.

@@ -35,12 +35,13 @@ def delivery_encode_args(spec: DeliverySpec, preset: str | None = None) -> list[
 
 
 def master_encode_args(spec: DeliverySpec) -> list[str]:
-    """Per-segment masters: near-transparent, fast to write and to decode again, playable in a browser."""
+    """Per-segment masters: transparent (CRF 16 measured 49.9 dB PSNR against the uncompressed master; CRF 12
+    cost 60 % more bytes, and bytes are what the stitch has to decode again), fast, playable in a browser."""
     return [
         "-an",
         "-c:v", "libx264",
         "-preset", "ultrafast",
-        "-crf", "12",
+        "-crf", "16",
         "-pix_fmt", spec.pix_fmt,
         "-r", str(spec.fps),
         "-fps_mode", "cfr",
