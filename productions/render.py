@@ -29,7 +29,7 @@ from productions.lib.planning import plan_episode
 from productions.lib.post import SegmentFiles, stitch_episode, write_segment_files
 from productions.lib.spec import NATIVE_HEIGHT, NATIVE_WIDTH
 from productions.lib.upscale import LanczosUpscaler, Upscaler
-from productions.models import Episode, QAReport, Segment, SegmentAttempt
+from productions.models import Episode, QAReport, Segment, SegmentAttempt, file_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,9 @@ class EpisodeRender:
 
     def render(self) -> None:
         episode = self.episode
-        timings: dict[str, float] = dict(episode.timings or {})
+        timings: dict = dict(episode.timings or {})
+        # Which workers (host:pid:token) have worked on this episode, for admins and the scale-out tests.
+        timings["workers"] = [*timings.get("workers", []), self.worker_id]
         backend = get_backend(episode.backend_name())
         upscaler = get_upscaler(episode.upscaler_choice())
         self.set_stage("planning")
@@ -262,11 +264,13 @@ class EpisodeRender:
             passed=report.passed,
             checks=report.as_dict()["checks"],
             details={"upscaler": upscaler.describe(), "backend": backend.name, "ai": backend.is_ai,
-                     "preset": delivery_preset()},
+                     "preset": delivery_preset(), "final": file_fingerprint(final)},
         )
         Episode.objects.filter(pk=episode.pk).update(timings=timings)
         if report.passed:
-            self.finish(Episode.Status.DELIVERED)
+            # Delivered only once a producer has approved every segment; until then it awaits review.
+            approved = episode.all_segments_approved()
+            self.finish(Episode.Status.DELIVERED if approved else Episode.Status.REVIEW)
         else:
             failed = "; ".join(check.detail or check.name for check in report.failures)
             self.finish(Episode.Status.FAILED, f"The final video does not meet the delivery spec: {failed}.")
