@@ -3,12 +3,14 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from productions.models import Episode, Membership, Project
 
 
 @pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    """Every test writes its media into its own folder."""
+def media_root(request, tmp_path):
+    """Every test writes its media into its own folder (pure-pipeline runs with -p no:django skip this)."""
+    if not request.config.pluginmanager.hasplugin("django"):
+        return None
+    settings = request.getfixturevalue("settings")
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
 
@@ -26,6 +28,8 @@ def users(django_user_model):
 
 @pytest.fixture
 def project(users):
+    from productions.models import Membership, Project
+
     project = Project.objects.create(name="Pilot")
     Membership.objects.create(project=project, user=users["producer"], role=Membership.PRODUCER)
     Membership.objects.create(project=project, user=users["viewer"], role=Membership.VIEWER)
@@ -48,11 +52,13 @@ def viewer_client(users) -> Client:
     return client_for(users["viewer"])
 
 
-def small_episode(project: Project, **overrides) -> Episode:
+def small_episode(project, **overrides):
     """A fast episode (320x180, 2 segments, 2 s): models accept it, the forms would not (spec minimums)."""
     fields = dict(
         project=project, title="Small", synopsis="A fox runs through snow. It finds a lantern.", seed=7,
         width=320, height=180, duration_s=2.0, min_bitrate_bps=200_000, segment_count=2, crossfade_s=0.25,
     )
     fields.update(overrides)
+    from productions.models import Episode
+
     return Episode.objects.create(**fields)

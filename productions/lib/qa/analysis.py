@@ -1,0 +1,414 @@
+"""One streaming pass over the frames: per-frame features the checks are computed from.
+
+Each frame is reduced once to the analysis size (256 px wide by default) and measured there; blockiness and
+sharpness need the original pixels, so they are measured on a few small tiles cut from the frame at its own
+resolution (aligned to 16 px, so codec block grids keep their phase). Only small things are kept per frame:
+the analysis-size grey image, a 128 px thumbnail and a handful of numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+ANALYSIS_WIDTH = 256
+THUMB_WIDTH = 128
+# Block grid for local statistics (freeze, flicker): 8x8 blocks, 32x18 px at 256x144.
+BLOCK_ROWS = 8
+BLOCK_COLS = 8
+# Luma below 10 % of full scale counts as black (ffmpeg blackdetect's default pix_th=0.10).
+BLACK_PIXEL_LUMA = 0.10 * 255
+# Detail tiles for blockiness/sharpness: 4x3 tiles of 64x64 px at the frame's own resolution.
+DETAIL_TILE = 64
+DETAIL_COLS = 4
+DETAIL_ROWS = 3
+# Block grid looked for (px): 8 = JPEG / MPEG / H.264 8x8 transforms; 4x4 transforms and 16x16 macroblocks
+# also put a step on every 8th line, so one period covers them (and testing several periods only adds noise).
+BLOCK_PERIOD = 8
+# |gradient| is clipped here (luma levels) before averaging: quantisation steps are small, content edges big.
+BLOCK_CLIP = 16.0
+# Grid sampling: score 2 frames per second for tiling (10 per 5 s segment). Tiling persists over a clip (the
+# generator keeps its init image's layout); scoring a frame costs ~5 ms, every frame would cost 12x more.
+GRID_SAMPLES_PER_S = 2.0
+
+
+def analysis_size(width: int, height: int, analysis_width: int = ANALYSIS_WIDTH) -> tuple[int, int]:
+    """(w, h) of the analysis image: `analysis_width` wide (never upscaled), even height, same aspect."""
+    aw = min(analysis_width, width)
+    ah = max(2, int(round(height * aw / width / 2)) * 2)
+    return aw, ah
+
+
+def downscale(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Area-average down to `size`. Frames more than 2x larger first go through a bilinear step to 2x the
+    target: OpenCV's area filter is slow for non-integer ratios (10 ms for 1080p -> 256 px, 1.2 ms this way)."""
+    w, h = size
+    fh, fw = frame.shape[:2]
+    if (fw, fh) == (w, h):
+        return frame
+    if fw > 2 * w and fh > 2 * h:
+        frame = cv2.resize(frame, (2 * w, 2 * h), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+
+
+def block_means(img: np.ndarray, rows: int = BLOCK_ROWS, cols: int = BLOCK_COLS) -> np.ndarray:
+    """Mean of each block of a rows x cols grid (img float32, cropped to a multiple of the grid)."""
+    h, w = img.shape[:2]
+    bh, bw = h // rows, w // cols
+    return cv2.resize(img[: bh * rows, : bw * cols], (cols, rows), interpolation=cv2.INTER_AREA).astype(np.float64)
+
+
+def _ncc(a: np.ndarray, b: np.ndarray) -> float:
+    a = (a - a.mean()).ravel()
+    b = (b - b.mean()).ravel()
+    den = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
+    return float(np.dot(a, b) / den) if den > 1e-6 else 0.0
+
+
+# Regional consistency: the overlap of two compared parts is cut into REGIONS x REGIONS regions; tiles match
+# in every region that has content, a periodic row (lanterns, a fence) or two look-alike objects only in a
+# few. Regions whose mean gradient (after GRADIENT_FLOOR) is under REGION_MIN_ENERGY have no content; with
+# content in fewer than REGION_MIN_COUNT regions (a plain sky with two look-alike clouds) the missing ones
+# count as mismatches: too little is there to call it a repeat.
+REGIONS = 3
+REGION_MIN_ENERGY = 0.3
+REGION_MIN_COUNT = 4
+
+
+# Below this global NCC the regional test is skipped (the evidence is the smaller of the two anyway).
+REGION_SKIP_BELOW = 0.3
+
+
+def _regional_ncc(a: np.ndarray, b: np.ndarray, g: float | None = None) -> float:
+    """min(global NCC, median NCC over the regions with content); regions without content count as 0 when
+    fewer than REGION_MIN_COUNT have content (too little to call it a repeat)."""
+    if g is None:
+        g = _ncc(a, b)
+    if g < REGION_SKIP_BELOW:
+        return max(g, 0.0)
+    h, w = a.shape
+    rh, rw = h // REGIONS, w // REGIONS
+    shape = (REGIONS, rh, REGIONS, rw)
+    ra = a[: rh * REGIONS, : rw * REGIONS].reshape(shape).transpose(0, 2, 1, 3).reshape(REGIONS**2, -1)
+    rb = b[: rh * REGIONS, : rw * REGIONS].reshape(shape).transpose(0, 2, 1, 3).reshape(REGIONS**2, -1)
+    ma, mb = ra.mean(axis=1), rb.mean(axis=1)
+    content = (ma + mb) >= 2 * REGION_MIN_ENERGY
+    ca, cb = ra - ma[:, None], rb - mb[:, None]
+    num = (ca * cb).sum(axis=1)
+    den = np.sqrt((ca * ca).sum(axis=1) * (cb * cb).sum(axis=1))
+    vals = np.where(den > 1e-6, num / np.maximum(den, 1e-6), 0.0)[content].tolist()
+    if len(vals) < REGION_MIN_COUNT:
+        vals += [0.0] * (REGION_MIN_COUNT - len(vals))
+    return min(g, float(np.median(vals)))
+
+
+def _hann(shape: tuple[int, int], cache: dict) -> np.ndarray:
+    win = cache.get(shape)
+    if win is None:
+        win = cache[shape] = cv2.createHanningWindow((shape[1], shape[0]), cv2.CV_32F)
+    return win
+
+
+def _border_rows(mask: np.ndarray) -> np.ndarray:
+    """For each column of `mask` (edge yes/no per pixel), the fraction of rows with an edge at that column or
+    a neighbour (a border may wobble by a pixel after resampling)."""
+    near = mask.copy()
+    near[:, 1:] |= mask[:, :-1]
+    near[:, :-1] |= mask[:, 1:]
+    return near.mean(axis=0)
+
+
+# Gradient level (0-255 luma per px at analysis size) that counts as an edge for the panel-border profile.
+BORDER_EDGE_LEVEL = 12.0
+# Gradients weaker than this (luma levels per px) are dropped before correlating: the 1-level steps of
+# quantised sky gradients (banding) and film grain are periodic or random textures, not content.
+GRADIENT_FLOOR = 3.0
+# Phase-correlation peak from which a shift counts fully: tiles (even shifted, scaled or a few frames apart)
+# gave 0.78-1.0 on the corpus; periodic textures (lanterns, regular wave strokes) 0.1-0.45, their energy
+# being split over several shifts. Weaker peaks scale the evidence down proportionally.
+PC_FULL_RESPONSE = 0.6
+# Largest tile-to-tile shift the phase correlation may report, as a fraction of the part compared; beyond it
+# the match is a different alignment (periodic textures), not a tile.
+MAX_TILE_SHIFT = 0.15
+
+
+def _grad(img: np.ndarray, axis: int) -> np.ndarray:
+    g = np.abs(np.diff(img, axis=axis))
+    g = np.maximum(g - GRADIENT_FLOOR, 0.0)
+    # A 1 px blur makes the correlation tolerant of the sub-pixel phase a resampled tile lands on.
+    return cv2.GaussianBlur(g, (5, 5), 1.0)
+
+
+def _shifted_ncc(a: np.ndarray, b: np.ndarray, dx: int, dy: int) -> float:
+    """NCC of a and b (same shape) over their overlap when b is displaced by (dx, dy)."""
+    h, w = a.shape
+    if abs(dx) >= w // 2 or abs(dy) >= h // 2:
+        return 0.0
+    a2 = a[max(0, dy) : h + min(0, dy), max(0, dx) : w + min(0, dx)]
+    b2 = b[max(0, -dy) : h + min(0, -dy), max(0, -dx) : w + min(0, -dx)]
+    return _regional_ncc(a2, b2)
+
+
+def _pc_ncc(a: np.ndarray, b: np.ndarray, cache: dict) -> float:
+    """Phase-correlate two parts of a frame, then verify: NCC of the parts aligned by the shift found,
+    scaled down when the correlation peak is weak (a periodic texture spreads it over several shifts)."""
+    (sx, sy), resp = cv2.phaseCorrelate(a, b, _hann(a.shape, cache))
+    h, w = a.shape
+    if abs(sx) > MAX_TILE_SHIFT * w or abs(sy) > MAX_TILE_SHIFT * h:
+        return 0.0
+    return _shifted_ncc(a, b, -int(round(sx)), -int(round(sy))) * min(1.0, float(resp) / PC_FULL_RESPONSE)
+
+
+def _level_scores(gray: np.ndarray, cache: dict) -> tuple[float, float, float, float]:
+    h, w = gray.shape
+    gx = _grad(gray, 1)
+    gy = _grad(gray, 0)
+
+    def lag_ncc(g: np.ndarray, lag: int, axis: int) -> float:
+        n = g.shape[axis]
+        pairs = []
+        for lg in (lag - 1, lag, lag + 1):
+            if 0 < lg < n:
+                a, b = (g[:, : n - lg], g[:, lg:]) if axis == 1 else (g[: n - lg], g[lg:])
+                pairs.append((_ncc(a, b), a, b))
+        if not pairs:
+            return 0.0
+        best, a, b = max(pairs, key=lambda p: p[0])
+        return _regional_ncc(a, b, best)
+
+    ncc_x = max(lag_ncc(gx, round(w / 2), 1), lag_ncc(gx, round(w / 3), 1))
+    ncc_y = max(lag_ncc(gy, round(h / 2), 0), lag_ncc(gy, round(h / 3), 0))
+    wx, hy = gx.shape[1], gy.shape[0]
+    t, u = wx // 3, hy // 3
+    pc_x = max(
+        _pc_ncc(gx[:, : wx // 2], gx[:, wx - wx // 2 :], cache),
+        _pc_ncc(gx[:, :t], gx[:, t : 2 * t], cache),
+        _pc_ncc(gx[:, t : 2 * t], gx[:, 2 * t : 3 * t], cache),
+    )
+    pc_y = max(
+        _pc_ncc(gy[: hy // 2], gy[hy - hy // 2 :], cache),
+        _pc_ncc(gy[:u], gy[u : 2 * u], cache),
+        _pc_ncc(gy[u : 2 * u], gy[2 * u : 3 * u], cache),
+    )
+    return ncc_x, ncc_y, pc_x, pc_y
+
+
+def grid_scores(gray: np.ndarray, cache: dict) -> dict[str, float]:
+    """Repeated-content scores of one analysis-size grey frame (float32), each in [0, 1].
+
+    - ncc_x / ncc_y: normalised cross-correlation of |d/dx| (|d/dy|) with itself shifted by W/2 or W/3
+      (H/2 or H/3), best of the lag and its +-1 px neighbours. Gradients, not intensities: a plain sky or a
+      horizon is shift-invariant in intensity and would score ~1.
+    - pc_x / pc_y: phase correlation between the halves (and neighbouring thirds) of the same gradient
+      images finds tiles shifted against each other; the score is the NCC of the parts once aligned by the
+      shift found (the raw phase-correlation peak also fires on banding and periodic textures).
+    Both are taken at the analysis size and at half of it (where a few % of scale between tiles is < 1 px),
+    keeping the larger.
+    - border_v1/v2, border_h1/h2: the two strongest straight full-height (full-width) edges at the tile
+      positions W/3, W/2, 2W/3 (H/3, H/2, 2H/3), as the fraction of rows (columns) they cover.
+    """
+    h, w = gray.shape
+    full = _level_scores(gray, cache)
+    half = _level_scores(cv2.pyrDown(gray), cache) if min(h, w) >= 64 else full
+    out = {k: max(a, b) for k, a, b in zip(("ncc_x", "ncc_y", "pc_x", "pc_y"), full, half, strict=True)}
+
+    cols = _border_rows(np.abs(np.diff(gray, axis=1)) >= BORDER_EDGE_LEVEL)
+    rows = _border_rows((np.abs(np.diff(gray, axis=0)) >= BORDER_EDGE_LEVEL).T)
+
+    def at(profile: np.ndarray, n: int, frac: float) -> float:
+        c = int(round(n * frac))
+        lo, hi = max(0, c - 3), min(profile.shape[0], c + 3)
+        return float(profile[lo:hi].max()) if hi > lo else 0.0
+
+    v = sorted((at(cols, w, f) for f in (1 / 3, 1 / 2, 2 / 3)), reverse=True)
+    hz = sorted((at(rows, h, f) for f in (1 / 3, 1 / 2, 2 / 3)), reverse=True)
+    out["border_v1"], out["border_v2"] = v[0], v[1]
+    out["border_h1"], out["border_h2"] = hz[0], hz[1]
+    return out
+
+
+def detail_tiles(frame: np.ndarray) -> list[np.ndarray]:
+    """Grey tiles of DETAIL_TILE px spread over an RGB frame at its own resolution, origins on a 16 px grid
+    (only the tiles are converted to grey: converting a whole 1080p frame would cost more than the rest)."""
+    h, w = frame.shape[:2]
+    size = min(DETAIL_TILE, (h // DETAIL_ROWS) // 16 * 16 or 16, (w // DETAIL_COLS) // 16 * 16 or 16)
+    tiles = []
+    for r in range(DETAIL_ROWS):
+        for c in range(DETAIL_COLS):
+            cy = (2 * r + 1) * h // (2 * DETAIL_ROWS)
+            cx = (2 * c + 1) * w // (2 * DETAIL_COLS)
+            y0 = max(0, (cy - size // 2) // 16 * 16)
+            x0 = max(0, (cx - size // 2) // 16 * 16)
+            tile = frame[y0 : y0 + size, x0 : x0 + size]
+            if tile.shape[:2] == (size, size):
+                tiles.append(cv2.cvtColor(np.ascontiguousarray(tile), cv2.COLOR_RGB2GRAY))
+    return tiles
+
+
+def _grid_step(profile: np.ndarray) -> tuple[float, int]:
+    """(excess, phase): how far the strongest phase of `profile` folded by BLOCK_PERIOD stands above the
+    mean of the other phases, relative to that mean (floored at 0.25 levels so flat content stays ~0)."""
+    m = profile.shape[0] // BLOCK_PERIOD * BLOCK_PERIOD
+    phase = profile[:m].reshape(-1, BLOCK_PERIOD).mean(axis=0)
+    k = int(phase.argmax())
+    others = (float(phase.sum()) - float(phase[k])) / (BLOCK_PERIOD - 1)
+    return (float(phase[k]) - others) / max(others, 0.25), k
+
+
+def blockiness_and_sharpness(tiles: list[np.ndarray]) -> tuple[float, float, float]:
+    """(blockiness, sharpness, texture) of one frame from its detail tiles.
+
+    blockiness: the luma steps on a BLOCK_PERIOD px grid against those between grid lines: |gradient| clipped
+    at BLOCK_CLIP (so a few strong real edges do not decide it, while the small steps of coarse quantisation
+    in smooth areas all count), averaged over all tiles per column (row), folded by the period; the excess of
+    the strongest phase over the others. Codec grids start at the frame's corner, so the columns and the rows
+    must peak at the same phase; the score is the smaller of the two (a straight horizon or pillar that happens
+    to sit on the grid shows in one direction only). 0 when the phases differ. ~0.1-0.3 for clean frames.
+    sharpness: gradient energy at full resolution over gradient energy after a 2x area downscale. An edge
+    sharp at this resolution scores ~1, a blurred one falls to ~0.3 (the ratio tends to 1/4 once the blur is
+    wider than 2 px); the amount of texture cancels out.
+    texture: mean |gradient| (0-255 per px).
+    """
+    if not tiles:
+        return float("nan"), float("nan"), 0.0
+    stack = np.stack(tiles).astype(np.float32)
+    dx = np.abs(np.diff(stack, axis=2))  # n, s, s-1
+    dy = np.abs(np.diff(stack, axis=1))  # n, s-1, s
+    col_excess, col_phase = _grid_step(np.minimum(dx, BLOCK_CLIP).mean(axis=(0, 1)))
+    row_excess, row_phase = _grid_step(np.minimum(dy, BLOCK_CLIP).mean(axis=(0, 2)))
+    best = min(col_excess, row_excess) if col_phase == row_phase else 0.0
+    flat_dx, flat_dy = dx.ravel(), dy.ravel()
+    texture = float(0.5 * (flat_dx.sum() / flat_dx.size + flat_dy.sum() / flat_dy.size))
+    e_full = float(np.dot(flat_dx, flat_dx) / flat_dx.size + np.dot(flat_dy, flat_dy) / flat_dy.size)
+    half = 0.25 * (stack[:, 0::2, 0::2] + stack[:, 1::2, 0::2] + stack[:, 0::2, 1::2] + stack[:, 1::2, 1::2])
+    hx = np.diff(half, axis=2).ravel()
+    hy = np.diff(half, axis=1).ravel()
+    e_half = float(np.dot(hx, hx) / hx.size + np.dot(hy, hy) / hy.size)
+    sharp = e_full / e_half if e_half > 1e-3 else float("nan")
+    return best, sharp, texture
+
+
+@dataclass
+class Features:
+    """Per-frame measurements of a whole clip (index i = frame i)."""
+
+    fps: float
+    width: int
+    height: int
+    analysis: tuple[int, int]
+    luma: np.ndarray  # mean luma
+    dark: np.ndarray  # fraction of pixels darker than BLACK_PIXEL_LUMA
+    blocks: np.ndarray  # (n, BLOCK_ROWS*BLOCK_COLS) block mean luma
+    mad: np.ndarray  # mean |difference| to the previous frame (0 for frame 0)
+    block_mad: np.ndarray  # largest block mean |difference| to the previous frame
+    grid: dict[str, np.ndarray]  # per-frame grid scores, NaN where the frame was not sampled
+    blockiness: np.ndarray  # NaN when not measured (no full-resolution pixels)
+    sharpness: np.ndarray
+    texture: np.ndarray
+    grays: list[np.ndarray]  # analysis-size grey, uint8
+    thumbs: list[np.ndarray]  # THUMB_WIDTH px RGB
+    shapes_ok: bool = True
+    bad_shapes: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.luma)
+
+
+class FrameAnalyzer:
+    """Feed frames one by one with `add()`; `finish()` returns the Features."""
+
+    def __init__(self, fps: float, *, analysis_width: int = ANALYSIS_WIDTH, detail: bool = True) -> None:
+        self.fps = float(fps) if fps and np.isfinite(fps) and fps > 0 else 24.0
+        self.analysis_width = analysis_width
+        self.detail = detail
+        self.grid_stride = max(1, int(round(self.fps / GRID_SAMPLES_PER_S)))
+        self._size: tuple[int, int] | None = None
+        self._full: tuple[int, int] | None = None
+        self._cache: dict = {}
+        self._prev: np.ndarray | None = None
+        self._rows: dict[str, list[float]] = {k: [] for k in ("luma", "dark", "mad", "block_mad",
+                                                               "blockiness", "sharpness", "texture")}
+        self._blocks: list[np.ndarray] = []
+        self._grid: dict[str, list[float]] = {}
+        self._grays: list[np.ndarray] = []
+        self._thumbs: list[np.ndarray] = []
+        self._bad: list[tuple[int, tuple[int, ...]]] = []
+
+    def add(self, frame: np.ndarray) -> None:
+        i = len(self._grays)
+        if frame.ndim == 2:
+            frame = np.repeat(frame[:, :, None], 3, axis=2)
+        if frame.ndim != 3 or frame.shape[2] not in (3, 4):
+            self._bad.append((i, tuple(frame.shape)))
+            return
+        if frame.shape[2] == 4:
+            frame = frame[:, :, :3]
+        if frame.dtype != np.uint8:
+            frame = np.clip(frame, 0, 255).astype(np.uint8)
+        fh, fw = frame.shape[:2]
+        if self._full is None:
+            self._full = (fw, fh)
+            self._size = analysis_size(fw, fh, self.analysis_width)
+        elif (fw, fh) != self._full:
+            self._bad.append((i, tuple(frame.shape)))
+        assert self._size is not None
+        small = downscale(np.ascontiguousarray(frame), self._size)
+        self._add_small(small, frame if self.detail else None)
+
+    def _add_small(self, small: np.ndarray, full: np.ndarray | None) -> None:
+        i = len(self._grays)
+        gray8 = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        gray = gray8.astype(np.float32)
+        r = self._rows
+        r["luma"].append(float(gray.mean()))
+        r["dark"].append(float(np.count_nonzero(gray8 < BLACK_PIXEL_LUMA)) / gray8.size)
+        self._blocks.append(block_means(gray).ravel())
+        if self._prev is None:
+            r["mad"].append(0.0)
+            r["block_mad"].append(0.0)
+        else:
+            diff = np.abs(gray - self._prev)
+            r["mad"].append(float(diff.mean()))
+            r["block_mad"].append(float(block_means(diff).max()))
+        self._prev = gray
+        if i % self.grid_stride == 0:
+            scores = grid_scores(gray, self._cache)
+            for k, v in scores.items():
+                self._grid.setdefault(k, [float("nan")] * i).append(v)
+        for lst in self._grid.values():
+            if len(lst) < i + 1:
+                lst.append(float("nan"))
+        if full is not None:
+            b, s, t = blockiness_and_sharpness(detail_tiles(full))
+        else:
+            b, s, t = float("nan"), float("nan"), float("nan")
+        r["blockiness"].append(b)
+        r["sharpness"].append(s)
+        r["texture"].append(t)
+        self._grays.append(gray8)
+        tw = min(THUMB_WIDTH, small.shape[1])
+        th = max(2, int(round(small.shape[0] * tw / small.shape[1])))
+        self._thumbs.append(cv2.resize(small, (tw, th), interpolation=cv2.INTER_AREA))
+
+    def add_analysis_frame(self, small: np.ndarray, full_size: tuple[int, int]) -> None:
+        """Add a frame that is already at the analysis size (a decoder scaled it); no detail tiles."""
+        if self._full is None:
+            self._full = full_size
+            self._size = (small.shape[1], small.shape[0])
+        self._add_small(np.ascontiguousarray(small), None)
+
+    def finish(self) -> Features:
+        n = len(self._grays)
+        r = {k: np.asarray(v, dtype=np.float64) for k, v in self._rows.items()}
+        grid = {k: np.asarray(v[:n], dtype=np.float64) for k, v in self._grid.items()}
+        blocks = np.stack(self._blocks) if self._blocks else np.zeros((0, BLOCK_ROWS * BLOCK_COLS))
+        full = self._full or (0, 0)
+        return Features(
+            fps=self.fps, width=full[0], height=full[1], analysis=self._size or (0, 0),
+            luma=r["luma"], dark=r["dark"], blocks=blocks, mad=r["mad"], block_mad=r["block_mad"],
+            grid=grid, blockiness=r["blockiness"], sharpness=r["sharpness"], texture=r["texture"],
+            grays=self._grays, thumbs=self._thumbs, shapes_ok=not self._bad, bad_shapes=self._bad,
+        )

@@ -1,0 +1,436 @@
+"""The QA checks, computed from the per-frame Features of one clip.
+
+Every threshold is a module-level constant with the reason for its value. Values were tuned on the labelled
+corpus (tests/qa_corpus.py, run by bench/qa_accuracy.py): drawn and generated clips with injected defects,
+plus hard negatives built to fool naive checks. They are stated in luma levels (0-255), seconds or plain
+ratios so they hold at any frame rate and resolution.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from .analysis import Features, block_means
+from .results import NOT_MEASURED, CheckResult, WorstFrame
+
+# ---- frame count / fps -------------------------------------------------------------------------------
+# A clip whose frame count differs from what was asked for breaks the episode's timing (crossfade offsets
+# count frames), so any difference fails.
+FRAME_COUNT_TOLERANCE = 0
+# Frame rates outside this range are not video we make (native clips run 6-25 fps, deliveries 24).
+MIN_FPS = 1.0
+MAX_FPS = 120.0
+# A stated fps may differ from the expected one by rounding only (23.976 vs 24 is a different rate).
+FPS_TOLERANCE = 0.01
+
+# ---- black frames ------------------------------------------------------------------------------------
+# A frame is black when at least 98 % of its pixels are under 10 % luma: ffmpeg blackdetect's defaults
+# (pic_th=0.98, pix_th=0.10). A dark night scene keeps lit windows, a moon, outlines above that level.
+BLACK_PICTURE_FRACTION = 0.98
+# Generated clips never contain a black frame on purpose: one is already a glitch.
+MAX_BLACK_FRAMES = 0
+
+# ---- frozen runs -------------------------------------------------------------------------------------
+# Two consecutive frames are "the same" when no 1/64th of the frame (8x8 blocks at the analysis size)
+# changes by more than this mean |difference| (luma levels). A held frame with noise added (sigma 0.8, like
+# codec noise) stays well under it; the slowest motion in the corpus (a drifting leaf, a 1 px hair sway, a
+# 0.04 %/frame push-in) moves some block by more: its longest "held" run was 0.21 s.
+FREEZE_BLOCK_DIFF = 0.75
+# ... and the run's first and last frames must also be that close (x2 for accumulated noise), so a very slow
+# drift whose per-frame change hides under the limit is not taken for a freeze.
+FREEZE_DRIFT_DIFF = 1.5
+# A held frame becomes visible as a stall at about half a second (12 frames at 24 fps, 4 at 8 fps).
+FREEZE_MIN_S = 0.5
+
+# ---- flicker -----------------------------------------------------------------------------------------
+# Flicker is a brightness change of the whole picture that goes one way and comes back within a quarter of
+# a second. The frame-to-frame brightness change is the median over 64 blocks of each block's mean change
+# (so a moving object or a pan does not count); a swing is min(rise, fall) around a peak or a trough within
+# FLICKER_WINDOW_S on each side. Monotonic changes (fades, crossfades, dusk) have no swing.
+FLICKER_WINDOW_S = 0.25
+# Swing (luma levels) that counts as flicker. Clean clips, film grain, fast pans, fades and crossfades in the
+# corpus stay under 0.1; injected gain changes of 4-15 % swing 2.9-40 levels (a 4 % random jitter on a dark
+# 8 fps clip only 1.1: missed). 2 levels (~1 % of full scale over the whole picture) is about where a
+# frame-to-frame brightness change becomes noticeable; real generated video has more natural brightness
+# wobble than the corpus, so the limit is not set lower.
+FLICKER_LEVELS = 2.0
+
+# ---- grid / multi-panel frames -----------------------------------------------------------------------
+# Per sampled frame, the repeated-content evidence is the largest of the gradient-domain NCC at W/2, W/3,
+# H/2, H/3 lags and the verified phase-correlation NCC between halves/thirds (see analysis.grid_scores).
+# On the corpus: exact tiles ~0.95-1, shifted/scaled/time-offset tiles >= 0.76 at 24 fps (one scaled 1x3
+# at 8 fps: 0.67, missed); clean generated clips <= 0.32; hard negatives (flat skies, horizons, symmetric
+# shots, lantern rows; 40 seeds each) <= 0.59. Tiles separated by drawn gutters score lower (0.58-0.68)
+# and are caught by the panel-border rule instead.
+GRID_SIMILARITY = 0.68
+# Panel borders: a straight edge covering this fraction of the rows (columns) at a tile position.
+# Two full-height borders (1x3 panels) or a full-height and a full-width one crossing (2x2) count as panels;
+# a single full-width line does not (horizons, floors, roof lines are full-width straight lines).
+BORDER_COVERAGE = 0.95
+# Tiling persists through a clip (the generator keeps the layout of its init image): the clip's evidence is
+# the level reached by at least this fraction of the sampled frames, so a momentary coincidence is ignored.
+GRID_PERSISTENCE = 0.5
+
+# ---- blockiness --------------------------------------------------------------------------------------
+# Per frame: how much stronger luma steps are on an 8 px block grid than between grid lines (0 = no grid;
+# see analysis.blockiness_and_sharpness). On the corpus clips (2nd-worst frame): clean, grainy, mild JPEG
+# (q85), fast pans, fades <= 0.45; heavy JPEG (q3-q10) >= 1.5. Single frames: q50 0.3-0.7, q30 0.6-1.1.
+# 0.9 sits between (geometric mean of 0.45 and 1.5): it flags heavy blocking, not ordinary compression.
+BLOCKINESS_MAX = 0.9
+# A clip fails when this many frames are that blocky (one odd measurement is not enough).
+BLOCKINESS_MIN_FRAMES = 2
+
+# ---- blur / quality consistency ----------------------------------------------------------------------
+# Per frame sharpness (energy of gradients at full resolution against 2x downscaled) relative to the
+# clip's median: frames that lose detail that the rest of the clip has. A clip fails when sharpness drops
+# under this fraction of the median for BLUR_MIN_FRAMES consecutive frames. On the corpus: Gaussian blur
+# sigma >= 1 px over 0.25-1 s drops to <= 0.40; clean clips and crossfades (a blend of two pictures is
+# softer) stay >= 0.69.
+BLUR_RELATIVE = 0.55
+BLUR_MIN_FRAMES = 2
+# A clip whose median texture (mean |gradient|, luma levels per px, at full resolution) is under this has
+# too few edges for the sharpness ratio to mean anything (a plain sky): the check is not measured. Blur
+# itself lowers texture (sigma 4 px: 2.5 -> 0.7), so the gate is on the clip, not on each frame.
+BLUR_MIN_TEXTURE = 1.0
+# Frames with almost no texture at all (a black or blank frame) are skipped.
+BLUR_MIN_FRAME_TEXTURE = 0.2
+# A quality dip is a warning, not a regeneration: soft focus, motion blur or a flat shot can look like one.
+BLUR_BLOCKING = False
+
+# ---- seams at segment boundaries ---------------------------------------------------------------------
+# At a known boundary frame b, d(b) / median(d(b-4..b+4) without b), d = mean |difference| to the
+# previous frame. Measured on real segments here: 4-16x at a hard seam, <= 1.3 elsewhere. On the corpus at
+# 24 fps: hard cuts and 1 s jumps within a shot >= 5.0; crossfaded and continuous joins <= 2.0. (At 8 fps a
+# 1.6 s jump within a pan scores only 2.6-2.9: per-frame motion is 3x larger there. Episodes, where seams
+# are checked, run at 24 fps.)
+SEAM_RATIO = 3.0
+SEAM_CONTEXT = 4
+# Boundaries are given in seconds: look one frame either side of the rounded frame.
+SEAM_SEARCH = 1
+# Below this change (luma levels) a jump is invisible however still the neighbours are.
+SEAM_MIN_DIFF = 3.0
+# The neighbours' median is floored at this (luma levels) so a static shot does not make any change a seam.
+SEAM_MIN_CONTEXT = 0.5
+
+# How many worst frames a check reports, and the thumbnails' JPEG quality.
+WORST_FRAMES = 3
+THUMB_QUALITY = 70
+
+
+def _thumb(features: Features, index: int) -> bytes | None:
+    if not (0 <= index < len(features.thumbs)):
+        return None
+    ok, buf = cv2.imencode(".jpg", features.thumbs[index][:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, THUMB_QUALITY])
+    return buf.tobytes() if ok else None
+
+
+def worst_frames(features: Features, scores: np.ndarray, *, highest: bool = True, count: int = WORST_FRAMES,
+                 thumbnails: bool = True, min_gap: int = 3) -> list[WorstFrame]:
+    """The `count` frames with the highest (or lowest) finite scores, at least `min_gap` frames apart."""
+    idx = np.flatnonzero(np.isfinite(scores))
+    if idx.size == 0:
+        return []
+    order = idx[np.argsort(-scores[idx] if highest else scores[idx], kind="stable")]
+    picked: list[int] = []
+    for i in order:
+        if all(abs(int(i) - j) >= min_gap for j in picked):
+            picked.append(int(i))
+        if len(picked) == count:
+            break
+    fps = features.fps
+    return [
+        WorstFrame(i, float(scores[i]), i / fps if fps else None, _thumb(features, i) if thumbnails else None)
+        for i in picked
+    ]
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end_exclusive) of each run of True."""
+    runs = []
+    start = None
+    for i, v in enumerate(mask.tolist()):
+        if v and start is None:
+            start = i
+        elif not v and start is not None:
+            runs.append((start, i))
+            start = None
+    if start is not None:
+        runs.append((start, len(mask)))
+    return runs
+
+
+# ------------------------------------------------------------------------------------------------------
+
+
+def check_frame_format(features: Features) -> CheckResult:
+    ok = features.shapes_ok and features.n > 0
+    if features.n == 0 and not features.bad_shapes:
+        msg = "no frames"
+    elif not features.shapes_ok:
+        i, shape = features.bad_shapes[0]
+        msg = (f"{len(features.bad_shapes)} frame(s) differ in size or layout from the first "
+               f"({features.width}x{features.height} RGB): frame {i} is {shape}")
+    else:
+        msg = f"{features.n} frames of {features.width}x{features.height} RGB"
+    return CheckResult("frame_format", ok, True, float(len(features.bad_shapes)), 0.0, "<=", "frames", msg,
+                       details={"bad_frames": [[i, list(s)] for i, s in features.bad_shapes[:10]]})
+
+
+def check_frame_count(n: int, expected: int | None) -> CheckResult:
+    if expected is None:
+        ok = n >= 2
+        return CheckResult("frame_count", ok, True, float(n), 2.0, ">=", "frames",
+                           f"{n} frames (no expected count given; a clip needs at least 2)")
+    ok = abs(n - expected) <= FRAME_COUNT_TOLERANCE
+    msg = f"{n} frames, {expected} expected" + ("" if ok else f" ({n - expected:+d})")
+    return CheckResult("frame_count", ok, True, float(n), float(expected), "==", "frames", msg,
+                       details={"expected": expected, "tolerance": FRAME_COUNT_TOLERANCE})
+
+
+def check_fps(fps: float | None, expected: float | None = None) -> CheckResult:
+    if fps is None or not math.isfinite(fps):
+        return CheckResult("fps", False, True, None, None, "==", "fps", "the frame rate is unknown")
+    ok = MIN_FPS <= fps <= MAX_FPS
+    msg = f"{fps:g} fps"
+    if not ok:
+        msg += f" is outside {MIN_FPS:g}-{MAX_FPS:g} fps"
+    if expected is not None and abs(fps - expected) > FPS_TOLERANCE:
+        ok = False
+        msg += f", {expected:g} fps expected"
+    return CheckResult("fps", ok, True, float(fps), float(expected) if expected is not None else MAX_FPS,
+                       "==" if expected is not None else "<=", "fps", msg,
+                       details={"min_fps": MIN_FPS, "max_fps": MAX_FPS, "expected": expected})
+
+
+def check_black_frames(f: Features, thumbnails: bool = True) -> CheckResult:
+    black = f.dark >= BLACK_PICTURE_FRACTION
+    count = int(black.sum())
+    ok = count <= MAX_BLACK_FRAMES
+    runs = _runs(black)
+    msg = "no black frames" if not count else (
+        f"{count} black frame(s) in {len(runs)} run(s), first at frame {runs[0][0]}")
+    scores = np.where(black, f.dark, np.nan) if count else f.dark
+    return CheckResult("black_frames", ok, True, float(count), float(MAX_BLACK_FRAMES), "<=", "frames", msg,
+                       worst_frames=worst_frames(f, scores, thumbnails=thumbnails and not ok),
+                       details={"runs": [[a, b - a] for a, b in runs[:20]],
+                                "picture_fraction": BLACK_PICTURE_FRACTION, "pixel_luma": 0.10 * 255})
+
+
+def _frozen_runs(f: Features) -> list[tuple[int, int]]:
+    """(first, end_exclusive) frame runs where every frame equals the previous one (black runs excluded)."""
+    same = f.block_mad < FREEZE_BLOCK_DIFF
+    same[0] = False
+    black = f.dark >= BLACK_PICTURE_FRACTION
+    same &= ~black
+    runs = []
+    for a, b in _runs(same):
+        first = a - 1  # frame a equals frame a-1: the run starts at a-1
+        last = b - 1
+        d = np.abs(f.grays[last].astype(np.float32) - f.grays[first].astype(np.float32))
+        if float(block_means(d).max()) < FREEZE_DRIFT_DIFF:
+            runs.append((first, b))
+    return runs
+
+
+def check_frozen(f: Features, thumbnails: bool = True) -> CheckResult:
+    if f.n < 2:
+        return CheckResult("frozen", True, True, None, FREEZE_MIN_S, "<", "s", "fewer than 2 frames",
+                           status=NOT_MEASURED)
+    runs = _frozen_runs(f)
+    longest = max(runs, key=lambda r: r[1] - r[0], default=None)
+    longest_s = (longest[1] - longest[0]) / f.fps if longest else 0.0
+    min_frames = max(2, int(math.ceil(FREEZE_MIN_S * f.fps - 1e-9)))
+    bad = [r for r in runs if r[1] - r[0] >= min_frames]
+    ok = not bad
+    if ok:
+        msg = f"longest held frame run {longest_s:.2f} s (limit {FREEZE_MIN_S} s)"
+    else:
+        a, b = max(bad, key=lambda r: r[1] - r[0])
+        msg = f"frame {a} is held for {b - a} frames ({(b - a) / f.fps:.2f} s)" + (
+            f"; {len(bad)} frozen runs" if len(bad) > 1 else "")
+    scores = np.full(f.n, np.nan)
+    for a, b in runs:
+        scores[a] = (b - a) / f.fps
+    return CheckResult("frozen", ok, True, float(longest_s), FREEZE_MIN_S, "<", "s", msg,
+                       worst_frames=worst_frames(f, scores, thumbnails=thumbnails and not ok),
+                       details={"runs": [[a, b - a] for a, b in runs if b - a >= 3][:20],
+                                "block_diff": FREEZE_BLOCK_DIFF, "min_frames": min_frames})
+
+
+def flicker_swings(f: Features) -> np.ndarray:
+    """Per frame: the brightness swing (luma levels) peaking or bottoming out at that frame."""
+    n = f.n
+    swings = np.zeros(n)
+    if n < 3:
+        return swings
+    step = np.median(np.diff(f.blocks, axis=0), axis=1)  # n-1: global brightness change into frame i+1
+    level = np.concatenate([[0.0], np.cumsum(step)])
+    w = max(1, int(round(FLICKER_WINDOW_S * f.fps)))
+    for i in range(1, n - 1):
+        before = level[max(0, i - w) : i]
+        after = level[i + 1 : i + 1 + w]
+        up = min(level[i] - before.min(), level[i] - after.min())
+        down = min(before.max() - level[i], after.max() - level[i])
+        swings[i] = max(up, down, 0.0)
+    return swings
+
+
+def check_flicker(f: Features, thumbnails: bool = True) -> CheckResult:
+    if f.n < 3:
+        return CheckResult("flicker", True, True, None, FLICKER_LEVELS, "<", "luma levels",
+                           "fewer than 3 frames", status=NOT_MEASURED)
+    # A black frame is a swing too, but the black-frame check reports it.
+    swings = np.where(f.dark >= BLACK_PICTURE_FRACTION, 0.0, flicker_swings(f))
+    worst = float(swings.max())
+    ok = worst < FLICKER_LEVELS
+    count = int((swings >= FLICKER_LEVELS).sum())
+    msg = (f"largest brightness swing {worst:.1f} levels" if ok else
+           f"brightness jumps and comes back by {worst:.1f} levels ({count} frame(s))")
+    return CheckResult("flicker", ok, True, worst, FLICKER_LEVELS, "<", "luma levels", msg,
+                       worst_frames=worst_frames(f, swings, thumbnails=thumbnails and not ok),
+                       details={"window_s": FLICKER_WINDOW_S, "frames_over": count})
+
+
+def grid_evidence(f: Features) -> tuple[np.ndarray, np.ndarray]:
+    """Per sampled frame: (similarity evidence in [0, 1], panel borders found (0/1)); NaN if not sampled."""
+    g = f.grid
+    if not g:
+        return np.full(f.n, np.nan), np.full(f.n, np.nan)
+    sim = np.fmax(np.fmax(g["ncc_x"], g["ncc_y"]), np.fmax(g["pc_x"], g["pc_y"]))
+    v1, v2, h1 = g["border_v1"], g["border_v2"], g["border_h1"]
+    panels = ((v1 >= BORDER_COVERAGE) & (v2 >= BORDER_COVERAGE)) | ((v1 >= BORDER_COVERAGE) & (h1 >= BORDER_COVERAGE))
+    border = np.where(np.isnan(v1), np.nan, panels.astype(float))
+    return sim, border
+
+
+def check_grid(f: Features, thumbnails: bool = True) -> CheckResult:
+    sim, border = grid_evidence(f)
+    sampled = np.isfinite(sim)
+    if not sampled.any():
+        return CheckResult("grid", True, True, None, GRID_SIMILARITY, "<", "ncc", "no frames sampled",
+                           status=NOT_MEASURED)
+    s = sim[sampled]
+    b = border[sampled]
+    q = 1.0 - GRID_PERSISTENCE
+    level = float(np.quantile(s, q))
+    border_frac = float(b.mean())
+    panels = border_frac >= GRID_PERSISTENCE
+    ok = level < GRID_SIMILARITY and not panels
+    if ok:
+        msg = f"repeated-content similarity {level:.2f} (limit {GRID_SIMILARITY})"
+    elif panels and level < GRID_SIMILARITY:
+        msg = f"straight panel borders across the frame in {border_frac:.0%} of sampled frames"
+    else:
+        msg = f"the frame repeats itself (tiles/panels): similarity {level:.2f} in most sampled frames"
+    score = np.where(sampled, np.fmax(sim, np.nan_to_num(border)), np.nan)
+    g = f.grid
+    details = {k: round(float(np.nanmedian(v)), 3) for k, v in g.items()}
+    details.update({"sampled_frames": int(sampled.sum()), "border_fraction": round(border_frac, 3),
+                    "border_coverage": BORDER_COVERAGE, "persistence": GRID_PERSISTENCE})
+    return CheckResult("grid", ok, True, level, GRID_SIMILARITY, "<", "ncc", msg,
+                       worst_frames=worst_frames(f, score, thumbnails=thumbnails and not ok), details=details)
+
+
+def check_blockiness(f: Features, thumbnails: bool = True) -> CheckResult:
+    b = f.blockiness
+    if not np.isfinite(b).any():
+        return CheckResult("blockiness", True, True, None, BLOCKINESS_MAX, "<", "ratio",
+                           "not measured: no full-resolution pixels", status=NOT_MEASURED)
+    vals = np.sort(b[np.isfinite(b)])[::-1]
+    k = min(BLOCKINESS_MIN_FRAMES, vals.size)
+    value = float(vals[k - 1])
+    over = int((b >= BLOCKINESS_MAX).sum())
+    ok = value < BLOCKINESS_MAX
+    msg = (f"blockiness {value:.2f} (limit {BLOCKINESS_MAX})" if ok else
+           f"{over} frame(s) show a compression block grid (blockiness up to {vals[0]:.2f})")
+    return CheckResult("blockiness", ok, True, value, BLOCKINESS_MAX, "<", "ratio", msg,
+                       worst_frames=worst_frames(f, b, thumbnails=thumbnails and not ok),
+                       details={"frames_over": over, "median": round(float(np.median(vals)), 3),
+                                "trace": [round(float(x), 3) if np.isfinite(x) else None for x in b]})
+
+
+def relative_sharpness(f: Features) -> np.ndarray:
+    """Per frame sharpness over the clip's median; NaN for frames reported by a more specific check (black,
+    blocky) or with no texture."""
+    skip = (f.texture < BLUR_MIN_FRAME_TEXTURE) | (f.dark >= BLACK_PICTURE_FRACTION) | (f.blockiness >= BLOCKINESS_MAX)
+    s = np.where(skip, np.nan, f.sharpness)
+    if not np.isfinite(s).any():
+        return s
+    return s / float(np.nanmedian(s))
+
+
+def check_blur(f: Features, thumbnails: bool = True) -> CheckResult:
+    texture = f.texture[np.isfinite(f.texture)]
+    if texture.size < 3:
+        return CheckResult("blur", True, BLUR_BLOCKING, None, BLUR_RELATIVE, ">", "ratio",
+                           "not measured: too few full-resolution frames", status=NOT_MEASURED)
+    if float(np.median(texture)) < BLUR_MIN_TEXTURE:
+        return CheckResult("blur", True, BLUR_BLOCKING, None, BLUR_RELATIVE, ">", "ratio",
+                           f"not measured: the clip has too little detail (texture {float(np.median(texture)):.2f}"
+                           f" < {BLUR_MIN_TEXTURE})", status=NOT_MEASURED)
+    rel = relative_sharpness(f)
+    if np.isfinite(rel).sum() < 3:
+        return CheckResult("blur", True, BLUR_BLOCKING, None, BLUR_RELATIVE, ">", "ratio",
+                           "not measured: too few textured frames", status=NOT_MEASURED)
+    k = BLUR_MIN_FRAMES
+    filled = np.where(np.isfinite(rel), rel, np.inf)
+    sustained = np.array([filled[i : i + k].max() for i in range(len(filled) - k + 1)]) if len(filled) >= k \
+        else filled
+    value = float(sustained.min()) if np.isfinite(sustained.min()) else 1.0
+    ok = value > BLUR_RELATIVE
+    low = rel < BLUR_RELATIVE
+    msg = (f"sharpness never drops under {value:.2f} of the clip's median" if ok else
+           f"{int(np.nansum(low))} frame(s) lose detail: sharpness {value:.2f} of the clip's median")
+    return CheckResult("blur", ok, BLUR_BLOCKING, value, BLUR_RELATIVE, ">", "ratio", msg,
+                       worst_frames=worst_frames(f, rel, highest=False, thumbnails=thumbnails and not ok),
+                       details={"min_frames": k, "trace": [round(float(x), 3) if np.isfinite(x) else None
+                                                            for x in rel]})
+
+
+def seam_scores(f: Features, boundary_frames: Sequence[int]) -> list[tuple[int, float, float]]:
+    """For each boundary: (frame, ratio, jump) at the worst frame within SEAM_SEARCH of it."""
+    d = f.mad
+    out = []
+    for b0 in boundary_frames:
+        best = (int(b0), 0.0, 0.0)
+        for b in range(b0 - SEAM_SEARCH, b0 + SEAM_SEARCH + 1):
+            if not (1 <= b < f.n):
+                continue
+            ctx = [d[j] for j in range(b - SEAM_CONTEXT, b + SEAM_CONTEXT + 1) if j != b and 1 <= j < f.n]
+            if not ctx:
+                continue
+            base = max(float(np.median(ctx)), SEAM_MIN_CONTEXT)
+            ratio = float(d[b]) / base
+            if float(d[b]) < SEAM_MIN_DIFF:
+                ratio = min(ratio, SEAM_RATIO * 0.999)  # too small a change to be seen, however still around
+            if ratio > best[1]:
+                best = (b, ratio, float(d[b]))
+        out.append(best)
+    return out
+
+
+def check_seams(f: Features, boundaries_s: Sequence[float], thumbnails: bool = True) -> CheckResult:
+    frames = [int(round(t * f.fps)) for t in boundaries_s]
+    inside = [b for b in frames if 1 <= b < f.n]
+    if not inside:
+        return CheckResult("seams", True, True, None, SEAM_RATIO, "<", "ratio",
+                           "no segment boundary inside the clip", status=NOT_MEASURED)
+    scores = seam_scores(f, inside)
+    worst = max(scores, key=lambda s: s[1])
+    bad = [s for s in scores if s[1] >= SEAM_RATIO]
+    ok = not bad
+    msg = (f"boundaries are smooth (worst jump {worst[1]:.1f}x its neighbours)" if ok else
+           f"{len(bad)} visible jump(s) at segment boundaries; worst at frame {worst[0]}: "
+           f"{worst[1]:.1f}x the change around it")
+    per = np.full(f.n, np.nan)
+    for b, r, _ in scores:
+        per[b] = r
+    return CheckResult("seams", ok, True, float(worst[1]), SEAM_RATIO, "<", "ratio", msg,
+                       worst_frames=worst_frames(f, per, thumbnails=thumbnails and not ok, min_gap=1),
+                       details={"boundaries": [{"frame": b, "ratio": round(r, 3), "jump": round(j, 3)}
+                                               for b, r, j in scores],
+                                "context": SEAM_CONTEXT, "min_diff": SEAM_MIN_DIFF})

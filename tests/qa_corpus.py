@@ -1,0 +1,606 @@
+"""A labelled, deterministic corpus for the automatic QA checks (productions/lib/qa).
+
+Nothing binary is committed: every item is built in memory from a seed.
+
+- clean segments: the built-in generator (productions/lib/generator.py) for several prompts and seeds; when it
+  cannot be imported, the drawn scenes below stand in (the bench prints which was used);
+- defects injected into those clean segments: grid tiles (2x2 and 1x3; exact, shifted, scaled, time-offset,
+  with gutters), black frames, freezes, flicker, heavy blockiness, blurred runs, wrong frame counts, and hard
+  seams between two segments of an episode;
+- hard negatives drawn here on purpose to look like defects to a naive check: flat skies, a horizon across
+  the frame, mirror-symmetric compositions, a row of identical lanterns, fast pans, still shots with tiny
+  motion, a dark night scene, a slow fade, film grain, mild JPEG compression, crossfaded and chained segment
+  joins, a fast pan across a segment boundary.
+
+Items are built at 512x288 (2x the QA analysis size) so the checks also exercise their downscale, and at
+24 fps like the delivered masters. `iter_corpus()` yields items one base at a time so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+WIDTH = 512
+HEIGHT = 288
+FPS = 24
+SEGMENT_FRAMES = 72  # 3 s at 24 fps
+
+CLEAN = "clean"
+HARD_NEGATIVE = "hard_negative"
+# Defect classes, named after the QA check expected to catch them.
+DEFECT_CLASSES = ("grid", "black_frames", "frozen", "flicker", "blockiness", "blur", "frame_count", "seams")
+
+PROMPTS = (
+    "a girl with a red scarf walks along a river at sunset, anime style",
+    "a robot and a cat sit on a rooftop under the stars",
+    "a busy market street in the rain, lanterns glowing",
+    "a boy flies a kite over green hills on a windy day",
+    "a dragon circles a mountain temple above the clouds",
+    "two friends talk in a classroom, afternoon light",
+    "a train crosses a bridge over the sea at dawn",
+    "a samurai stands in a bamboo forest, leaves falling",
+)
+
+
+@dataclass
+class CorpusItem:
+    name: str
+    label: str  # CLEAN, HARD_NEGATIVE, or one of DEFECT_CLASSES
+    frames: list[np.ndarray]
+    fps: float = FPS
+    expected_frames: int | None = None
+    boundaries_s: list[float] | None = None  # episode items: where segments meet
+    variant: str = ""
+    source: str = ""  # "generator" or "drawn"
+    params: dict = field(default_factory=dict)
+
+    @property
+    def is_defect(self) -> bool:
+        return self.label in DEFECT_CLASSES
+
+
+def _rng(*key: object) -> np.random.Generator:
+    return np.random.default_rng(zlib.crc32(repr(key).encode()))
+
+
+# --------------------------------------------------------------------------------------------------------
+# Drawn scenes: flat-coloured, outlined, anime-like layers with a moving camera.
+# --------------------------------------------------------------------------------------------------------
+
+OUTLINE = (30, 24, 40)
+
+
+def _sky(h: int, w: int, top: tuple[int, int, int], bottom: tuple[int, int, int]) -> np.ndarray:
+    t = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None]
+    sky = (1 - t) * np.array(top, np.float32) + t * np.array(bottom, np.float32)
+    return np.repeat(sky, w, axis=1)
+
+
+def _cloud(img: np.ndarray, cx: float, cy: float, size: float, color: tuple[int, int, int]) -> None:
+    for dx, dy, r in ((0, 0, 1.0), (-0.9, 0.25, 0.7), (0.9, 0.2, 0.75), (0.4, -0.4, 0.65), (-0.4, -0.3, 0.6)):
+        cv2.circle(img, (int(cx + dx * size), int(cy + dy * size)), int(r * size), color, -1, cv2.LINE_AA)
+
+
+def _hills(img: np.ndarray, rng: np.random.Generator, base: float, amp: float, color, offset: float,
+           period: float) -> None:
+    h, w = img.shape[:2]
+    xs = np.arange(-4, w + 5, 4, dtype=np.float32)
+    phase = rng.uniform(0, 2 * math.pi, 3)
+    ys = base + amp * (
+        np.sin((xs + offset) / period + phase[0]) * 0.6
+        + np.sin((xs + offset) / (period * 0.43) + phase[1]) * 0.3
+        + np.sin((xs + offset) / (period * 0.19) + phase[2]) * 0.1
+    )
+    pts = np.concatenate([np.stack([xs, ys], 1), [[w + 5, h + 5], [-5, h + 5]]]).astype(np.int32)
+    cv2.fillPoly(img, [pts], color, cv2.LINE_AA)
+    cv2.polylines(img, [pts[:-2]], False, OUTLINE, 2, cv2.LINE_AA)
+
+
+def _character(img: np.ndarray, x: float, y: float, scale: float, t: float, colors, blink: bool = False,
+               sway: float = 0.0) -> None:
+    """A simple chibi figure: body, head, hair, eyes; `t` animates a small bob."""
+    bob = 2.0 * math.sin(t * 2 * math.pi * 1.5) * scale
+    s = scale
+    body = np.array([[x - 14 * s, y], [x + 14 * s, y], [x + 10 * s, y - 40 * s], [x - 10 * s, y - 40 * s]])
+    body[:, 1] += bob
+    cv2.fillPoly(img, [body.astype(np.int32)], colors[0], cv2.LINE_AA)
+    cv2.polylines(img, [body.astype(np.int32)], True, OUTLINE, 2, cv2.LINE_AA)
+    hx, hy = x, y - 58 * s + bob
+    cv2.circle(img, (int(hx), int(hy)), int(20 * s), (250, 224, 205), -1, cv2.LINE_AA)
+    cv2.circle(img, (int(hx), int(hy)), int(20 * s), OUTLINE, 2, cv2.LINE_AA)
+    hair = np.array([[hx - 22 * s, hy - 2 * s], [hx - 18 * s + sway, hy - 22 * s], [hx + 20 * s + sway, hy - 24 * s],
+                     [hx + 23 * s, hy - 1 * s], [hx + 8 * s, hy - 12 * s], [hx - 10 * s, hy - 10 * s]])
+    cv2.fillPoly(img, [hair.astype(np.int32)], colors[1], cv2.LINE_AA)
+    for ex in (-7, 7):
+        if blink:
+            cv2.line(img, (int(hx + ex * s - 3 * s), int(hy + 3 * s)), (int(hx + ex * s + 3 * s), int(hy + 3 * s)),
+                     OUTLINE, 2, cv2.LINE_AA)
+        else:
+            cv2.ellipse(img, (int(hx + ex * s), int(hy + 3 * s)), (int(3 * s), int(5 * s)), 0, 0, 360, colors[2],
+                        -1, cv2.LINE_AA)
+
+
+def _tree(img: np.ndarray, x: float, ground: float, size: float, color) -> None:
+    cv2.rectangle(img, (int(x - 4 * size), int(ground - 40 * size)), (int(x + 4 * size), int(ground)),
+                  (110, 72, 50), -1)
+    cv2.circle(img, (int(x), int(ground - 55 * size)), int(26 * size), color, -1, cv2.LINE_AA)
+    cv2.circle(img, (int(x), int(ground - 55 * size)), int(26 * size), OUTLINE, 2, cv2.LINE_AA)
+
+
+def _pal(rng: np.random.Generator) -> dict:
+    def c(lo: int, hi: int) -> tuple[int, int, int]:
+        return tuple(int(v) for v in rng.integers(lo, hi, 3))
+
+    return {
+        "sky_top": c(60, 160), "sky_bottom": c(170, 250), "far": c(80, 160), "near": c(40, 140),
+        "ground": c(60, 170), "clothes": c(40, 230), "hair": c(20, 200), "eyes": c(10, 90),
+        "tree": c(30, 150),
+    }
+
+
+def _finish(img: np.ndarray) -> np.ndarray:
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def render_landscape(seed: int, n: int, w: int = WIDTH, h: int = HEIGHT, *, pan_px: float = 1.5,
+                     walk: float = 1.0, clouds: int = 4) -> list[np.ndarray]:
+    """Sky, two hill layers with parallax, clouds, trees, a walking character; camera pans `pan_px`/frame."""
+    rng = _rng("landscape", seed)
+    pal = _pal(rng)
+    cl = [(rng.uniform(0, w * 2), rng.uniform(0.08, 0.35) * h, rng.uniform(14, 30)) for _ in range(clouds)]
+    trees = [(rng.uniform(0, w * 3), rng.uniform(0.6, 1.1)) for _ in range(5)]
+    frames = []
+    for i in range(n):
+        cam = i * pan_px
+        img = _sky(h, w, pal["sky_top"], pal["sky_bottom"])
+        for cx, cy, size in cl:
+            _cloud(img, (cx - cam * 0.2 + i * 0.3) % (w * 1.5) - 0.25 * w, cy, size, (250, 250, 252))
+        _hills(img, _rng("far", seed), h * 0.55, h * 0.08, pal["far"], cam * 0.4, 90)
+        _hills(img, _rng("near", seed), h * 0.72, h * 0.05, pal["near"], cam, 60)
+        ground = h * 0.9
+        for tx, ts in trees:
+            _tree(img, (tx - cam) % (w * 1.6) - 0.3 * w, ground, ts, pal["tree"])
+        _character(img, w * 0.45 + walk * i * 0.6, ground, 1.2, i / FPS, (pal["clothes"], pal["hair"], pal["eyes"]))
+        frames.append(_finish(img))
+    return frames
+
+
+def render_flat_sky(seed: int, n: int, w: int = WIDTH, h: int = HEIGHT) -> list[np.ndarray]:
+    """Almost all sky: a smooth gradient with a few soft clouds drifting slowly and a bird."""
+    rng = _rng("sky", seed)
+    pal = _pal(rng)
+    cl = [(rng.uniform(0, w), rng.uniform(0.2, 0.8) * h, rng.uniform(18, 40)) for _ in range(3)]
+    frames = []
+    for i in range(n):
+        img = _sky(h, w, pal["sky_top"], pal["sky_bottom"])
+        for cx, cy, size in cl:
+            _cloud(img, cx + i * 0.8, cy, size, tuple(min(255, v + 40) for v in pal["sky_bottom"]))
+        bx, by = w * 0.2 + i * 2.5, h * 0.3 + 6 * math.sin(i / 5)
+        cv2.ellipse(img, (int(bx), int(by)), (7, 3), 0, 0, 360, OUTLINE, -1, cv2.LINE_AA)
+        frames.append(_finish(img))
+    return frames
+
+
+def render_horizon(seed: int, n: int, w: int = WIDTH, h: int = HEIGHT) -> list[np.ndarray]:
+    """Sea and sky meeting in one straight line across the whole frame (at mid-height for even seeds)."""
+    rng = _rng("horizon", seed)
+    pal = _pal(rng)
+    y0 = h // 2 if seed % 2 == 0 else int(h * rng.uniform(0.35, 0.65))
+    sea = np.array(pal["far"], np.float32)
+    frames = []
+    for i in range(n):
+        img = _sky(h, w, pal["sky_top"], pal["sky_bottom"])
+        img[y0:] = sea
+        for k in range(10):  # wave strokes drifting sideways
+            yy = y0 + 8 + k * (h - y0 - 10) / 10
+            xx = (k * 97 + i * (1.0 + k * 0.2)) % (w + 80) - 40
+            cv2.line(img, (int(xx), int(yy)), (int(xx + 30 + 3 * k), int(yy)), (230, 240, 250), 2, cv2.LINE_AA)
+        sx = w * 0.7
+        cv2.circle(img, (int(sx), int(y0 - 30)), 18, (255, 240, 200), -1, cv2.LINE_AA)
+        frames.append(_finish(img))
+    return frames
+
+
+def render_symmetric(seed: int, n: int, w: int = WIDTH, h: int = HEIGHT) -> list[np.ndarray]:
+    """A mirror-symmetric shot: a torii gate centred, identical trees at mirrored places, a centred figure."""
+    rng = _rng("sym", seed)
+    pal = _pal(rng)
+    ground = h * 0.85
+    frames = []
+    for i in range(n):
+        img = _sky(h, w, pal["sky_top"], pal["sky_bottom"])
+        img[int(ground):] = np.array(pal["ground"], np.float32)
+        cv2.line(img, (0, int(ground)), (w, int(ground)), OUTLINE, 2, cv2.LINE_AA)
+        for xf in (0.12, 0.3):  # mirrored pairs
+            for x in (w * xf, w * (1 - xf)):
+                _tree(img, x, ground, 1.3, pal["tree"])
+        gate = (200, 40, 40)
+        for x in (w * 0.4, w * 0.6):
+            cv2.rectangle(img, (int(x - 6), int(h * 0.35)), (int(x + 6), int(ground)), gate, -1)
+        cv2.rectangle(img, (int(w * 0.34), int(h * 0.3)), (int(w * 0.66), int(h * 0.36)), gate, -1)
+        cv2.rectangle(img, (int(w * 0.37), int(h * 0.42)), (int(w * 0.63), int(h * 0.45)), gate, -1)
+        _character(img, w * 0.5, ground, 1.1, i / FPS, (pal["clothes"], pal["hair"], pal["eyes"]),
+                   blink=(i % 40) in (20, 21, 22))
+        frames.append(_finish(img))
+    return frames
+
+
+def render_lanterns(seed: int, n: int, w: int = WIDTH, h: int = HEIGHT) -> list[np.ndarray]:
+    """A row of identical lanterns (a regular repeat) in front of a street, with a walking figure."""
+    rng = _rng("lanterns", seed)
+    pal = _pal(rng)
+    spacing = float(rng.uniform(30, 48))
+    frames = []
+    for i in range(n):
+        img = _sky(h, w, (40, 30, 70), (90, 60, 90))
+        _hills(img, _rng("bld", seed), h * 0.5, h * 0.1, pal["far"], i * 0.5, 40)
+        cv2.line(img, (0, int(h * 0.18)), (w, int(h * 0.22)), OUTLINE, 2, cv2.LINE_AA)
+        x = -spacing + (i * 0.5) % spacing
+        while x < w + spacing:
+            y = h * 0.18 + (x / w) * h * 0.04 + 12
+            cv2.ellipse(img, (int(x), int(y)), (8, 11), 0, 0, 360, (240, 90, 60), -1, cv2.LINE_AA)
+            cv2.ellipse(img, (int(x), int(y)), (8, 11), 0, 0, 360, OUTLINE, 1, cv2.LINE_AA)
+            x += spacing
+        _character(img, w * 0.3 + i * 1.2, h * 0.92, 1.1, i / FPS, (pal["clothes"], pal["hair"], pal["eyes"]))
+        frames.append(_finish(img))
+    return frames
+
+
+def render_fast_pan(seed: int, n: int, w: int = WIDTH, h: int = HEIGHT, start: int = 0) -> list[np.ndarray]:
+    """A whip-like pan: the camera moves 9-16 px per frame (at 512 px wide) over a landscape."""
+    speed = float(_rng("pan", seed).uniform(9, 16))
+    full = render_landscape(seed, start + n, w, h, pan_px=speed, walk=0.0)
+    return full[start:]
+
+
+def render_tiny_motion(seed: int, n: int, w: int = WIDTH, h: int = HEIGHT) -> list[np.ndarray]:
+    """A still shot that is not frozen: hair sways a pixel, a blink, a leaf drifts, a very slow push-in."""
+    rng = _rng("tiny", seed)
+    pal = _pal(rng)
+    base = render_landscape(seed, 1, w, h, pan_px=0.0, walk=0.0, clouds=2)[0].astype(np.float32)
+    frames = []
+    for i in range(n):
+        img = base.copy()
+        _character(img, w * 0.6, h * 0.9, 1.6, 0.0, (pal["clothes"], pal["hair"], pal["eyes"]),
+                   blink=(i % 48) in (30, 31, 32), sway=1.5 * math.sin(i / 6))
+        lx, ly = w * 0.2 + i * 0.4, h * 0.3 + i * 0.5
+        cv2.ellipse(img, (int(lx), int(ly)), (4, 2), (i * 7) % 180, 0, 360, (90, 160, 60), -1, cv2.LINE_AA)
+        zoom = 1.0 + 0.0004 * i
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), 0.0, zoom)
+        frames.append(_finish(cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR,
+                                             borderMode=cv2.BORDER_REFLECT)))
+    return frames
+
+
+def render_night(seed: int, n: int, w: int = WIDTH, h: int = HEIGHT) -> list[np.ndarray]:
+    """A dark night town (most pixels dark but not black): moon, lit windows, a figure walking."""
+    rng = _rng("night", seed)
+    frames = []
+    wins = [(rng.uniform(0, w), rng.uniform(0.45, 0.8) * h) for _ in range(14)]
+    for i in range(n):
+        img = _sky(h, w, (8, 10, 28), (25, 28, 60))
+        _hills(img, _rng("nb", seed), h * 0.5, h * 0.12, (18, 18, 34), i * 0.5, 35)
+        cv2.circle(img, (int(w * 0.8), int(h * 0.18)), 16, (230, 230, 200), -1, cv2.LINE_AA)
+        for wx, wy in wins:
+            cv2.rectangle(img, (int(wx), int(wy)), (int(wx + 6), int(wy + 8)), (200, 170, 80), -1)
+        _character(img, w * 0.3 + i * 1.0, h * 0.95, 1.0, i / FPS, ((40, 40, 70), (30, 30, 40), (200, 200, 220)))
+        frames.append(_finish(img))
+    return frames
+
+
+def render_slow_fade(seed: int, n: int, w: int = WIDTH, h: int = HEIGHT) -> list[np.ndarray]:
+    """Lighting that changes steadily (dusk): brightness falls by up to half over the segment."""
+    frames = render_landscape(seed, n, w, h, pan_px=0.5)
+    depth = float(_rng("fade", seed).uniform(0.3, 0.5))
+    return [_finish(f.astype(np.float32) * (1 - depth * i / max(1, n - 1))) for i, f in enumerate(frames)]
+
+
+def add_grain(frames: list[np.ndarray], seed: int, sigma: float = 3.0) -> list[np.ndarray]:
+    rng = _rng("grain", seed)
+    return [_finish(f.astype(np.float32) + rng.normal(0, sigma, f.shape).astype(np.float32)) for f in frames]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Clean segments from the built-in generator.
+# --------------------------------------------------------------------------------------------------------
+
+
+def generator_available() -> bool:
+    try:
+        from productions.lib.generator import BuiltinGenerator  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def clean_segment(prompt_index: int, seed: int, n: int = SEGMENT_FRAMES, w: int = WIDTH,
+                  h: int = HEIGHT, fps: int = FPS) -> tuple[list[np.ndarray], str]:
+    """A clean segment: the built-in generator's output for PROMPTS[prompt_index] and `seed`."""
+    if generator_available():
+        from productions.lib.backend import KeyframeRequest, SegmentRequest, never_cancel, no_progress
+        from productions.lib.generator import BuiltinGenerator
+
+        gen = BuiltinGenerator()
+        prompt = PROMPTS[prompt_index % len(PROMPTS)]
+        key = gen.generate_keyframe(KeyframeRequest(prompt=prompt, seed=seed, width=w, height=h), no_progress,
+                                    never_cancel)
+        result = gen.generate_segment(
+            SegmentRequest(prompt=prompt, seed=seed, init_image=key, width=w, height=h, num_frames=n, fps=fps),
+            no_progress, never_cancel,
+        )
+        frames = [np.ascontiguousarray(f[:, :, :3], dtype=np.uint8) for f in result.frames]
+        return frames, "generator"
+    pan = [0.0, 1.0, 2.5, 4.0][(prompt_index + seed) % 4] * FPS / fps
+    return render_landscape(prompt_index * 1000 + seed, n, w, h, pan_px=pan), "drawn"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Defect injection.
+# --------------------------------------------------------------------------------------------------------
+
+
+def _resize(img: np.ndarray, w: int, h: int) -> np.ndarray:
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+
+
+def _tile_view(frame: np.ndarray, tw: int, th: int, mode: str, rng: np.random.Generator, k: int) -> np.ndarray:
+    """One tile's content: the whole scene squeezed into the tile ("squeeze") or a centred crop at the tile's
+    aspect ("crop"), with the tile-to-tile jitter given by `mode`."""
+    h, w = frame.shape[:2]
+    if mode.startswith("crop"):
+        cw = min(w, int(round(h * tw / th)))
+        x0 = (w - cw) // 2
+        src = frame[:, x0:x0 + cw]
+    else:
+        src = frame
+    if k == 0 or not (mode.endswith("shift") or mode.endswith("scale")):
+        return _resize(src, tw, th)
+    sh, sw = src.shape[:2]
+    if mode.endswith("shift"):
+        dx, dy = rng.uniform(-0.03, 0.03) * sw, rng.uniform(-0.03, 0.03) * sh
+        m = np.float32([[1, 0, dx], [0, 1, dy]])
+    else:  # scale (with a little shift)
+        s = rng.uniform(1.03, 1.08) if rng.random() < 0.5 else rng.uniform(0.93, 0.97)
+        m = cv2.getRotationMatrix2D((sw / 2 + rng.uniform(-4, 4), sh / 2 + rng.uniform(-4, 4)), 0.0, s)
+    warped = cv2.warpAffine(src, m, (sw, sh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return _resize(warped, tw, th)
+
+
+def inject_tiles(frames: list[np.ndarray], rows: int, cols: int, mode: str, seed: int,
+                 gutter: int = 0) -> list[np.ndarray]:
+    """Replace every frame by a rows x cols grid of tiles showing the scene again (the "twins" failure).
+
+    mode: "{squeeze|crop}-{exact|shift|scale|time}"; time = each tile shows another moment of the clip.
+    gutter: width in px of a drawn panel border (white or black) between tiles.
+    """
+    h, w = frames[0].shape[:2]
+    rng = _rng("tiles", seed, rows, cols, mode)
+    offsets = [int(rng.integers(3, 10)) * k for k in range(rows * cols)]
+    jitter_seeds = [int(rng.integers(1 << 30)) for _ in range(rows * cols)]
+    gutter_color = (255, 255, 255) if rng.random() < 0.5 else (15, 15, 15)
+    out = []
+    for i in range(len(frames)):
+        canvas = np.zeros_like(frames[0])
+        for k in range(rows * cols):
+            r, c = divmod(k, cols)
+            y0, y1 = r * h // rows, (r + 1) * h // rows
+            x0, x1 = c * w // cols, (c + 1) * w // cols
+            src = frames[(i + offsets[k]) % len(frames)] if mode.endswith("time") else frames[i]
+            canvas[y0:y1, x0:x1] = _tile_view(src, x1 - x0, y1 - y0, mode, np.random.default_rng(jitter_seeds[k]), k)
+        if gutter:
+            for c in range(1, cols):
+                x = c * w // cols
+                canvas[:, x - gutter // 2:x - gutter // 2 + gutter] = gutter_color
+            for r in range(1, rows):
+                y = r * h // rows
+                canvas[y - gutter // 2:y - gutter // 2 + gutter, :] = gutter_color
+        out.append(canvas)
+    return out
+
+
+def inject_black(frames: list[np.ndarray], start: int, count: int, level: int = 0,
+                 seed: int = 0) -> list[np.ndarray]:
+    """`count` frames from `start` replaced by black (with faint noise up to `level`)."""
+    rng = _rng("black", seed)
+    out = list(frames)
+    for i in range(start, min(len(frames), start + count)):
+        out[i] = rng.integers(0, level + 1, frames[i].shape, dtype=np.uint8) if level else np.zeros_like(frames[i])
+    return out
+
+
+def inject_freeze(frames: list[np.ndarray], start: int, count: int, noise: float = 0.0,
+                  seed: int = 0) -> list[np.ndarray]:
+    """Frame `start` held for `count` frames (then the clip jumps on); `noise` mimics codec noise."""
+    rng = _rng("freeze", seed)
+    out = list(frames)
+    held = frames[start].astype(np.float32)
+    for i in range(start, min(len(frames), start + count)):
+        out[i] = _finish(held + rng.normal(0, noise, held.shape)) if noise else frames[start].copy()
+    return out
+
+
+def inject_flicker(frames: list[np.ndarray], pattern: str, amplitude: float, start: int, count: int,
+                   seed: int = 0) -> list[np.ndarray]:
+    """Brightness gain changes: "alternate" (+a, -a, ...), "random" (+-a per frame), "pop" (one frame +a),
+    "dip" (one frame -a), "burst" (3 random frames)."""
+    rng = _rng("flicker", seed, pattern)
+    out = list(frames)
+    end = min(len(frames), start + count)
+    gains = {}
+    if pattern == "alternate":
+        gains = {i: 1 + amplitude * (1 if (i - start) % 2 else -1) for i in range(start, end)}
+    elif pattern == "random":
+        gains = {i: 1 + amplitude * rng.choice([-1.0, 1.0]) * rng.uniform(0.6, 1.0) for i in range(start, end)}
+    elif pattern == "pop":
+        gains = {start: 1 + amplitude}
+    elif pattern == "dip":
+        gains = {start: 1 - amplitude}
+    elif pattern == "burst":
+        for i in rng.choice(np.arange(start, end), size=min(3, end - start), replace=False):
+            gains[int(i)] = 1 + amplitude * rng.choice([-1.0, 1.0])
+    else:
+        raise ValueError(pattern)
+    for i, g in gains.items():
+        out[i] = _finish(frames[i].astype(np.float32) * g)
+    return out
+
+
+def inject_jpeg(frames: list[np.ndarray], quality: int, start: int, count: int) -> list[np.ndarray]:
+    out = list(frames)
+    for i in range(start, min(len(frames), start + count)):
+        ok, buf = cv2.imencode(".jpg", frames[i][:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+        assert ok
+        out[i] = np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1])
+    return out
+
+
+def inject_blur(frames: list[np.ndarray], sigma: float, start: int, count: int) -> list[np.ndarray]:
+    out = list(frames)
+    for i in range(start, min(len(frames), start + count)):
+        out[i] = cv2.GaussianBlur(frames[i], (0, 0), sigma)
+    return out
+
+
+def crossfade(a: list[np.ndarray], b: list[np.ndarray], overlap: int) -> list[np.ndarray]:
+    """Join two clips like the episode's xfade: `overlap` frames blended linearly."""
+    mixed = []
+    for k in range(overlap):
+        t = (k + 1) / (overlap + 1)
+        mixed.append(_finish(a[len(a) - overlap + k].astype(np.float32) * (1 - t) + b[k].astype(np.float32) * t))
+    return a[:len(a) - overlap] + mixed + b[overlap:]
+
+
+# --------------------------------------------------------------------------------------------------------
+# The corpus.
+# --------------------------------------------------------------------------------------------------------
+
+TILE_VARIANTS = (
+    (2, 2, "squeeze-exact", 0), (1, 3, "crop-exact", 0), (2, 2, "squeeze-shift", 0), (1, 3, "crop-shift", 0),
+    (2, 2, "squeeze-scale", 0), (1, 3, "squeeze-scale", 0), (2, 2, "squeeze-time", 0), (1, 3, "crop-time", 0),
+    (2, 2, "crop-exact", 4), (1, 3, "squeeze-time", 4), (2, 2, "crop-shift", 0), (1, 3, "squeeze-exact", 0),
+)
+
+HARD_NEGATIVES: dict[str, Callable[[int, int], list[np.ndarray]]] = {
+    "flat_sky": render_flat_sky,
+    "horizon": render_horizon,
+    "symmetric": render_symmetric,
+    "lanterns": render_lanterns,
+    "fast_pan": render_fast_pan,
+    "tiny_motion": render_tiny_motion,
+    "night": render_night,
+    "slow_fade": render_slow_fade,
+}
+
+
+def defect_items(base: list[np.ndarray], name: str, k: int, source: str, fps: int = FPS) -> Iterator[CorpusItem]:
+    """Every defect class injected into one clean segment; `k` picks the variants (cycled over bases).
+    Durations are in seconds, so the same defects are made at any frame rate."""
+    n = len(base)
+
+    def frames_for(seconds: float) -> int:
+        return max(1, int(round(seconds * fps)))
+    rng = _rng("defects", name)
+
+    def item(label: str, frames: list[np.ndarray], variant: str, **kw) -> CorpusItem:
+        return CorpusItem(f"{name}/{label}/{variant}", label, frames, fps, kw.pop("expected", n),
+                          variant=variant, source=source, params=kw)
+
+    for j in range(2):
+        rows, cols, mode, gutter = TILE_VARIANTS[(2 * k + j) % len(TILE_VARIANTS)]
+        yield item("grid", inject_tiles(base, rows, cols, mode, k * 10 + j, gutter),
+                   f"{rows}x{cols}-{mode}" + (f"-gutter{gutter}" if gutter else ""))
+    count = (1, 2, 5, frames_for(0.5))[k % 4]
+    start = int(rng.integers(1, n - count))
+    yield item("black_frames", inject_black(base, start, count, level=(0, 6)[k % 2], seed=k),
+               f"{count}f" + ("-noisy" if k % 2 else ""))
+    seconds = (0.5, 0.75, 1.0, 2.0)[k % 4]
+    count = frames_for(seconds)
+    start = int(rng.integers(0, n - count + 1))
+    yield item("frozen", inject_freeze(base, start, count, noise=(0.0, 0.8)[(k // 2) % 2], seed=k),
+               f"{seconds}s" + ("-noisy" if (k // 2) % 2 else ""))
+    pattern = ("alternate", "random", "pop", "dip", "burst")[k % 5]
+    amp = (0.04, 0.06, 0.1, 0.15)[k % 4]
+    start = int(rng.integers(2, n // 2))
+    yield item("flicker", inject_flicker(base, pattern, amp, start, frames_for(0.5), seed=k), f"{pattern}-{amp}")
+    quality = (3, 6, 10)[k % 3]
+    whole = k % 2 == 0
+    start = 0 if whole else int(rng.integers(0, n // 2))
+    yield item("blockiness", inject_jpeg(base, quality, start, n if whole else frames_for(1.0)),
+               f"q{quality}-" + ("all" if whole else "1s"))
+    sigma = (1.0, 1.5, 2.5, 4.0)[k % 4]
+    seconds = (0.25, 0.5, 1.0)[(k // 3) % 3]
+    count = max(2, frames_for(seconds))
+    start = int(rng.integers(0, n - count))
+    yield item("blur", inject_blur(base, sigma, start, count), f"sigma{sigma}-{seconds}s")
+    delta = (-1, -4, 2)[k % 3]
+    frames = base[:n + delta] if delta < 0 else base + base[-1:] * delta
+    yield item("frame_count", frames, f"{delta:+d}", expected=n)
+
+
+def _drawn(render: Callable[[int, int], list[np.ndarray]], seed: int, n: int, fps: int) -> list[np.ndarray]:
+    """A drawn scene at `fps`: drawn at 24 fps (motion is set per 24 fps frame) and subsampled."""
+    step = max(1, int(round(FPS / fps)))
+    return render(seed, n * step)[::step]
+
+
+def iter_corpus(*, bases: int = 24, hard_negative_seeds: int = 4, frames: int = SEGMENT_FRAMES,
+                seams: bool = True, fps: int = FPS) -> Iterator[CorpusItem]:
+    """Yield the corpus: per clean base its clean item and defect items; then hard negatives; then seams.
+    `fps`: 24 (delivered masters) or the native rate of generated clips (e.g. 8); `frames` per segment."""
+    previous: tuple[str, list[np.ndarray]] | None = None
+    seam_k = 0
+    for b in range(bases):
+        p, seed = b % len(PROMPTS), 1000 + b // len(PROMPTS) * 17 + b
+        base, source = clean_segment(p, seed, frames, fps=fps)
+        name = f"p{p}s{seed}"
+        yield CorpusItem(f"{name}/clean", CLEAN, base, fps, len(base), variant="generator", source=source)
+        if b % 4 == 3:  # a clean copy with film grain, and one with mild JPEG
+            yield CorpusItem(f"{name}/grain", HARD_NEGATIVE, add_grain(base, b), fps, len(base), variant="grain",
+                             source=source)
+            yield CorpusItem(f"{name}/jpeg85", HARD_NEGATIVE, inject_jpeg(base, 85, 0, len(base)), fps,
+                             len(base), variant="mild_jpeg", source=source)
+        yield from defect_items(base, name, b, source, fps)
+        if seams and previous is not None:
+            yield from seam_items(previous, (name, base), seam_k, source, fps)
+            seam_k += 1
+        previous = (name, base)
+    for kind, render in HARD_NEGATIVES.items():
+        for s in range(hard_negative_seeds):
+            yield CorpusItem(f"hard/{kind}/{s}", HARD_NEGATIVE, _drawn(render, s, frames, fps), fps, frames,
+                             variant=kind, source="drawn")
+    if seams:
+        for s in range(max(1, hard_negative_seeds // 2)):  # a fast pan that runs across the boundary
+            pan = _drawn(render_fast_pan, s + 50, 2 * frames, fps)
+            yield CorpusItem(f"hard/pan_across_boundary/{s}", HARD_NEGATIVE, pan, fps, None,
+                             boundaries_s=[frames / fps], variant="pan_across_boundary", source="drawn")
+
+
+def seam_items(a: tuple[str, list[np.ndarray]], b: tuple[str, list[np.ndarray]], k: int,
+               source: str, fps: int = FPS) -> Iterator[CorpusItem]:
+    """Two segments joined: a hard cut and a jump within a shot (defects), and the clean joins (a 0.5 s
+    crossfade like the episode's; a chained join, where the next segment continues the shot)."""
+    (na, fa), (nb, fb) = a, b
+    n = len(fa)
+    yield CorpusItem(f"{na}+{nb}/seams/hard_cut", "seams", fa + fb, fps, None, boundaries_s=[n / fps],
+                     variant="hard_cut", source=source)
+    skip = n // 3  # the next segment did not start from the previous one's last frame: the shot jumps ahead
+    yield CorpusItem(f"{nb}/seams/time_skip", "seams", fb[: n // 2] + fb[n // 2 + skip :], fps,
+                     None, boundaries_s=[(n // 2) / fps], variant="time_skip", source=source)
+    overlap = max(2, int(round(0.5 * fps)))
+    joined = crossfade(fa, fb, overlap)
+    yield CorpusItem(f"{na}+{nb}/crossfade", CLEAN, joined, fps, None, boundaries_s=[(n - overlap // 2) / fps],
+                     variant="crossfade_join", source=source)
+    half = n // 2
+    yield CorpusItem(f"{na}/chained", CLEAN, fa, fps, None, boundaries_s=[half / fps], variant="chained_join",
+                     source=source)
+
+
+def small_corpus() -> list[CorpusItem]:
+    """A fast subset for the unit tests: 2 bases of 48 frames, 1 seed per hard negative."""
+    return list(iter_corpus(bases=2, hard_negative_seeds=1, frames=48))
