@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 from django import forms
 from django.conf import settings
 
@@ -69,6 +71,13 @@ class EpisodeForm(forms.ModelForm):
         if effective == Episode.Backend.COMFYUI and not settings.TOWER_COMFYUI_URLS:
             raise forms.ValidationError("No ComfyUI server is configured (TOWER_COMFYUI_URLS is empty).")
         return backend
+
+    def clean_upscaler(self) -> str:
+        upscaler = self.cleaned_data.get("upscaler", "")
+        if (upscaler or settings.TOWER_UPSCALER) == Episode.Upscaler.REALESRGAN and not importlib.util.find_spec(
+                "torch"):
+            raise forms.ValidationError("Real-ESRGAN needs torch, which this installation lacks (the 'ai' extra).")
+        return upscaler
 
     def clean(self) -> dict:
         data = super().clean()

@@ -27,8 +27,7 @@ from productions.lib.ffmpeg import FFmpegError
 from productions.lib.files import load_image, remove_stale_temporaries, save_image, thumbnail
 from productions.lib.planning import plan_episode
 from productions.lib.post import SegmentFiles, stitch_episode, write_segment_files
-from productions.lib.spec import NATIVE_HEIGHT, NATIVE_WIDTH
-from productions.lib.upscale import LanczosUpscaler, Upscaler
+from productions.lib.upscale import Upscaler
 from productions.models import Episode, QAReport, Segment, SegmentAttempt, file_fingerprint
 
 log = logging.getLogger(__name__)
@@ -57,13 +56,16 @@ def get_backend(name: str) -> Backend:
 
 
 def get_upscaler(choice: str) -> Upscaler:
+    from productions.lib.upscale import select_upscaler
+
     try:
-        from productions.lib.upscale import select_upscaler
-    except ImportError:
-        if choice == "realesrgan":
-            raise BackendError("Real-ESRGAN upscaling is not available in this installation") from None
-        return LanczosUpscaler()
-    return select_upscaler(choice)
+        return select_upscaler(choice)
+    except (ImportError, ValueError) as exc:  # WeightsError is a ValueError: a bad or mismatched weights file
+        raise BackendError(f"the {choice} upscaler cannot run: {exc}") from exc
+
+
+def native_size() -> tuple[int, int]:
+    return settings.TOWER_NATIVE_WIDTH, settings.TOWER_NATIVE_HEIGHT
 
 
 def relative(path: Path) -> str:
@@ -279,11 +281,11 @@ class EpisodeRender:
         episode = self.episode
         path = episode.media_dir / "keyframe.png"
         if episode.keyframe_path and path.exists():
-            return load_image(path, (NATIVE_WIDTH, NATIVE_HEIGHT))
+            return load_image(path, native_size())
         first = episode.segments.order_by("index").first()
         frame = backend.generate_keyframe(
             KeyframeRequest(prompt=first.prompt if first else episode.synopsis, seed=episode.seed,
-                            width=NATIVE_WIDTH, height=NATIVE_HEIGHT,
+                            width=native_size()[0], height=native_size()[1],
                             negative_prompt=episode.negative_prompt, style=episode.style),
             lambda step, total, preview: self.keep_lease(),
             self.should_cancel,
@@ -314,8 +316,8 @@ class EpisodeRender:
             started = time.monotonic()
             result = backend.generate_segment(
                 SegmentRequest(
-                    prompt=segment.prompt, seed=segment.seed, init_image=init, width=NATIVE_WIDTH,
-                    height=NATIVE_HEIGHT, num_frames=segment.native_frames, fps=episode.native_fps,
+                    prompt=segment.prompt, seed=segment.seed, init_image=init, width=native_size()[0],
+                    height=native_size()[1], num_frames=segment.native_frames, fps=episode.native_fps,
                     index=segment.index, negative_prompt=episode.negative_prompt, style=episode.style,
                 ),
                 self.segment_progress(segment),

@@ -155,3 +155,5 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("TOWER_LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
 }
+# Where generation happens: Stable Video Diffusion's native size. Upscaling takes it to the delivery size.
+TOWER_NATIVE_WIDTH, TOWER_NATIVE_HEIGHT = (int(v) for v in os.environ.get("TOWER_NATIVE_SIZE", "1024x576").split("x"))
