@@ -20,19 +20,39 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from productions.lib.backend import Backend, BackendError, Cancelled, Frame, KeyframeRequest, SegmentRequest
+from productions.lib.backend import (
+    Backend,
+    BackendError,
+    Cancelled,
+    Frame,
+    KeyframeRequest,
+    SegmentRequest,
+    SegmentResult,
+)
 from productions.lib.conformance import check_conformance
 from productions.lib.encoding import delivery_preset
 from productions.lib.ffmpeg import FFmpegError
 from productions.lib.files import load_image, remove_stale_temporaries, save_image, thumbnail
 from productions.lib.planning import plan_episode
 from productions.lib.post import SegmentFiles, stitch_episode, write_segment_files
+from productions.lib.qa import QAResult, check_segment_frames, check_video_file, episode_boundaries
 from productions.lib.upscale import Upscaler
 from productions.models import Episode, QAReport, Segment, SegmentAttempt, file_fingerprint
 
 log = logging.getLogger(__name__)
 
 PROGRESS_FLUSH_S = 0.5  # write progress to the database (and push it) at most this often
+
+
+class QAFlagged(Exception):
+    """Segments failed QA on every try: the episode is not stitched until they are fixed or overridden."""
+
+    def __init__(self, indexes: list[int]):
+        self.indexes = indexes
+        numbers = ", ".join(str(i) for i in indexes)
+        super().__init__(
+            f"Segment {numbers} failed automatic QA on every attempt, so nothing was stitched. Open the segment "
+            "to see why; regenerate it (new seed or edited prompt) or override QA with a written reason.")
 
 
 class LeaseLost(Exception):
@@ -74,6 +94,8 @@ def relative(path: Path) -> str:
 
 def plain_error(exc: BaseException) -> str:
     """What a producer sees when a render fails."""
+    if isinstance(exc, QAFlagged):
+        return str(exc)
     if isinstance(exc, OSError) and exc.errno == 28:
         return "The disk is full (No space left on device). Free space, then resume: finished segments are kept."
     if isinstance(exc, FFmpegError):
@@ -238,23 +260,42 @@ class EpisodeRender:
                 continue
             self.set_stage(f"segment {segment.index + 1} of {len(segments)}")
             init = self.make_segment(segment, init, backend, upscaler)
-        timings["generate_s"] = round(sum(s.timings.get("generate_s", 0) for s in episode.segments.all()), 3)
-        timings["post_segments_s"] = round(sum(s.timings.get("post_s", 0) for s in episode.segments.all()), 3)
+        segments = list(episode.segments.order_by("index"))
+        timings["generate_s"] = round(sum(s.timings.get("generate_s", 0) for s in segments), 3)
+        timings["post_segments_s"] = round(sum(s.timings.get("post_s", 0) for s in segments), 3)
+        timings["qa_segments_s"] = round(sum(s.timings.get("qa_s", 0) for s in segments), 3)
+        Episode.objects.filter(pk=episode.pk).update(timings=timings)
+        flagged = [s.index for s in segments if not s.is_complete()]
+        if flagged:
+            raise QAFlagged(flagged)
 
         self.set_stage("stitching")
         started = time.monotonic()
-        segments = list(episode.segments.order_by("index"))
         final = episode.media_dir / "final.mp4"
+        crossfade_frames = round(episode.crossfade_s * self.spec.fps) if len(segments) > 1 else 0
+        frame_counts = [s.delivered_frames for s in segments]
         stitch_episode(
             [s.file("master_path") for s in segments],
-            [s.delivered_frames for s in segments],
-            crossfade_frames=round(episode.crossfade_s * self.spec.fps) if len(segments) > 1 else 0,
+            frame_counts,
+            crossfade_frames=crossfade_frames,
             spec=self.spec,
             out_path=final,
             preset=delivery_preset(),
         )
         timings["stitch_encode_s"] = round(time.monotonic() - started, 3)
         Episode.objects.filter(pk=episode.pk).update(final_path=relative(final))
+
+        self.set_stage("episode QA")
+        started = time.monotonic()
+        boundaries = episode_boundaries(frame_counts, crossfade_frames, self.spec.fps)
+        episode_qa = check_video_file(final, boundaries, expected_frames=sum(frame_counts) - crossfade_frames * (
+            len(segments) - 1), expected_fps=self.spec.fps)
+        timings["qa_episode_s"] = round(time.monotonic() - started, 3)
+        QAReport.objects.create(
+            episode=episode, kind=QAReport.Kind.EPISODE, passed=episode_qa.passed,
+            checks=episode_qa.as_dict()["checks"],
+            details={"boundaries_s": [round(b, 3) for b in boundaries], "summary": episode_qa.summary()},
+        )
 
         self.set_stage("conformance")
         started = time.monotonic()
@@ -296,8 +337,44 @@ class EpisodeRender:
         return frame
 
     def make_segment(self, segment: Segment, init: Frame, backend: Backend, upscaler: Upscaler) -> Frame:
+        """Generate, QA and post-process one segment. A segment failing a blocking QA check is generated again
+        with a new seed, up to TOWER_QA_MAX_ATTEMPTS tries; then it is flagged for the producer (FAILED, with its
+        last try's files kept for viewing) and the episode will not be stitched from it."""
+        max_attempts = settings.TOWER_QA_MAX_ATTEMPTS
+        tries_left = max_attempts
+        while True:
+            tries_left -= 1
+            attempt, result, generate_s = self.generate(segment, init, backend)
+            qa = self.segment_qa(segment, attempt, result)
+            if qa.passed or tries_left <= 0:
+                break
+            SegmentAttempt.objects.filter(pk=attempt.pk).update(
+                outcome=SegmentAttempt.Outcome.FAILED, finished_at=timezone.now(),
+                error=f"QA: {qa.summary()}"[:2000])
+            segment.seed = next_seed(segment.seed, segment.attempts)
+            segment.save(update_fields=["seed"])
+            self.publish({"type": "segment", "segment": segment.index, "status": "qa-retry",
+                          "error": qa.summary()})
+
+        last = self.write_segment(segment, attempt, result, upscaler, generate_s)
+        if qa.passed:
+            SegmentAttempt.objects.filter(pk=attempt.pk).update(
+                outcome=SegmentAttempt.Outcome.SUCCEEDED, finished_at=timezone.now())
+            segment.status = Segment.Status.DONE
+        else:
+            message = (f"QA failed on {max_attempts} attempt(s): {qa.summary()}. "
+                       "Regenerate it (new seed, or an edited prompt), or override QA with a written reason.")
+            SegmentAttempt.objects.filter(pk=attempt.pk).update(
+                outcome=SegmentAttempt.Outcome.FAILED, finished_at=timezone.now(), error=f"QA: {qa.summary()}"[:2000])
+            segment.status = Segment.Status.FAILED
+            segment.error = message
+        segment.save(update_fields=["status", "error"])
+        self.publish({"type": "segment", "segment": segment.index, "status": segment.status, "progress": 1.0,
+                      "error": segment.error})
+        return last
+
+    def generate(self, segment: Segment, init: Frame, backend: Backend) -> tuple[SegmentAttempt, SegmentResult, float]:
         episode = self.episode
-        folder = episode.media_dir / f"segment-{segment.index:02d}"
         segment.attempts += 1
         segment.status = Segment.Status.GENERATING
         segment.error = ""
@@ -324,11 +401,38 @@ class EpisodeRender:
                 self.should_cancel,
                 **extra,
             )
-            generate_s = time.monotonic() - started
-            Segment.objects.filter(pk=segment.pk).update(status=Segment.Status.POST, progress=0.8)
-            self.publish({"type": "segment", "segment": segment.index, "status": Segment.Status.POST})
-            self.keep_lease()
+        except BaseException as exc:
+            self.attempt_ended(attempt, exc)
+            raise
+        result.info.setdefault("backend", backend.name)
+        result.info.setdefault("ai", backend.is_ai)
+        if result.info.get("server"):
+            SegmentAttempt.objects.filter(pk=attempt.pk).update(server=str(result.info["server"]))
+        return attempt, result, time.monotonic() - started
 
+    def segment_qa(self, segment: Segment, attempt: SegmentAttempt, result: SegmentResult) -> QAResult:
+        """QA on the frames already in memory (no decode), stored as this attempt's report."""
+        started = time.monotonic()
+        native = result.fps == self.episode.native_fps
+        qa = check_segment_frames(result.frames, result.fps, segment.native_frames if native else None,
+                                  prompt=segment.prompt)
+        qa_s = time.monotonic() - started
+        QAReport.objects.create(
+            episode=self.episode, segment=segment, kind=QAReport.Kind.SEGMENT, passed=qa.passed,
+            checks=qa.as_dict()["checks"],
+            details={"attempt": attempt.number, "seed": attempt.seed, "summary": qa.summary(), "qa_s": round(qa_s, 3)},
+        )
+        segment.timings = {**segment.timings, "qa_s": round(segment.timings.get("qa_s", 0) + qa_s, 3)}
+        return qa
+
+    def write_segment(self, segment: Segment, attempt: SegmentAttempt, result: SegmentResult, upscaler: Upscaler,
+                      generate_s: float) -> Frame:
+        """Upscale + interpolate into the master and keep the native clip, last frame and preview."""
+        folder = self.episode.media_dir / f"segment-{segment.index:02d}"
+        Segment.objects.filter(pk=segment.pk).update(status=Segment.Status.POST, progress=0.8)
+        self.publish({"type": "segment", "segment": segment.index, "status": Segment.Status.POST})
+        self.keep_lease()
+        try:
             started = time.monotonic()
             files = SegmentFiles(native=folder / "native.mkv", master=folder / "master.mp4")
             write_segment_files(
@@ -340,23 +444,27 @@ class EpisodeRender:
             save_image(thumbnail(last), folder / "preview.jpg", quality=85)
             post_s = time.monotonic() - started
         except BaseException as exc:
-            outcome = SegmentAttempt.Outcome.CANCELLED if isinstance(exc, Cancelled | LeaseLost) else \
-                SegmentAttempt.Outcome.FAILED
-            SegmentAttempt.objects.filter(pk=attempt.pk).update(
-                outcome=outcome, error=str(exc)[:2000], finished_at=timezone.now())
+            self.attempt_ended(attempt, exc)
             raise
-        segment.status = Segment.Status.DONE
         segment.progress = 1.0
         segment.native_path = relative(files.native)
         segment.master_path = relative(files.master)
         segment.last_frame_path = relative(folder / "last.png")
         segment.preview_path = relative(folder / "preview.jpg")
-        segment.backend_info = {"backend": backend.name, "ai": backend.is_ai, **result.info}
-        segment.timings = {"generate_s": round(generate_s, 3), "post_s": round(post_s, 3)}
+        segment.backend_info = dict(result.info)
+        segment.timings = {**segment.timings, "generate_s": round(generate_s, 3), "post_s": round(post_s, 3)}
         segment.finished_at = timezone.now()
         segment.save()
-        SegmentAttempt.objects.filter(pk=attempt.pk).update(
-            outcome=SegmentAttempt.Outcome.SUCCEEDED, finished_at=timezone.now(),
-            server=str(result.info.get("server", "")))
-        self.publish({"type": "segment", "segment": segment.index, "status": segment.status, "progress": 1.0})
         return last
+
+    @staticmethod
+    def attempt_ended(attempt: SegmentAttempt, exc: BaseException) -> None:
+        outcome = SegmentAttempt.Outcome.CANCELLED if isinstance(exc, Cancelled | LeaseLost) else \
+            SegmentAttempt.Outcome.FAILED
+        SegmentAttempt.objects.filter(pk=attempt.pk).update(
+            outcome=outcome, error=str(exc)[:2000], finished_at=timezone.now())
+
+
+def next_seed(seed: int, attempt: int) -> int:
+    """A new, deterministic seed for the next try of a segment that failed QA."""
+    return (seed * 6364136223846793005 + 1442695040888963407 + attempt) % 2**32

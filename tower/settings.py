@@ -156,4 +156,8 @@ LOGGING = {
     "loggers": {"django.request": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
 }
 # Where generation happens: Stable Video Diffusion's native size. Upscaling takes it to the delivery size.
+# A segment failing a blocking QA check is regenerated with a new seed up to this many tries in all.
+TOWER_QA_MAX_ATTEMPTS = env_int("TOWER_QA_MAX_ATTEMPTS", 3)
+# Where generation happens: Stable Video Diffusion's native size. Upscaling takes it to the delivery size.
+TOWER_NATIVE_WIDTH, TOWER_NATIVE_HEIGHT = (int(v) for v in os.environ.get("TOWER_NATIVE_SIZE", "1024x576").split("x"))
 TOWER_NATIVE_WIDTH, TOWER_NATIVE_HEIGHT = (int(v) for v in os.environ.get("TOWER_NATIVE_SIZE", "1024x576").split("x"))
