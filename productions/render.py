@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -35,7 +35,7 @@ from productions.lib.ffmpeg import FFmpegError
 from productions.lib.files import load_image, remove_stale_temporaries, save_image, thumbnail
 from productions.lib.planning import plan_episode
 from productions.lib.post import SegmentFiles, stitch_episode, write_segment_files
-from productions.lib.qa import QAResult, check_segment_frames, check_video_file, episode_boundaries
+from productions.lib.qa import QAResult, check_episode_frames, check_segment_frames, episode_boundaries
 from productions.lib.upscale import Upscaler
 from productions.models import Episode, QAReport, Segment, SegmentAttempt, file_fingerprint
 
@@ -274,23 +274,23 @@ class EpisodeRender:
         final = episode.media_dir / "final.mp4"
         crossfade_frames = round(episode.crossfade_s * self.spec.fps) if len(segments) > 1 else 0
         frame_counts = [s.delivered_frames for s in segments]
-        stitch_episode(
+        total_frames = sum(frame_counts) - crossfade_frames * (len(segments) - 1)
+        boundaries = episode_boundaries(frame_counts, crossfade_frames, self.spec.fps)
+        _, (episode_qa, qa_s) = stitch_episode(
             [s.file("master_path") for s in segments],
             frame_counts,
             crossfade_frames=crossfade_frames,
             spec=self.spec,
             out_path=final,
             preset=delivery_preset(),
+            # Episode QA reads the finished frames from the encoding ffmpeg itself: no second decode.
+            analyse=lambda frames: timed(check_episode_frames, frames, self.spec.fps, boundaries,
+                                         expected_frames=total_frames),
         )
         timings["stitch_encode_s"] = round(time.monotonic() - started, 3)
+        timings["qa_episode_s"] = round(qa_s, 3)
         Episode.objects.filter(pk=episode.pk).update(final_path=relative(final))
 
-        self.set_stage("episode QA")
-        started = time.monotonic()
-        boundaries = episode_boundaries(frame_counts, crossfade_frames, self.spec.fps)
-        episode_qa = check_video_file(final, boundaries, expected_frames=sum(frame_counts) - crossfade_frames * (
-            len(segments) - 1), expected_fps=self.spec.fps)
-        timings["qa_episode_s"] = round(time.monotonic() - started, 3)
         QAReport.objects.create(
             episode=episode, kind=QAReport.Kind.EPISODE, passed=episode_qa.passed,
             checks=episode_qa.as_dict()["checks"],
@@ -463,6 +463,25 @@ class EpisodeRender:
             SegmentAttempt.Outcome.FAILED
         SegmentAttempt.objects.filter(pk=attempt.pk).update(
             outcome=outcome, error=str(exc)[:2000], finished_at=timezone.now())
+
+
+def timed(check: Callable[..., QAResult], frames: Iterator[Frame], *args, **kwargs) -> tuple[QAResult, float]:
+    """Run a QA check over streamed frames; also return the seconds it spent working (not waiting for frames)."""
+    waited = 0.0
+
+    def source() -> Iterator[Frame]:
+        nonlocal waited
+        while True:
+            started = time.monotonic()
+            frame = next(frames, None)
+            waited += time.monotonic() - started
+            if frame is None:
+                return
+            yield frame
+
+    started = time.monotonic()
+    result = check(source(), *args, **kwargs)
+    return result, time.monotonic() - started - waited
 
 
 def next_seed(seed: int, attempt: int) -> int:

@@ -55,8 +55,9 @@ def test_segment_files_have_exact_sizes_rates_and_counts(tmp_path):
 
 def test_stitch_has_exact_frame_count_and_meets_the_spec(tmp_path, masters):
     out = tmp_path / "final.mp4"
-    total = stitch_episode(masters, [27, 27], crossfade_frames=6, spec=SPEC, out_path=out, preset="ultrafast")
-    assert total == 48
+    total, nothing = stitch_episode(masters, [27, 27], crossfade_frames=6, spec=SPEC, out_path=out,
+                                    preset="ultrafast")
+    assert total == 48 and nothing is None
     report = check_conformance(out, SPEC)
     assert report.passed, report.summary()
     assert report.probe.frame_count == 48
@@ -90,3 +91,23 @@ def test_a_failed_write_leaves_no_file_under_the_final_name(tmp_path):
         raise RuntimeError("crash mid-write")
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_stitch_streams_the_frames_it_encodes_for_analysis(tmp_path, masters):
+    out = tmp_path / "final.mp4"
+    total, streamed = stitch_episode(masters, [27, 27], crossfade_frames=6, spec=SPEC, out_path=out,
+                                     preset="ultrafast", analyse=lambda frames: [f.copy() for f in frames],
+                                     analysis_size=(160, 90))
+    assert total == len(streamed) == 48 and streamed[0].shape == (90, 160, 3)
+    decoded = list(read_frames(out, 160, 90))
+    # The streamed frames are the encoder's input; the file is the same picture after compression.
+    assert np.mean([np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(streamed, decoded, strict=True)]) < 3
+    assert check_conformance(out, SPEC).passed
+
+
+def test_an_analysis_that_stops_early_still_gets_a_complete_file(tmp_path, masters):
+    out = tmp_path / "final.mp4"
+    _, first = stitch_episode(masters, [27, 27], crossfade_frames=6, spec=SPEC, out_path=out, preset="ultrafast",
+                              analyse=lambda frames: next(frames).shape)
+    assert first == (144, 256, 3)
+    assert probe_video(out).frame_count == 48

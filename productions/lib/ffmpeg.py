@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 
 class FFmpegError(RuntimeError):
@@ -103,6 +106,44 @@ def pipe_frames_to_ffmpeg(frames: Iterable[np.ndarray], args: Sequence[str], wha
     if returncode != 0 or broken:
         raise FFmpegError(what, stderr or "ffmpeg closed its input early", returncode)
     return stderr
+
+
+def run_ffmpeg_with_frames(
+    args: Sequence[str], width: int, height: int, consumer: Callable[[Iterator[np.ndarray]], T], what: str
+) -> T:
+    """Run ffmpeg whose `args` also write rawvideo rgb24 frames of width x height to pipe:1, and hand those
+    frames to `consumer` as they come (it runs while ffmpeg does). Returns what the consumer returns.
+
+    Memory stays at one frame whatever the length; stderr goes to a file so ffmpeg can never block on it.
+    """
+    import tempfile
+
+    cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-y", *args]
+    frame_size = width * height * 3
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
+        assert proc.stdout is not None
+
+        def frames() -> Iterator[np.ndarray]:
+            while len(buf := proc.stdout.read(frame_size)) == frame_size:
+                yield np.frombuffer(buf, dtype=np.uint8).reshape(height, width, 3)
+
+        try:
+            result = consumer(frames())
+            while proc.stdout.read(1 << 20):  # the consumer may stop early: let ffmpeg finish its other outputs
+                pass
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            proc.stdout.close()
+        returncode = proc.wait()
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
+    if returncode != 0:
+        raise FFmpegError(what, stderr, returncode)
+    return result
 
 
 def read_frames(

@@ -9,17 +9,20 @@ that decodes every master, crossfades them with `xfade` and encodes to the deliv
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from .encoding import delivery_encode_args, master_encode_args
-from .ffmpeg import pipe_frames_to_ffmpeg, rawvideo_input_args, run_ffmpeg
+from .ffmpeg import pipe_frames_to_ffmpeg, rawvideo_input_args, run_ffmpeg, run_ffmpeg_with_frames
 from .files import atomic_path
 from .spec import DeliverySpec
 from .upscale import Upscaler
+
+T = TypeVar("T")
 
 INTERPOLATIONS = {
     # Linear blend between neighbouring native frames: fast (hundreds of fps at 1080p on 2 cores).
@@ -138,22 +141,30 @@ def stitch_episode(
     spec: DeliverySpec,
     out_path: Path,
     preset: str | None = None,
-) -> int:
-    """Crossfade the masters and encode once to the delivery spec, atomically. Returns the frame count."""
+    analyse: Callable[[Iterator[np.ndarray]], T] | None = None,
+    analysis_size: tuple[int, int] = (256, 144),
+) -> tuple[int, T | None]:
+    """Crossfade the masters and encode once to the delivery spec, atomically.
+
+    With `analyse`, the same ffmpeg run also streams the finished frames, scaled to `analysis_size`, to that
+    callable while it encodes (episode QA without decoding the file again). Returns (frame count, its result).
+    """
     total = sum(frame_counts) - (len(frame_counts) - 1) * crossfade_frames
     inputs: list[str] = []
     for master in masters:
         inputs += ["-i", os.fspath(master)]
+    graph = crossfade_graph(frame_counts, crossfade_frames, spec.fps)
+    what = f"stitching and encoding {out_path.name}"
     with atomic_path(out_path) as tmp:
-        run_ffmpeg(
-            [
-                *inputs,
-                "-filter_complex", crossfade_graph(frame_counts, crossfade_frames, spec.fps),
-                "-map", "[out]",
-                "-frames:v", str(total),
-                *delivery_encode_args(spec, preset),
-                os.fspath(tmp),
-            ],
-            f"stitching and encoding {out_path.name}",
+        encode = ["-frames:v", str(total), *delivery_encode_args(spec, preset), os.fspath(tmp)]
+        if analyse is None:
+            run_ffmpeg([*inputs, "-filter_complex", graph, "-map", "[out]", *encode], what)
+            return total, None
+        w, h = analysis_size
+        graph += f";[out]split=2[enc][ana];[ana]scale={w}:{h}:flags=area,format=rgb24[qa]"
+        result = run_ffmpeg_with_frames(
+            [*inputs, "-filter_complex", graph, "-map", "[enc]", *encode,
+             "-map", "[qa]", "-frames:v", str(total), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
+            w, h, analyse, what,
         )
-    return total
+    return total, result
