@@ -63,7 +63,7 @@ def main() -> int:
         status = EpisodeRender(episode).run()
         wall = time.perf_counter() - started
         episode.refresh_from_db()
-        if status != Episode.Status.DELIVERED:
+        if status not in (Episode.Status.REVIEW, Episode.Status.DELIVERED):  # review: rendered, awaits approval
             print(f"render ended {status}: {episode.error}", file=sys.stderr)
             return 1
         spec = episode.delivery_spec()

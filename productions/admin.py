@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from productions.models import Episode, Membership, Project, QAReport, Segment, SegmentAttempt
+from productions.models import (
+    Episode,
+    Membership,
+    MonitorSample,
+    Project,
+    QAReport,
+    Segment,
+    SegmentAttempt,
+    WorkerHeartbeat,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -59,3 +68,14 @@ class SegmentAttemptAdmin(admin.ModelAdmin):
 class QAReportAdmin(admin.ModelAdmin):
     list_display = ["episode", "segment", "kind", "passed", "created_at"]
     list_filter = ["kind", "passed"]
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(admin.ModelAdmin):
+    list_display = ["worker_id", "host", "pid", "started_at", "seen_at", "stopped_at"]
+
+
+@admin.register(MonitorSample)
+class MonitorSampleAdmin(admin.ModelAdmin):
+    list_display = ["at", "worker_id", "name", "vram_used", "vram_total", "utilization", "queue_depth"]
+    list_filter = ["name"]

@@ -15,7 +15,8 @@ from ninja.security import django_auth
 
 from productions.downloads import serve_file
 from productions.forms import EpisodeForm, ProjectForm
-from productions.models import Episode, Membership, Project
+from productions.models import Episode, Membership, Project, SegmentAttempt
+from productions.review import ReviewError, approve_segment, reject_segment
 from productions.tasks import start_render
 
 api = NinjaAPI(
@@ -95,6 +96,35 @@ class SegmentOut(Schema):
     timings: dict
     backend_info: dict
     video_url: str | None
+    review: str = "unreviewed"
+
+
+class RejectIn(Schema):
+    reason: str
+    prompt: str | None = None
+
+
+class ApproveIn(Schema):
+    reason: str = ""  # required only to override a segment that failed automatic QA
+
+
+class AttemptOut(Schema):
+    number: int
+    outcome: str
+    backend: str
+    server: str
+    seed: int
+    prompt: str
+    error: str
+    decision: str
+    reason: str
+    reviewer: str | None
+    reviewed_at: datetime | None
+    qa: dict
+    started_at: datetime
+    finished_at: datetime | None
+    preview_url: str | None
+    video_url: str | None
 
 
 class CheckOut(Schema):
@@ -168,6 +198,7 @@ def episode_out(episode: Episode) -> dict:
                 "delivered_frames": s.delivered_frames, "timings": s.timings, "backend_info": s.backend_info,
                 "video_url": f"/api/episodes/{episode.pk}/segments/{s.index}/video"
                 if s.file("master_path") else None,
+                "review": s.current_review(),
             }
             for s in episode.segments.order_by("index")
         ],
@@ -281,3 +312,62 @@ def download_segment(request: HttpRequest, episode_id: int, index: int):
     if not path:
         raise HttpError(404, f"Segment {index} is not rendered yet.")
     return serve_file(request, path, f"{episode.title}-segment-{index:02d}.mp4")
+
+
+# --- review ---------------------------------------------------------------------------------------------
+def review_call(fn, *args):
+    try:
+        return fn(*args)
+    except ReviewError as exc:
+        raise HttpError(exc.status, str(exc)) from None
+
+
+def optional_reason(request: HttpRequest) -> str:
+    """The approve body is optional (a plain POST approves): {"reason": "..."} when there is one."""
+    if request.content_type != "application/json":
+        return request.POST.get("reason", "")  # a form post, or no body at all
+    if not request.body.strip():
+        return ""
+    try:
+        data = ApproveIn.model_validate_json(request.body)
+    except ValueError:
+        raise HttpError(422, 'The body must be JSON like {"reason": "..."}, or empty.') from None
+    return data.reason
+
+
+@api.post("/episodes/{episode_id}/segments/{index}/approve", response=EpisodeOut, tags=["review"],
+          openapi_extra={"requestBody": {"required": False, "content": {"application/json": {"schema": {
+              "type": "object", "properties": {"reason": {"type": "string"}}}}}}})
+def approve(request: HttpRequest, episode_id: int, index: int):
+    """Approve the segment's current attempt. The last approval (with a conforming final video) delivers. A
+    segment flagged by automatic QA needs a `reason` (QA overridden); the episode is then stitched."""
+    episode = episode_for(request, episode_id, produce=True)
+    segment = get_object_or_404(episode.segments.select_related("episode"), index=index)
+    return episode_out(review_call(approve_segment, segment, request.user, optional_reason(request)))
+
+
+@api.post("/episodes/{episode_id}/segments/{index}/reject", response={202: EpisodeOut}, tags=["review"])
+def reject(request: HttpRequest, episode_id: int, index: int, payload: RejectIn):
+    """Reject the segment with a reason: it is made again with a new seed (and `prompt`, if given), then the
+    final video is stitched again. The rejected attempt's files are kept."""
+    episode = episode_for(request, episode_id, produce=True)
+    segment = get_object_or_404(episode.segments.select_related("episode"), index=index)
+    episode = review_call(reject_segment, segment, request.user, payload.reason, payload.prompt)
+    episode.refresh_from_db()
+    return Status(202, episode_out(episode))
+
+
+@api.get("/episodes/{episode_id}/segments/{index}/attempts", response=list[AttemptOut], tags=["review"])
+def attempts(request: HttpRequest, episode_id: int, index: int):
+    episode = episode_for(request, episode_id)
+    segment = get_object_or_404(episode.segments, index=index)
+    rows = SegmentAttempt.objects.filter(segment=segment).select_related("reviewer").order_by("number", "started_at")
+    base = f"/episodes/{episode.pk}/segments/{index}/attempts"
+    return [{
+        "number": a.number, "outcome": a.outcome, "backend": a.backend, "server": a.server, "seed": a.seed,
+        "prompt": a.prompt, "error": a.error, "decision": a.decision, "reason": a.reason,
+        "reviewer": a.reviewer.get_username() if a.reviewer else None, "reviewed_at": a.reviewed_at,
+        "qa": a.qa, "started_at": a.started_at, "finished_at": a.finished_at,
+        "preview_url": f"{base}/{a.pk}/preview/" if a.preview_path else None,
+        "video_url": f"{base}/{a.pk}/video/" if a.video_path else None,
+    } for a in rows]

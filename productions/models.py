@@ -73,6 +73,12 @@ class Membership(models.Model):
         return f"{self.user} ({self.role}) in {self.project}"
 
 
+def file_fingerprint(path: Path) -> str:
+    """Identifies one version of a file (a re-stitched final video gets a new one)."""
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
 def worker_is_alive(worker_id: str) -> bool:
     """A worker id is host:pid:token. On this host we can tell a dead process at once; elsewhere we can't."""
     host, _, rest = worker_id.partition(":")
@@ -95,6 +101,7 @@ class Episode(models.Model):
         RENDERING = "rendering", "Rendering"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+        REVIEW = "review", "Awaiting review"  # rendered and conforming; not every segment is approved yet
         DELIVERED = "delivered", "Delivered"
 
     ACTIVE = (Status.QUEUED, Status.RENDERING)
@@ -190,14 +197,42 @@ class Episode(models.Model):
         return path if path and path.exists() else None
 
     def progress(self) -> float:
+        rendered = self.status in (self.Status.DELIVERED, self.Status.REVIEW)
         segments = list(self.segments.all())
         if not segments:
-            return 1.0 if self.status == self.Status.DELIVERED else 0.0
+            return 1.0 if rendered else 0.0
         done = sum(s.progress for s in segments) / len(segments)
-        return 1.0 if self.status == self.Status.DELIVERED else round(done * 0.9, 3)
+        return 1.0 if rendered else round(done * 0.9, 3)
 
     def latest_conformance(self) -> QAReport | None:
         return self.qa_reports.filter(kind=QAReport.Kind.CONFORMANCE).order_by("-created_at").first()
+
+    # --- review -----------------------------------------------------------------------------------------
+    def current_conformance(self) -> QAReport | None:
+        """The latest conformance report if it judged the final video that is on disk now."""
+        report, final = self.latest_conformance(), self.final_file
+        if report is None or final is None:
+            return None
+        recorded = (report.details or {}).get("final")
+        if recorded is not None:
+            return report if recorded == file_fingerprint(final) else None
+        return report if report.created_at.timestamp() >= final.stat().st_mtime else None
+
+    def all_segments_approved(self) -> bool:
+        segments = list(self.segments.all())
+        return bool(segments) and all(s.is_approved() for s in segments)
+
+    def deliver_if_ready(self) -> bool:
+        """Awaiting review -> delivered once every segment is approved and the final video conforms."""
+        if self.status != self.Status.REVIEW or not self.all_segments_approved():
+            return False
+        report = self.current_conformance()
+        if report is None or not report.passed:
+            return False
+        delivered = Episode.objects.filter(pk=self.pk, status=self.Status.REVIEW).update(
+            status=self.Status.DELIVERED, updated_at=timezone.now())
+        self.refresh_from_db()
+        return bool(delivered)
 
     # --- render lifecycle -------------------------------------------------------------------------------
     def queue_render(self) -> bool:
@@ -244,6 +279,11 @@ class Segment(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
+    class Review(models.TextChoices):
+        UNREVIEWED = "unreviewed", "Not reviewed"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
     episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="segments")
     index = models.PositiveSmallIntegerField()
     prompt = models.TextField()
@@ -262,6 +302,11 @@ class Segment(models.Model):
     timings = models.JSONField(default=dict, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The producer's verdict on the current files (see is_approved()).
+    review = models.CharField(max_length=20, choices=Review.choices, default=Review.UNREVIEWED)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["episode", "index"]
@@ -283,9 +328,45 @@ class Segment(models.Model):
             self.file(f) for f in ("native_path", "master_path", "last_frame_path")
         )
 
+    def current_review(self) -> str:
+        """The verdict on the current files: one given before they were made again no longer counts."""
+        if self.review == self.Review.UNREVIEWED or self.reviewed_at is None:
+            return self.Review.UNREVIEWED
+        if self.finished_at is not None and self.reviewed_at < self.finished_at:
+            return self.Review.UNREVIEWED
+        if self.review == self.Review.APPROVED and not self.is_complete():
+            return self.Review.UNREVIEWED
+        return self.review
+
+    def is_approved(self) -> bool:
+        return self.current_review() == self.Review.APPROVED
+
+    def current_attempt(self) -> SegmentAttempt | None:
+        """The attempt that made the files the segment has now: the latest one not archived (a render writes
+        files only for its last try; a try that failed QA and was retried left none)."""
+        return self.attempt_log.filter(files_dir="").exclude(outcome=SegmentAttempt.Outcome.RUNNING).order_by(
+            "-number", "-started_at").first()
+
+    def has_files(self) -> bool:
+        return all(self.file(f) for f in ("native_path", "master_path", "last_frame_path"))
+
+    def is_flagged(self) -> bool:
+        """Failed automatic QA on every try: its last try's files are kept for the producer to judge."""
+        return self.status == self.Status.FAILED and self.has_files()
+
+    def current_qa(self) -> QAReport | None:
+        """The latest segment QA report about the current files (older attempts' reports don't count)."""
+        reports = self.qa_reports.filter(kind=QAReport.Kind.SEGMENT)
+        if self.started_at is not None:
+            reports = reports.filter(created_at__gte=self.started_at)
+        return reports.order_by("-created_at").first()
+
 
 class SegmentAttempt(models.Model):
-    """One try at generating a segment: which backend/server, when, how it ended."""
+    """One try at generating a segment: which backend/server, when, how it ended, and the producer's verdict.
+
+    A rejected attempt's files move to `files_dir` (an attempt folder under the segment's folder) so every
+    attempt stays viewable; the current attempt's files are the segment's own (files_dir is empty)."""
 
     class Outcome(models.TextChoices):
         RUNNING = "running", "Running"
@@ -305,6 +386,15 @@ class SegmentAttempt(models.Model):
     tries = models.JSONField(default=list, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    files_dir = models.CharField(max_length=500, blank=True)  # relative to MEDIA_ROOT, once archived
+    preview_path = models.CharField(max_length=500, blank=True)
+    video_path = models.CharField(max_length=500, blank=True)
+    decision = models.CharField(max_length=20, choices=Segment.Review.choices, blank=True)
+    reason = models.TextField(blank=True)
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    qa = models.JSONField(default=dict, blank=True)  # the segment QA verdict on this attempt's files, if any
 
     class Meta:
         ordering = ["segment", "number", "started_at"]
@@ -338,3 +428,43 @@ class QAReport(models.Model):
 
     def failed_checks(self) -> list[dict]:
         return [c for c in self.checks if not c.get("passed")]
+
+
+class WorkerHeartbeat(models.Model):
+    """A render worker process, as it last reported itself (every TOWER_HEARTBEAT_S seconds)."""
+
+    worker_id = models.CharField(max_length=200, unique=True)
+    host = models.CharField(max_length=200)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    # {"gpus": [...], "queue_length": n, "source": "nvml" | "comfyui" | "none"}
+    state = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-seen_at"]
+
+    def __str__(self) -> str:
+        return self.worker_id
+
+    def is_live(self, interval_s: float) -> bool:
+        return self.stopped_at is None and self.seen_at >= timezone.now() - timedelta(seconds=3 * interval_s)
+
+
+class MonitorSample(models.Model):
+    """One GPU (or ComfyUI server) reading, kept for the monitor's charts of the last hour."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    worker_id = models.CharField(max_length=200)
+    name = models.CharField(max_length=300)  # e.g. "NVIDIA H100 (http://gpu1:8188)"
+    vram_used = models.BigIntegerField(null=True, blank=True)  # bytes
+    vram_total = models.BigIntegerField(null=True, blank=True)
+    utilization = models.FloatField(null=True, blank=True)  # percent, where the source reports it
+    queue_depth = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.at:%H:%M:%S}"

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 from huey import crontab
-from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, on_startup
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, on_shutdown, on_startup
 
 from productions.models import Episode, worker_is_alive
 
@@ -66,6 +66,21 @@ def resume_interrupted_work() -> None:
         requeue_orphans()
     finally:
         close_old_connections()
+
+
+@on_startup()
+def start_worker_heartbeat() -> None:
+    """Report this worker and its GPUs to the monitor every few seconds (one thread per process)."""
+    from productions.monitor import start_heartbeat
+
+    start_heartbeat()
+
+
+@on_shutdown()
+def stop_worker_heartbeat() -> None:
+    from productions.monitor import stop_heartbeat
+
+    stop_heartbeat()
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -9,6 +9,12 @@ urlpatterns = [
     path("episodes/<int:pk>/", views.episode_detail, name="episode-detail"),
     path("episodes/<int:pk>/render/", views.episode_render, name="episode-render"),
     path("episodes/<int:pk>/cancel/", views.episode_cancel, name="episode-cancel"),
+    path("episodes/<int:pk>/live/", views.episode_live, name="episode-live"),
+    path("episodes/<int:pk>/segments/<int:index>/review/<str:action>/", views.segment_review,
+         name="segment-review"),
+    path("episodes/<int:pk>/segments/<int:index>/attempts/<int:attempt>/<str:kind>/", views.attempt_file,
+         name="attempt-file"),
+    path("monitor/", views.monitor, name="monitor"),
     path("episodes/<int:pk>/<str:kind>/", views.episode_file, name="episode-file"),
     path("episodes/<int:pk>/segments/<int:index>/<str:kind>/", views.segment_file, name="segment-file"),
 ]

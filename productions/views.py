@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,7 +13,9 @@ from django.views.decorators.http import require_POST
 from productions.api import generator_label
 from productions.downloads import serve_file
 from productions.forms import EpisodeForm, ProjectForm
-from productions.models import Episode, Membership, Project
+from productions.live import episode_state
+from productions.models import Episode, Membership, Project, SegmentAttempt
+from productions.review import ReviewError, approve_segment, reject_segment
 from productions.tasks import start_render
 
 
@@ -71,18 +75,80 @@ def episode_new(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "productions/episode_form.html", {"project": project, "form": form})
 
 
-def episode_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    episode = visible_episode(request, pk)
+def episode_context(request: HttpRequest, episode: Episode) -> dict:
+    """What the episode page and its live sections (re-fetched when a snapshot says they changed) show."""
     is_ai, label = generator_label(episode.backend_name())
-    return render(request, "productions/episode_detail.html", {
+    state = episode_state(episode)
+    segments = list(episode.segments.order_by("index"))
+    attempts: dict[int, list[SegmentAttempt]] = {}
+    for attempt in SegmentAttempt.objects.filter(segment__episode=episode).select_related("reviewer").order_by(
+            "number", "started_at"):
+        attempts.setdefault(attempt.segment_id, []).append(attempt)
+    rows = []
+    for segment, seg_state in zip(segments, state["segments"], strict=True):
+        rows.append({"segment": segment, "state": seg_state, "attempts": attempts.get(segment.pk, []),
+                     "qa": segment.current_qa() if seg_state["qa"] else None})
+    return {
         "episode": episode,
         "project": episode.project,
-        "segments": episode.segments.order_by("index"),
+        "state": state,
+        "segments": segments,
+        "segment_rows": rows,
         "conformance": episode.latest_conformance(),
         "can_produce": episode.project.can_produce(request.user),
         "generator_is_ai": is_ai,
         "generator_label": label,
-    })
+    }
+
+
+def episode_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    episode = visible_episode(request, pk)
+    return render(request, "productions/episode_detail.html", episode_context(request, episode))
+
+
+def episode_live(request: HttpRequest, pk: int) -> HttpResponse:
+    """The page's live sections alone; the page's script swaps in those whose fingerprint changed."""
+    episode = visible_episode(request, pk)
+    return render(request, "productions/_episode_live.html", episode_context(request, episode))
+
+
+@require_POST
+def segment_review(request: HttpRequest, pk: int, index: int, action: str) -> HttpResponse:
+    episode = visible_episode(request, pk)
+    producer_only(request, episode.project)
+    segment = get_object_or_404(episode.segments.select_related("episode"), index=index)
+    try:
+        if action == "approve":
+            episode = approve_segment(segment, request.user, request.POST.get("reason", ""))
+            messages.success(request, f"Segment {index} approved." + (
+                " Every segment is approved: the episode is delivered." if episode.status == "delivered" else ""))
+        elif action == "reject":
+            reject_segment(segment, request.user, request.POST.get("reason", ""), request.POST.get("prompt"))
+            messages.success(request, f"Segment {index} rejected: it is being made again with a new seed.")
+        else:
+            raise Http404("No such review action.")
+    except ReviewError as exc:
+        messages.error(request, str(exc))
+    return redirect(episode)
+
+
+def attempt_file(request: HttpRequest, pk: int, index: int, attempt: int, kind: str) -> HttpResponse:
+    episode = visible_episode(request, pk)
+    row = get_object_or_404(SegmentAttempt, pk=attempt, segment__episode=episode, segment__index=index)
+    relative = {"preview": row.preview_path, "video": row.video_path}.get(kind)
+    path = episode.media_file(relative) if relative else None
+    if not path or not path.exists():
+        raise Http404("This attempt kept no such file.")
+    return serve_file(request, path, f"{episode.title}-segment-{index:02d}-attempt-{row.number}{path.suffix}")
+
+
+def monitor(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_staff:
+        raise PermissionDenied("The monitor is for staff.")
+    from productions.monitor import monitor_state
+
+    return render(request, "productions/monitor.html", {"state": monitor_state(with_history=True),
+                                                         "heartbeat_s": settings.TOWER_HEARTBEAT_S})
 
 
 @require_POST

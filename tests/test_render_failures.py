@@ -50,7 +50,7 @@ def test_an_ffmpeg_failure_fails_the_episode_and_resume_finishes_it(project, fai
 
     monkeypatch.delenv("TOWER_FFMPEG")
     ffmpeg.ffmpeg_binary.cache_clear()
-    assert render(episode) == Episode.Status.DELIVERED
+    assert render(episode) == Episode.Status.REVIEW  # rendered; awaits approval
     # Nothing was generated twice.
     assert [s.attempts for s in episode.segments.all()] == [1, 1]
     assert SegmentAttempt.objects.count() == 2
@@ -76,7 +76,7 @@ def test_a_full_disk_fails_the_episode_in_plain_words_and_resume_continues(proje
     assert not list(episode.media_dir.rglob(".*tmp*")), "a failed write must not leave files behind"
 
     monkeypatch.setattr(files, "temporary_path", original)
-    assert render(episode) == Episode.Status.DELIVERED
+    assert render(episode) == Episode.Status.REVIEW  # rendered; awaits approval
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.attempts, second.attempts) == (1, 2)
@@ -95,7 +95,7 @@ def test_cancel_stops_the_render_and_keeps_finished_segments(project):
     renderer.on_event = cancel_after_first_segment
     assert renderer.run() == Episode.Status.CANCELLED
     assert [s.status for s in episode.segments.all()] == ["done", "pending"]
-    assert render(episode) == Episode.Status.DELIVERED
+    assert render(episode) == Episode.Status.REVIEW  # rendered; awaits approval
     assert [s.attempts for s in episode.segments.all()] == [1, 2]
 
 

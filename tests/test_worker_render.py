@@ -41,9 +41,10 @@ def test_the_worker_renders_a_delivery_spec_episode(producer_client, project, wo
     pk = create_episode(producer_client, project, start=True)
     assert status_of(pk) == Episode.Status.QUEUED  # queued by the web request, not run inside it
     worker.start()
-    wait_for(lambda: status_of(pk) in {"delivered", "failed"}, RENDER_TIMEOUT_S, "the render", worker=worker)
+    wait_for(lambda: status_of(pk) in {"review", "delivered", "failed"}, RENDER_TIMEOUT_S, "the render",
+             worker=worker)
     episode = Episode.objects.get(pk=pk)
-    assert episode.status == Episode.Status.DELIVERED, episode.error
+    assert episode.status == Episode.Status.REVIEW, episode.error  # conforming; delivered once approved
 
     final = episode.final_file
     report = check_conformance(final, DELIVERY_SPEC)
@@ -63,7 +64,7 @@ def test_the_worker_renders_a_delivery_spec_episode(producer_client, project, wo
                          "nb_read_packets": "720"}
 
     body = producer_client.get(f"/api/episodes/{pk}").json()
-    assert body["status"] == "delivered" and body["progress"] == 1.0
+    assert body["status"] == "review" and body["progress"] == 1.0
     assert all(s["status"] == "done" and s["video_url"] for s in body["segments"])
     video = producer_client.get(body["video_url"])
     assert video.status_code == 200 and int(video["Content-Length"]) == final.stat().st_size
@@ -87,10 +88,10 @@ def test_a_sigkilled_worker_resumes_without_redoing_finished_segments(producer_c
     assert 2 <= len(finished) < 6
 
     worker.start()  # its start-up hook re-enqueues the orphaned episode; no API call needed
-    wait_for(lambda: status_of(pk) in {"delivered", "failed"}, RENDER_TIMEOUT_S, "the resumed render",
+    wait_for(lambda: status_of(pk) in {"review", "delivered", "failed"}, RENDER_TIMEOUT_S, "the resumed render",
              worker=worker)
     episode = Episode.objects.get(pk=pk)
-    assert episode.status == Episode.Status.DELIVERED, episode.error
+    assert episode.status == Episode.Status.REVIEW, episode.error
     for segment in episode.segments.all():
         if segment.index in finished:  # kept, not regenerated
             assert segment.attempts == 1 and segment.finished_at == finished[segment.index]

@@ -1,7 +1,7 @@
 """Tower settings. Everything that differs between a laptop and a studio comes from environment variables.
 
-Embedded default (no variables set): SQLite, a SQLite-backed Huey, a channel layer on the same SQLite
-database, the built-in generator. Studio: TOWER_DATABASE_URL=postgres://..., TOWER_REDIS_URL=redis://...
+Embedded default (no variables set): SQLite, a SQLite-backed Huey, a channel layer on a SQLite file beside
+them, the built-in generator. Studio: TOWER_DATABASE_URL=postgres://..., TOWER_REDIS_URL=redis://...
 (Huey on Redis + channels_redis), TOWER_BACKEND=comfyui with TOWER_COMFYUI_URLS.
 """
 
@@ -133,12 +133,22 @@ else:
     }
 
 # --- Live push (Channels) ------------------------------------------------------------------------------
+# The worker is another process, so the layer must cross processes: Redis in the studio shape, else a SQLite
+# file in the data folder (productions.channel_layer explains why and how). On Redis, the pub/sub layer: a
+# group_send is ONE publish that each web process fans out to its own sockets (the list-based layer queues one
+# message per socket and pops them one round trip at a time). Pub/sub keeps nothing for a socket that is not
+# connected, which the dashboard never needs: every socket starts with a snapshot from the database.
+CHANNELS_PREFIX = os.environ.get("TOWER_CHANNELS_PREFIX", "tower")
 if REDIS_URL:
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                    "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNELS_PREFIX}}
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "productions.channel_layer.SQLiteChannelLayer",
+                                  "CONFIG": {"path": str(DATA_DIR / "channels.sqlite3")}}}
+# How often a render worker reports itself and its GPUs to the monitor (seconds).
+TOWER_HEARTBEAT_S = float(os.environ.get("TOWER_HEARTBEAT_S", "5"))
 
 # --- Generation ----------------------------------------------------------------------------------------
 TOWER_BACKEND = os.environ.get("TOWER_BACKEND", "builtin")  # builtin | comfyui
@@ -146,6 +156,10 @@ TOWER_COMFYUI_URLS = env_list("TOWER_COMFYUI_URLS")
 # A worker that has not touched its episode for this long is presumed dead; another may take it over.
 TOWER_LEASE_S = env_int("TOWER_LEASE_S", 120)
 TOWER_UPSCALER = os.environ.get("TOWER_UPSCALER", "auto")  # auto | realesrgan | lanczos
+# A segment failing a blocking QA check is regenerated with a new seed up to this many tries in all.
+TOWER_QA_MAX_ATTEMPTS = env_int("TOWER_QA_MAX_ATTEMPTS", 3)
+# Where generation happens: Stable Video Diffusion's native size. Upscaling takes it to the delivery size.
+TOWER_NATIVE_WIDTH, TOWER_NATIVE_HEIGHT = (int(v) for v in os.environ.get("TOWER_NATIVE_SIZE", "1024x576").split("x"))
 
 LOGGING = {
     "version": 1,
@@ -155,9 +169,3 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("TOWER_LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
 }
-# Where generation happens: Stable Video Diffusion's native size. Upscaling takes it to the delivery size.
-# A segment failing a blocking QA check is regenerated with a new seed up to this many tries in all.
-TOWER_QA_MAX_ATTEMPTS = env_int("TOWER_QA_MAX_ATTEMPTS", 3)
-# Where generation happens: Stable Video Diffusion's native size. Upscaling takes it to the delivery size.
-TOWER_NATIVE_WIDTH, TOWER_NATIVE_HEIGHT = (int(v) for v in os.environ.get("TOWER_NATIVE_SIZE", "1024x576").split("x"))
-TOWER_NATIVE_WIDTH, TOWER_NATIVE_HEIGHT = (int(v) for v in os.environ.get("TOWER_NATIVE_SIZE", "1024x576").split("x"))

@@ -46,6 +46,11 @@ class Command(BaseCommand):
         status = EpisodeRender(episode, on_event=self.show).run()
         sys.stderr.write("\n")
         episode.refresh_from_db()
+        if status == Episode.Status.REVIEW:  # rendered and conforming: a producer approves the segments
+            self.stdout.write(self.style.SUCCESS(
+                f"Rendered episode {episode.pk} (awaiting review: approve its segments to deliver it): "
+                f"{episode.final_file}"))
+            return
         if status != Episode.Status.DELIVERED:
             raise CommandError(f"Episode {episode.pk} ended {status}: {episode.error}")
         self.stdout.write(self.style.SUCCESS(f"Delivered episode {episode.pk}: {episode.final_file}"))

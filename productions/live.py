@@ -1,0 +1,134 @@
+"""The episode page's live state: one JSON-able dict built from the database.
+
+The same dict is the snapshot a socket gets when it connects, rides along with every state event the worker
+publishes, and feeds the templates their `data-fp` fingerprints: a section of the page whose fingerprint in
+a snapshot differs from the one in the page is fetched again (server-rendered, so escaped by Django).
+Progress, ETA and preview frames change in place and are not part of any fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from django.urls import reverse
+from django.utils import timezone
+
+from productions.models import Episode, QAReport, Segment
+
+ETA_MIN_PROGRESS = 0.02  # below this an ETA is noise
+GENERATION_SHARE = 0.8  # a segment's progress: generation 0 -> 0.8 in steps, then post-processing (render.py)
+
+
+def fingerprint(*parts: object) -> str:
+    return hashlib.sha1(repr(parts).encode()).hexdigest()[:12]
+
+
+def version(path: Path | None) -> str:
+    if path is None:
+        return ""
+    try:
+        return str(path.stat().st_mtime_ns)
+    except OSError:
+        return ""
+
+
+def eta_seconds(elapsed_s: float, progress: float, post_s: float | None = None) -> float | None:
+    """Time left for a segment `elapsed_s` into its work at `progress`: the rest of generation at the pace so
+    far, plus post-processing as long as it took the episode's finished segments (when any finished)."""
+    if progress < ETA_MIN_PROGRESS or elapsed_s <= 0:
+        return None
+    post = post_s or 0.0
+    if progress >= GENERATION_SHARE:  # post-processing: no steps to measure; say what is left of the usual
+        return round(post, 1) if post_s else None
+    return round(elapsed_s * (GENERATION_SHARE - progress) / progress + post, 1)
+
+
+def qa_badge(report: QAReport | None) -> dict | None:
+    if report is None:
+        return None
+    return {"passed": report.passed, "failed": [c.get("name", "?") for c in report.failed_checks()]}
+
+
+def segment_state(episode: Episode, segment: Segment, qa: QAReport | None, post_s: float | None = None) -> dict:
+    preview = segment.file("preview_path")
+    video = segment.file("master_path")
+    running = segment.status in (Segment.Status.GENERATING, Segment.Status.POST)
+    eta = None
+    if running and segment.started_at:
+        eta = eta_seconds((timezone.now() - segment.started_at).total_seconds(), segment.progress, post_s)
+    badge = qa_badge(qa)
+    review = segment.current_review()
+    state = {
+        "index": segment.index,
+        "status": segment.status,
+        "status_label": segment.get_status_display(),
+        "progress": round(segment.progress, 3),
+        "attempts": segment.attempts,
+        "error": segment.error,
+        "review": review,
+        "qa": badge,
+        "preview_url": (reverse("segment-file", args=[episode.pk, segment.index, "preview"])
+                        + f"?v={version(preview)}") if preview else None,
+        "video_url": (reverse("segment-file", args=[episode.pk, segment.index, "video"])
+                      + f"?v={version(video)}") if video else None,
+        "eta_s": eta,
+    }
+    # What the server-rendered card shows, apart from progress/preview/ETA (updated in place).
+    state["fp"] = fingerprint(segment.status, segment.attempts, segment.error, review, badge, version(video),
+                              segment.seed, segment.prompt, episode.status)
+    return state
+
+
+def episode_state(episode: Episode) -> dict:
+    segments = list(episode.segments.order_by("index"))
+    reports: dict[int, QAReport] = {}
+    for report in QAReport.objects.filter(episode=episode, kind=QAReport.Kind.SEGMENT).order_by("created_at"):
+        segment = next((s for s in segments if s.pk == report.segment_id), None)
+        if segment and (segment.started_at is None or report.created_at >= segment.started_at):
+            reports[segment.pk] = report  # the latest about the current files wins
+    finished = [s for s in segments if s.status == Segment.Status.DONE and s.timings]
+    mean_segment_s = mean_post_s = None
+    if finished:
+        mean_segment_s = round(sum(s.timings.get("generate_s", 0) + s.timings.get("post_s", 0)
+                                   for s in finished) / len(finished), 1)
+        mean_post_s = round(sum(s.timings.get("post_s", 0) for s in finished) / len(finished), 1)
+    states = [segment_state(episode, s, reports.get(s.pk), mean_post_s) for s in segments]
+
+    final = episode.final_file
+    conformance = episode.latest_conformance()
+    eta = None
+    if episode.is_active:
+        running = next((s for s in states if s["eta_s"] is not None), None)
+        waiting = sum(1 for s in segments if s.status in (Segment.Status.PENDING, Segment.Status.FAILED))
+        if running is not None:
+            eta = running["eta_s"] + waiting * (mean_segment_s or 0)
+        elif mean_segment_s is not None and waiting:
+            eta = waiting * mean_segment_s
+    state = {
+        "id": episode.pk,
+        "status": episode.status,
+        "status_label": episode.get_status_display(),
+        "stage": episode.stage,
+        "error": episode.error,
+        "progress": episode.progress(),
+        "active": episode.is_active,
+        "eta_s": round(eta, 1) if eta is not None else None,
+        "mean_segment_s": mean_segment_s,
+        "mean_post_s": mean_post_s,
+        "waiting_segments": sum(1 for s in segments if s.status in (Segment.Status.PENDING, Segment.Status.FAILED)),
+        "final_url": (reverse("episode-file", args=[episode.pk, "video"]) + f"?v={version(final)}")
+        if final else None,
+        "conformance": {"passed": conformance.passed, "id": conformance.pk} if conformance else None,
+        "approved": sum(1 for s in states if s["review"] == Segment.Review.APPROVED),
+        "segments": states,
+        "at": timezone.now().timestamp(),
+    }
+    state["head_fp"] = fingerprint(episode.status, episode.error, bool(segments), state["approved"])
+    state["final_fp"] = fingerprint(version(final), conformance.pk if conformance else None, episode.status)
+    return state
+
+
+def episode_state_by_pk(pk: int) -> dict | None:
+    episode = Episode.objects.select_related("project").filter(pk=pk).first()
+    return episode_state(episode) if episode else None

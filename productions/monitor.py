@@ -1,0 +1,267 @@
+"""Monitoring for staff: GPUs, render workers, queues, throughput.
+
+Each render worker process runs one heartbeat thread (started by a Huey on_startup hook, see tasks.py). Every
+TOWER_HEARTBEAT_S seconds it reads its GPUs, updates its WorkerHeartbeat row, stores one MonitorSample per
+GPU (the monitor's charts of the last hour) and publishes the readings to the "monitor" group.
+
+GPUs come from where they can be measured, never made up:
+* local GPUs through NVML (the `nvidia-ml-py` package, imported as `pynvml`) when it imports and finds a
+  driver: name, VRAM used/total and utilisation;
+* ComfyUI servers (TOWER_COMFYUI_URLS) through their /system_stats, via the backend's health-checked pool:
+  name and VRAM per device, plus the server's queue and Tower's jobs on it. ComfyUI reports no utilisation:
+  it stays unknown (None) unless the server is on this host and NVML knows the same device index.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.db.models import Sum
+from django.utils import timezone
+
+log = logging.getLogger(__name__)
+
+HISTORY_S = 3600
+KEEP_SAMPLES_S = 2 * 3600
+QUEUE_SERIES = "Huey queue"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+
+
+# --- reading GPUs ---------------------------------------------------------------------------------------------
+def nvml_gpus() -> list[dict] | None:
+    """Local GPUs through NVML, or None when NVML is not importable or finds no driver."""
+    try:
+        import pynvml
+    except ImportError:
+        return None
+    try:
+        pynvml.nvmlInit()
+    except Exception:  # no driver, no GPU: NVML raises its own error classes
+        return None
+    gpus = []
+    try:
+        for index in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            name = pynvml.nvmlDeviceGetName(handle)
+            memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
+            try:
+                utilization: float | None = float(pynvml.nvmlDeviceGetUtilizationRates(handle).gpu)
+            except Exception:  # some devices (MIG slices) don't report it
+                utilization = None
+            gpus.append({
+                "name": f"{name.decode() if isinstance(name, bytes) else name} #{index}", "index": index,
+                "server": f"{socket.gethostname()} (local)", "source": "nvml", "healthy": True,
+                "vram_used": int(memory.used), "vram_total": int(memory.total), "utilization": utilization,
+                "queue": None,
+            })
+    finally:
+        pynvml.nvmlShutdown()
+    return gpus
+
+
+def comfyui_gpus() -> list[dict] | None:
+    """One entry per device of each configured ComfyUI server (a server that is down: one entry, no VRAM)."""
+    if not os.environ.get("TOWER_COMFYUI_URLS", "").strip():
+        return None
+    from productions.lib.comfyui import ComfyUIBackend
+
+    gpus = []
+    for server in ComfyUIBackend.from_env().snapshot():
+        queue = (server.get("queue_running") or 0) + (server.get("queue_pending") or 0)
+        common = {"server": server["url"], "source": "comfyui", "healthy": bool(server.get("healthy")),
+                  "queue": queue, "inflight": server.get("inflight", 0), "jobs_done": server.get("jobs_done", 0),
+                  "jobs_failed": server.get("jobs_failed", 0), "error": server.get("last_error", "")}
+        devices = server.get("devices") or []
+        if not devices:
+            gpus.append({**common, "name": server["url"], "index": None, "vram_used": None, "vram_total": None,
+                         "utilization": None})
+        for device in devices:
+            total, free = device.get("vram_total"), device.get("vram_free")
+            gpus.append({**common, "name": str(device.get("name") or f"device {device.get('index', 0)}"),
+                         "index": device.get("index"), "vram_total": total,
+                         "vram_used": total - free if total is not None and free is not None else None,
+                         "utilization": None})
+    return gpus
+
+
+def gpu_snapshot() -> list[dict]:
+    local = nvml_gpus() or []
+    remote = comfyui_gpus() or []
+    by_index = {gpu["index"]: gpu for gpu in local}
+    matched: set[int] = set()
+    for gpu in remote:  # a ComfyUI server on this host: NVML knows its devices' utilisation
+        if urlparse(gpu["server"]).hostname in LOCAL_HOSTS and gpu["index"] in by_index:
+            gpu["utilization"] = by_index[gpu["index"]]["utilization"]
+            matched.add(gpu["index"])
+    return [gpu for gpu in local if gpu["index"] not in matched] + remote
+
+
+# --- the heartbeat --------------------------------------------------------------------------------------------
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Heartbeat(threading.Thread):
+    def __init__(self, interval_s: float) -> None:
+        super().__init__(name="tower-heartbeat", daemon=True)
+        self.interval_s = interval_s
+        self.worker_id = worker_identity()
+        self.stopping = threading.Event()
+        self.last_trim = 0.0
+
+    def run(self) -> None:
+        from productions.models import WorkerHeartbeat
+
+        close_old_connections()
+        try:
+            WorkerHeartbeat.objects.update_or_create(worker_id=self.worker_id, defaults={
+                "host": socket.gethostname(), "pid": os.getpid(), "started_at": timezone.now(),
+                "seen_at": timezone.now(), "stopped_at": None})
+        except Exception:
+            log.exception("could not register the worker heartbeat")
+        while True:
+            try:
+                self.beat()
+            except Exception:  # never let monitoring kill itself: try again next time
+                log.exception("worker heartbeat failed")
+            finally:
+                close_old_connections()
+            if self.stopping.wait(self.interval_s):
+                break
+        try:
+            WorkerHeartbeat.objects.filter(worker_id=self.worker_id).update(stopped_at=timezone.now())
+        finally:
+            close_old_connections()
+
+    def beat(self) -> None:
+        from productions.events import publish_monitor_event
+        from productions.models import MonitorSample, WorkerHeartbeat
+        from productions.tasks import queue_length
+
+        gpus = gpu_snapshot()
+        queue = queue_length()
+        now = timezone.now()
+        state = {"gpus": gpus, "queue_length": queue}
+        WorkerHeartbeat.objects.update_or_create(worker_id=self.worker_id, defaults={
+            "host": socket.gethostname(), "pid": os.getpid(), "seen_at": now, "stopped_at": None, "state": state})
+        samples = [MonitorSample(at=now, worker_id=self.worker_id, name=sample_name(gpu),
+                                 vram_used=gpu["vram_used"], vram_total=gpu["vram_total"],
+                                 utilization=gpu["utilization"], queue_depth=gpu["queue"] or 0) for gpu in gpus]
+        samples.append(MonitorSample(at=now, worker_id=self.worker_id, name=QUEUE_SERIES, queue_depth=queue))
+        MonitorSample.objects.bulk_create(samples)
+        if time.monotonic() - self.last_trim > 60:
+            self.last_trim = time.monotonic()
+            MonitorSample.objects.filter(at__lt=now - timedelta(seconds=KEEP_SAMPLES_S)).delete()
+        publish_monitor_event({"type": "heartbeat", "worker": self.worker_id,
+                               "samples": [sample_point(s) for s in samples], "state": monitor_state()})
+
+
+def sample_name(gpu: dict) -> str:
+    return f"{gpu['name']} @ {gpu['server']}"
+
+
+def sample_point(sample) -> dict:
+    percent = None
+    if sample.vram_used is not None and sample.vram_total:
+        percent = round(100.0 * sample.vram_used / sample.vram_total, 1)
+    return {"name": sample.name, "t": sample.at.timestamp(), "vram_pct": percent,
+            "util": sample.utilization, "queue": sample.queue_depth}
+
+
+_heartbeat: Heartbeat | None = None
+_heartbeat_lock = threading.Lock()
+
+
+def start_heartbeat(interval_s: float | None = None) -> Heartbeat:
+    """Start this process's heartbeat thread once (Huey calls start-up hooks once per worker thread)."""
+    global _heartbeat
+    with _heartbeat_lock:
+        if _heartbeat is None or not _heartbeat.is_alive():
+            _heartbeat = Heartbeat(interval_s or settings.TOWER_HEARTBEAT_S)
+            _heartbeat.start()
+        return _heartbeat
+
+
+def stop_heartbeat() -> None:
+    global _heartbeat
+    with _heartbeat_lock:
+        beat, _heartbeat = _heartbeat, None
+    if beat is not None:
+        beat.stopping.set()
+        beat.join(timeout=10)
+
+
+# --- what the page shows --------------------------------------------------------------------------------------
+def running_segments() -> list[dict]:
+    from productions.models import Segment, SegmentAttempt
+
+    rows = []
+    running = Segment.objects.filter(status__in=[Segment.Status.GENERATING, Segment.Status.POST]).select_related(
+        "episode", "episode__project").order_by("started_at")
+    for segment in running:
+        attempt = segment.attempt_log.filter(outcome=SegmentAttempt.Outcome.RUNNING).order_by("-number").first()
+        server = attempt.server if attempt else ""
+        if attempt and not server and attempt.tries:
+            server = str(attempt.tries[-1].get("server", ""))
+        rows.append({"episode": segment.episode_id, "title": segment.episode.title,
+                     "project": segment.episode.project.name, "segment": segment.index,
+                     "status": segment.get_status_display(), "progress": round(segment.progress, 3),
+                     "backend": attempt.backend if attempt else "", "server": server,
+                     "started_at": segment.started_at.timestamp() if segment.started_at else None})
+    return rows
+
+
+def throughput(now=None) -> dict:
+    from productions.models import Episode, Segment
+
+    now = now or timezone.now()
+    since = now - timedelta(seconds=HISTORY_S)
+    done = Segment.objects.filter(status=Segment.Status.DONE, finished_at__gte=since)
+    buckets = [0] * 12  # segments finished per 5 minutes over the last hour, oldest first
+    for finished_at in done.values_list("finished_at", flat=True):
+        slot = int((finished_at - since).total_seconds() // 300)
+        buckets[min(max(slot, 0), 11)] += 1
+    frames = done.aggregate(n=Sum("delivered_frames"))["n"] or 0
+    return {"segments_last_hour": done.count(), "frames_last_hour": frames,
+            "delivered_frames_per_min": round(frames / 60.0, 1),
+            "episodes_finished_last_hour": Episode.objects.filter(finished_at__gte=since).count(),
+            "segments_per_5min": buckets}
+
+
+def monitor_state(with_history: bool = False) -> dict[str, Any]:
+    from productions.models import MonitorSample, WorkerHeartbeat
+    from productions.tasks import queue_length
+
+    interval = settings.TOWER_HEARTBEAT_S
+    workers, gpus = [], []
+    for beat in WorkerHeartbeat.objects.filter(seen_at__gte=timezone.now() - timedelta(seconds=HISTORY_S)):
+        live = beat.is_live(interval)
+        workers.append({"worker_id": beat.worker_id, "host": beat.host, "pid": beat.pid, "live": live,
+                        "seen_at": beat.seen_at.timestamp(), "started_at": beat.started_at.timestamp(),
+                        "stopped": beat.stopped_at is not None,
+                        "queue_length": (beat.state or {}).get("queue_length")})
+        if live:
+            for gpu in (beat.state or {}).get("gpus", []):
+                if not any(sample_name(g) == sample_name(gpu) for g in gpus):
+                    gpus.append(gpu)
+    try:
+        queue = queue_length()
+    except Exception:  # the queue's store is unreachable: say so rather than fail the page
+        log.warning("could not read the Huey queue length", exc_info=True)
+        queue = None
+    state: dict[str, Any] = {"workers": workers, "gpus": gpus, "queue_length": queue,
+                             "running": running_segments(), "throughput": throughput(),
+                             "interval_s": interval, "at": time.time()}
+    if with_history:
+        since = timezone.now() - timedelta(seconds=HISTORY_S)
+        state["history"] = [sample_point(s) for s in MonitorSample.objects.filter(at__gte=since).order_by("at")]
+    return state

@@ -1,0 +1,182 @@
+"""A real daphne server process for tests, on the test database (the pattern of tests/worker.py), and small
+helpers for talking to it as a signed-in user: session cookies, CSRF, WebSockets."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import requests
+from django.test import Client
+
+from tests.worker import ROOT, worker_env
+
+REDIS_URL = os.environ.get("TOWER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def redis_available() -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
+    except Exception:
+        return False
+
+
+def shape_env(shape: str) -> dict[str, str]:
+    """Environment for the web and worker processes of one deployment shape. Redis keys get a prefix of
+    their own so concurrent test runs sharing the server never see each other's messages or tasks."""
+    if shape == "embedded":
+        return {"TOWER_REDIS_URL": ""}
+    tag = f"tower-test-{uuid.uuid4().hex[:10]}"
+    return {"TOWER_REDIS_URL": REDIS_URL, "TOWER_CHANNELS_PREFIX": tag, "TOWER_HUEY_NAME": tag}
+
+
+def forget_redis_keys(env: dict[str, str]) -> None:
+    """Remove what one test's Redis shape left behind (only keys with its own prefix)."""
+    tag = env.get("TOWER_CHANNELS_PREFIX")
+    if not tag:
+        return
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in list(client.scan_iter(match=f"*{tag}*", count=500)):
+        client.delete(key)
+
+
+class DaphneServer:
+    def __init__(self, log_path: Path, **env: str):
+        self.log_path = log_path
+        self.env = worker_env(**env)
+        self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the server keeps Django's async-safety checks
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> DaphneServer:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "tower.asgi:application"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daphne exited ({self.proc.returncode}):\n{self.log()[-4000:]}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(self.url + "/login/", timeout=2).status_code == 200:
+                    return self
+            time.sleep(0.2)
+        raise AssertionError(f"daphne did not answer within {timeout} s:\n{self.log()[-4000:]}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def session_cookie(user) -> str:
+    """A real session in the test database: daphne, on the same database and secret key, accepts it."""
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+def open_socket(server: DaphneServer, path: str, sessionid: str | None, timeout: float = 10):
+    """A websocket-client connection, signed in with `sessionid` (None: anonymous), from our own origin."""
+    import websocket
+
+    headers = [f"Cookie: sessionid={sessionid}"] if sessionid else []
+    return websocket.create_connection(server.ws_url + path, timeout=timeout, header=headers,
+                                       origin=server.url)
+
+
+def close_code(ws, timeout: float = 10) -> int | None:
+    """Wait for the server to close the socket; returns the close code it sent (before any data frame)."""
+    import struct
+
+    from websocket import ABNF
+
+    ws.settimeout(timeout)
+    opcode, frame = ws.recv_data_frame(True)
+    if opcode != ABNF.OPCODE_CLOSE:
+        raise AssertionError(f"expected the server to close the socket, got opcode {opcode}: {frame!r}")
+    return struct.unpack("!H", frame.data[:2])[0] if len(frame.data) >= 2 else None
+
+
+def receive_until(ws, predicate, timeout: float, seen: list | None = None) -> dict:
+    """Read JSON frames until one matches; every frame read is appended to `seen`, stamped with its receipt
+    time (`_rx`, Unix seconds)."""
+    import websocket
+
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no matching message within {timeout} s; last: {(seen or [])[-3:]}")
+        # Short waits: websocket-client answers daphne's pings (every 20 s) inside recv() and then waits the
+        # whole timeout again, so one long recv() could outlive the deadline forever.
+        ws.settimeout(min(left, 1.0))
+        try:
+            frame = ws.recv()
+        except websocket.WebSocketTimeoutException:
+            continue
+        if not frame:
+            raise AssertionError(f"the server closed the socket; last: {(seen or [])[-3:]}")
+        message = json.loads(frame)
+        message["_rx"] = time.time()
+        if seen is not None:
+            seen.append(message)
+        if predicate(message):
+            return message
+
+
+class ApiSession:
+    """requests against the live server as a signed-in user, with Django's CSRF protection satisfied."""
+
+    def __init__(self, server: DaphneServer, sessionid: str):
+        self.server = server
+        self.http = requests.Session()
+        self.http.cookies.set("sessionid", sessionid, domain="127.0.0.1")
+        self.http.get(server.url + "/login/", timeout=10)  # sets the csrftoken cookie
+
+    def post(self, path: str, body: dict | None = None) -> requests.Response:
+        token = self.http.cookies.get("csrftoken", "")
+        return self.http.post(self.server.url + path, json=body or {}, timeout=30,
+                              headers={"X-CSRFToken": token, "Origin": self.server.url})
+
+    def get(self, path: str) -> requests.Response:
+        return self.http.get(self.server.url + path, timeout=30)
