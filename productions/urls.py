@@ -1,6 +1,6 @@
 from django.urls import path
 
-from productions import views
+from productions import qa_views, views
 
 urlpatterns = [
     path("", views.project_list, name="project-list"),
@@ -8,6 +8,7 @@ urlpatterns = [
     path("projects/<int:pk>/episodes/new/", views.episode_new, name="episode-new"),
     path("episodes/<int:pk>/", views.episode_detail, name="episode-detail"),
     path("episodes/<int:pk>/render/", views.episode_render, name="episode-render"),
+    path("episodes/<int:pk>/qa/", qa_views.episode_qa, name="episode-qa"),
     path("episodes/<int:pk>/cancel/", views.episode_cancel, name="episode-cancel"),
     path("episodes/<int:pk>/live/", views.episode_live, name="episode-live"),
     path("episodes/<int:pk>/segments/<int:index>/review/<str:action>/", views.segment_review,

@@ -7,7 +7,7 @@ pytestmark = pytest.mark.django_db
 
 PAGES = [
     "/", "/projects/1/", "/projects/1/episodes/new/", "/episodes/1/", "/episodes/1/video/",
-    "/episodes/1/keyframe/", "/episodes/1/segments/0/video/", "/episodes/1/segments/0/preview/",
+    "/episodes/1/keyframe/", "/episodes/1/qa/", "/episodes/1/segments/0/video/", "/episodes/1/segments/0/preview/",
     "/api/docs", "/api/openapi.json", "/admin/", "/episodes/1/live/", "/monitor/",
     "/episodes/1/segments/0/attempts/1/preview/",
 ]
@@ -47,7 +47,7 @@ def test_every_url_pattern_is_covered():
 
     names = {p.name for p in get_resolver().url_patterns[-1].url_patterns}
     assert names == {"project-list", "project-detail", "episode-new", "episode-detail", "episode-render",
-                     "episode-cancel", "episode-file", "segment-file", "episode-live", "segment-review",
+                     "episode-cancel", "episode-file", "segment-file", "episode-live", "segment-review", "episode-qa",
                      "attempt-file", "monitor"}
 
 
