@@ -4,7 +4,6 @@ import pytest
 from django.test import Client
 
 
-
 @pytest.fixture(autouse=True)
 def media_root(request, tmp_path):
     """Every test writes its media into its own folder (pure-pipeline runs with -p no:django skip this)."""

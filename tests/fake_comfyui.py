@@ -1162,3 +1162,13 @@ FAST_POOL_OPTIONS: dict[str, Any] = {
 }
 # Small jobs: a few sampler steps, tiny frames.
 SMALL_PARAMS: dict[str, Any] = {"steps": 4}
+
+
+def make_backend(*urls: str, deadline_s: float = 15, **kwargs: Any):
+    """A ComfyUIBackend on its own pool of `urls`, with the fast test timeouts and small workflow params."""
+    from productions.lib.comfyui.backend import ComfyUIBackend
+    from productions.lib.comfyui.client import ClientTimeouts
+
+    kwargs.setdefault("params", dict(SMALL_PARAMS))
+    return ComfyUIBackend.for_urls(list(urls), timeouts=ClientTimeouts(**FAST_CLIENT_TIMEOUTS),
+                                   pool_options=FAST_POOL_OPTIONS, deadline_s=deadline_s, **kwargs)

@@ -6,9 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -17,7 +15,7 @@ from pathlib import Path
 import requests
 from django.test import Client
 
-from tests.worker import ROOT, worker_env
+from tests.worker import ManagedProcess
 
 REDIS_URL = os.environ.get("TOWER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -58,13 +56,11 @@ def forget_redis_keys(env: dict[str, str]) -> None:
         client.delete(key)
 
 
-class DaphneServer:
+class DaphneServer(ManagedProcess):
     def __init__(self, log_path: Path, **env: str):
-        self.log_path = log_path
-        self.env = worker_env(**env)
+        super().__init__(log_path, **env)
         self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the server keeps Django's async-safety checks
         self.port = free_port()
-        self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
@@ -75,11 +71,7 @@ class DaphneServer:
         return f"ws://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> DaphneServer:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "tower.asgi:application"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        self.spawn([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "tower.asgi:application"])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -89,23 +81,6 @@ class DaphneServer:
                     return self
             time.sleep(0.2)
         raise AssertionError(f"daphne did not answer within {timeout} s:\n{self.log()[-4000:]}")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
 def session_cookie(user) -> str:

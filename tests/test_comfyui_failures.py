@@ -14,11 +14,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fake_comfyui import FAST_CLIENT_TIMEOUTS, FAST_POOL_OPTIONS, SMALL_PARAMS, FakeComfyUI  # noqa: E402
+from fake_comfyui import FAST_CLIENT_TIMEOUTS, FAST_POOL_OPTIONS, SMALL_PARAMS, FakeComfyUI  # noqa: E402,F401
+from fake_comfyui import make_backend as fake_make_backend  # noqa: E402
 
 from productions.lib.backend import Cancelled, SegmentRequest  # noqa: E402
-from productions.lib.comfyui.backend import ComfyUIBackend  # noqa: E402
-from productions.lib.comfyui.client import ClientTimeouts  # noqa: E402
 from productions.lib.comfyui.errors import (  # noqa: E402
     DeadlineExceeded,
     ExecutionFailed,
@@ -31,11 +30,8 @@ pytestmark = pytest.mark.timeout(30)
 W, H = 64, 36
 
 
-def make_backend(*urls: str, **kwargs: object) -> ComfyUIBackend:
-    kwargs.setdefault("deadline_s", 10)
-    kwargs.setdefault("params", dict(SMALL_PARAMS))
-    return ComfyUIBackend.for_urls(list(urls), timeouts=ClientTimeouts(**FAST_CLIENT_TIMEOUTS),
-                                   pool_options=FAST_POOL_OPTIONS, **kwargs)
+def make_backend(*urls: str, deadline_s: float = 10, **kwargs: object):
+    return fake_make_backend(*urls, deadline_s=deadline_s, **kwargs)
 
 
 def request(frames: int = 4) -> SegmentRequest:

@@ -14,22 +14,15 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fake_comfyui import FAST_CLIENT_TIMEOUTS, FAST_POOL_OPTIONS, SMALL_PARAMS, FakeComfyUI  # noqa: E402
+from fake_comfyui import FAST_CLIENT_TIMEOUTS, FAST_POOL_OPTIONS, SMALL_PARAMS, FakeComfyUI, make_backend  # noqa: E402,F401
 
 from productions.lib.backend import SegmentRequest  # noqa: E402
 from productions.lib.comfyui.backend import ComfyUIBackend  # noqa: E402
-from productions.lib.comfyui.client import ClientTimeouts  # noqa: E402
 from productions.lib.comfyui.pool import Attempt, ServerPool  # noqa: E402
 
 pytestmark = pytest.mark.timeout(30)
 W, H = 64, 36
 
-
-def make_backend(*urls: str, **kwargs: object) -> ComfyUIBackend:
-    kwargs.setdefault("deadline_s", 15)
-    kwargs.setdefault("params", dict(SMALL_PARAMS))
-    return ComfyUIBackend.for_urls(list(urls), timeouts=ClientTimeouts(**FAST_CLIENT_TIMEOUTS),
-                                   pool_options=FAST_POOL_OPTIONS, **kwargs)
 
 
 def request(index: int = 0) -> SegmentRequest:

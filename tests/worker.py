@@ -27,20 +27,18 @@ def worker_env(**extra: str) -> dict[str, str]:
     return env
 
 
-class HueyWorker:
+class ManagedProcess:
+    """A subprocess for tests: its own session (so signals reach its children), output in a log file."""
+
     def __init__(self, log_path: Path, **env: str):
         self.log_path = log_path
         self.env = worker_env(**env)
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> HueyWorker:
+    def spawn(self, command: list[str]) -> None:
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "run_huey", "--workers", "1", "--delay", "0.1",
-             "--max-delay", "0.5"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        return self
+        self.proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
 
     @property
     def pid(self) -> int:
@@ -48,7 +46,7 @@ class HueyWorker:
         return self.proc.pid
 
     def kill(self) -> None:
-        """SIGKILL: the worker gets no chance to clean up (what a crash or OOM kill does)."""
+        """SIGKILL: no chance to clean up (what a crash or an OOM kill does)."""
         assert self.proc is not None
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
@@ -64,6 +62,13 @@ class HueyWorker:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class HueyWorker(ManagedProcess):
+    def start(self) -> HueyWorker:
+        self.spawn([sys.executable, str(ROOT / "manage.py"), "run_huey", "--workers", "1", "--delay", "0.1",
+                    "--max-delay", "0.5"])
+        return self
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.5, worker: HueyWorker | None = None):
