@@ -15,6 +15,8 @@ from ninja.security import django_auth
 
 from productions.downloads import serve_file
 from productions.forms import EpisodeForm, ProjectForm
+from productions.lib.planning import DEFAULT_SEGMENTS
+from productions.lib.spec import DELIVERY_SPEC
 from productions.models import Episode, Membership, Project, SegmentAttempt
 from productions.review import ReviewError, approve_segment, reject_segment
 from productions.tasks import start_render
@@ -73,12 +75,12 @@ class EpisodeIn(Schema):
     characters: str = ""
     negative_prompt: str = ""
     seed: int = 0
-    duration_s: float = 30.0
-    width: int = 1920
-    height: int = 1080
-    fps: int = 24
-    min_bitrate_bps: int = 10_000_000
-    segment_count: int = 6
+    duration_s: float = DELIVERY_SPEC.min_duration_s
+    width: int = DELIVERY_SPEC.width
+    height: int = DELIVERY_SPEC.height
+    fps: int = DELIVERY_SPEC.fps
+    min_bitrate_bps: int = DELIVERY_SPEC.min_bitrate_bps
+    segment_count: int = DEFAULT_SEGMENTS
     backend: str = ""
     upscaler: str = ""
     start: bool = False

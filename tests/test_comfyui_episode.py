@@ -25,6 +25,17 @@ def servers():
         server.stop()
 
 
+def queue_render(episode) -> None:
+    from productions.tasks import render_episode
+
+    assert episode.queue_render()
+    render_episode(episode.pk)
+
+
+def wait_for_render(episode, worker: HueyWorker) -> None:
+    wait_for(lambda: status_of(episode.pk) in {"delivered", "review", "failed"}, 300, "the render", worker=worker)
+
+
 def comfy_worker(tmp_path, settings, urls: list[str]) -> HueyWorker:
     return HueyWorker(tmp_path / "worker.log", TOWER_MEDIA_ROOT=str(settings.MEDIA_ROOT), TOWER_BACKEND="comfyui",
                       TOWER_COMFYUI_URLS=",".join(urls), TOWER_COMFYUI_HEALTH_INTERVAL_S="0.5",
@@ -35,12 +46,8 @@ def test_the_worker_renders_an_episode_through_comfyui(project, servers, tmp_pat
     episode = small_episode(project, backend="comfyui")
     worker = comfy_worker(tmp_path, settings, [servers[0].url]).start()
     try:
-        assert episode.queue_render()
-        from productions.tasks import render_episode
-
-        render_episode(episode.pk)
-        wait_for(lambda: status_of(episode.pk) in {"delivered", "review", "failed"}, 300, "the render",
-                 worker=worker)
+        queue_render(episode)
+        wait_for_render(episode, worker)
     finally:
         worker.stop()
     episode.refresh_from_db()
@@ -62,17 +69,13 @@ def test_a_server_killed_mid_episode_fails_over_to_the_other(project, servers, t
     episode = small_episode(project, backend="comfyui")
     worker = comfy_worker(tmp_path, settings, [s.url for s in servers]).start()
     try:
-        assert episode.queue_render()
-        from productions.tasks import render_episode
-
-        render_episode(episode.pk)
+        queue_render(episode)
         first = wait_for(lambda: SegmentAttempt.objects.filter(segment__episode=episode, outcome="running")
                          .exclude(server="").first(), 120, "a segment running on a server", interval=0.1,
                          worker=worker)
         victim = next(s for s in servers if s.url == first.server)
         victim.kill()
-        wait_for(lambda: status_of(episode.pk) in {"delivered", "review", "failed"}, 300, "the render",
-                 worker=worker)
+        wait_for_render(episode, worker)
     finally:
         worker.stop()
     episode.refresh_from_db()

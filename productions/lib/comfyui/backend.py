@@ -256,15 +256,7 @@ class ComfyUIBackend:
         """txt2img at the checkpoint's native size (manifest `native_size`, reshaped to the request's aspect
         ratio), resized to request.width x request.height. `params` overrides workflow parameters, e.g.
         {"lora_name": "hero.safetensors", "lora_strength": 0.8, "ckpt_name": ...}."""
-        base = {
-            "prompt": _with_style(request.prompt, request.style),
-            "negative_prompt": request.negative_prompt or None,
-            "seed": request.seed & 0xFFFFFFFFFFFFFFFF,
-            "width": request.width,
-            "height": request.height,
-            "filename_prefix": "tower/keyframe",
-        }
-        values = self._values(base, params)
+        values = self._values(_request_values(request, "tower/keyframe"), params)
         overridden = any(k in (params or {}) or k in self.params for k in ("width", "height"))
         native_for = None if overridden else (request.width, request.height)
         result, _wf, _skipped, _attempts = self._run(
@@ -286,16 +278,8 @@ class ComfyUIBackend:
         """img2vid from request.init_image. The result's fps is request.fps times any interpolation done
         inside ComfyUI (RIFE variant), and its frames may be larger than requested (upscale variant);
         `info` says which server, workflow, prompt_id and attempts produced it."""
-        base = {
-            "prompt": _with_style(request.prompt, request.style),
-            "negative_prompt": request.negative_prompt or None,
-            "seed": request.seed & 0xFFFFFFFFFFFFFFFF,
-            "width": request.width,
-            "height": request.height,
-            "num_frames": request.num_frames,
-            "fps": request.fps,
-            "filename_prefix": f"tower/segment_{request.index:03d}",
-        }
+        base = {**_request_values(request, f"tower/segment_{request.index:03d}"),
+                "num_frames": request.num_frames, "fps": request.fps}
         values = self._values(base, params)
         result, wf, skipped, attempts = self._run(
             "segment", values, progress, should_cancel, on_attempt, ("init_image", request.init_image),
@@ -321,6 +305,18 @@ class ComfyUIBackend:
             "notes": result.notes,
         }
         return SegmentResult(frames=frames, fps=request.fps * multiplier, info=info)
+
+
+def _request_values(request: KeyframeRequest | SegmentRequest, filename_prefix: str) -> dict[str, Any]:
+    """The workflow parameters every generation request fills: prompt (with style), negative, seed, size."""
+    return {
+        "prompt": _with_style(request.prompt, request.style),
+        "negative_prompt": request.negative_prompt or None,
+        "seed": request.seed & 0xFFFFFFFFFFFFFFFF,
+        "width": request.width,
+        "height": request.height,
+        "filename_prefix": filename_prefix,
+    }
 
 
 def _with_style(prompt: str, style: str) -> str:

@@ -13,6 +13,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from productions.forms import EpisodeForm
+from productions.lib.planning import DEFAULT_SEGMENTS
+from productions.lib.spec import DELIVERY_SPEC
 from productions.models import Episode, Project
 from productions.render import EpisodeRender
 
@@ -30,8 +32,8 @@ class Command(BaseCommand):
         parser.add_argument("--style", default="")
         parser.add_argument("--characters", default="")
         parser.add_argument("--seed", default="0")
-        parser.add_argument("--duration", default="30")
-        parser.add_argument("--segments", default="6")
+        parser.add_argument("--duration", default=str(DELIVERY_SPEC.min_duration_s))
+        parser.add_argument("--segments", default=str(DEFAULT_SEGMENTS))
         parser.add_argument("--backend", default="")
 
     def handle(self, *args, **opts) -> None:
@@ -68,7 +70,8 @@ class Command(BaseCommand):
             "title": opts["title"], "synopsis": opts["synopsis"], "style": opts["style"],
             "characters": opts["characters"], "seed": opts["seed"], "duration_s": opts["duration"],
             "segment_count": opts["segments"], "backend": opts["backend"], "upscaler": "",
-            "width": 1920, "height": 1080, "fps": 24, "min_bitrate_bps": 10_000_000,
+            "width": DELIVERY_SPEC.width, "height": DELIVERY_SPEC.height, "fps": DELIVERY_SPEC.fps,
+            "min_bitrate_bps": DELIVERY_SPEC.min_bitrate_bps,
         })
         if not form.is_valid():
             problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
