@@ -336,17 +336,27 @@ class RealESRGANUpscaler:
         Device memory is bounded by the VRAM budget (`vram_gb`); on CPU, by batch x frame working set (about
         1 GB per 1024x576 frame for realesr-animevideov3 in fp32, tiles above CPU_RAM_BUDGET_GB).
         On CUDA the batches are computed by a background thread `prefetch` batches ahead, so the GPU works
-        while the consumer (e.g. the pipe to the encoder) takes the previous frames.
+        while the consumer (e.g. the pipe to the encoder) takes the previous frames; when the frames end (or
+        the consumer stops), the VRAM torch cached is released for the other users of the card (ComfyUI).
         """
         if width <= 0 or height <= 0:
             raise ValueError(f"target size must be positive, got {width}x{height}")
         results: Iterator[_Pending] = (self._process(b, width, height) for b in self._batches(frames))
         if self.prefetch > 0:
             results = _background(results, self.prefetch)
-        for pending in results:
-            batch = pending.wait()
-            for i in range(batch.shape[0]):
-                yield batch[i]
+        try:
+            for pending in results:
+                batch = pending.wait()
+                for i in range(batch.shape[0]):
+                    yield batch[i]
+        finally:
+            close = getattr(results, "close", None)
+            if close is not None:
+                close()  # stops the background thread before the cache is released
+            if self.device.type == "cuda":
+                # hand the cached blocks back to the driver: on the studio's 12 GB card ComfyUI needs them
+                # between segments, and torch's caching allocator would otherwise keep the peak reserved
+                torch.cuda.empty_cache()
 
     # ------------------------------------------------------------------------------------------ batching
 
