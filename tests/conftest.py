@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
-from django.test import Client
+
+if TYPE_CHECKING:  # Django is imported lazily: pure-pipeline runs (-p no:django) work where it is absent
+    from django.test import Client
 
 
 @pytest.fixture(autouse=True)
@@ -36,6 +40,8 @@ def project(users):
 
 
 def client_for(user) -> Client:
+    from django.test import Client
+
     client = Client()
     client.force_login(user)
     return client

