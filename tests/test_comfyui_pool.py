@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 import threading
 import time
@@ -163,3 +164,50 @@ def _tiny_prompt() -> dict:
             "2": {"class_type": "VAEDecode", "inputs": {"samples": ["1", 0], "vae": ["3", 2]}},
             "3": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sd_xl_base_1.0.safetensors"}},
             "4": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "other"}}}
+
+
+class SilentServer:
+    """Accepts TCP connections and never answers (a hung or firewalled host); records when each one opened."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.opened: list[float] = []
+        self._conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.opened.append(time.monotonic())
+            self._conns.append(conn)  # held open, never answered
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self._conns:
+            conn.close()
+
+
+def test_hung_servers_are_checked_at_the_same_time_and_hold_up_no_other() -> None:
+    timeout = 2.0
+    first, second = SilentServer(), SilentServer()
+    try:
+        with FakeComfyUI(name="ok") as ok:
+            pool = ServerPool([first.url, second.url, ok.url], health_timeout_s=timeout, start=False)
+            try:
+                pool.check_all()
+                snap = {s["url"]: s for s in pool.snapshot()}
+            finally:
+                pool.close()
+        assert snap[ok.url]["healthy"] is True
+        for hung in (first, second):
+            assert snap[hung.url]["healthy"] is False and "Timeout" in snap[hung.url]["last_error"]
+            assert len(hung.opened) == 1
+        # checked one after the other, the second would be contacted only once the first timed out
+        assert abs(first.opened[0] - second.opened[0]) < timeout / 2
+    finally:
+        first.close()
+        second.close()

@@ -1,10 +1,11 @@
 """A pool of ComfyUI servers (one per GPU or machine), health-checked in the background.
 
-Each job goes to the least-loaded healthy server: load = jobs other clients have queued there (from /queue)
-+ Tower's own jobs in flight there. A job whose server fails in a retryable way (down, vanished, socket lost,
-out of memory) is retried on another server (preferring ones it has not tried) with exponential backoff and a
-bounded number of attempts, all inside the job's deadline. Every attempt is reported to a callback as a plain
-`Attempt` record, for the Django side to store on the Segment. SwarmUI's multi-backend design is the model.
+Every server is checked at the same time, so one that hangs delays no other. Each job goes to the least-loaded
+healthy server: load = jobs other clients have queued there (from /queue) + Tower's own jobs in flight there.
+A job whose server fails in a retryable way (down, vanished, socket lost, out of memory) is retried on another
+server (preferring ones it has not tried) with exponential backoff and a bounded number of attempts, all
+inside the job's deadline. Every attempt is reported to a callback as a plain `Attempt` record, for the Django
+side to store on the Segment. SwarmUI's multi-backend design is the model.
 
 Configuration: TOWER_COMFYUI_URLS (comma-separated), TOWER_COMFYUI_HEALTH_INTERVAL_S (default 5),
 TOWER_COMFYUI_MAX_ATTEMPTS (default 3), TOWER_COMFYUI_DEADLINE_S (default 600).
@@ -18,6 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
@@ -148,6 +150,7 @@ class ServerPool:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._checkers: ThreadPoolExecutor | None = None
         self._local = threading.local()
         if start:
             self.start()
@@ -183,6 +186,10 @@ class ServerPool:
         if self._thread is not None:
             self._thread.join(timeout=self.health_timeout_s * 2 + 1)
             self._thread = None
+        with self._lock:
+            checkers, self._checkers = self._checkers, None
+        if checkers is not None:
+            checkers.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> ServerPool:
         return self
@@ -204,8 +211,17 @@ class ServerPool:
     # -- health ------------------------------------------------------------------------------------------
 
     def check_all(self) -> None:
-        for url in list(self.servers):
-            self.check(url)
+        """Check every server at once: one that does not answer holds up no other (each waits its timeout)."""
+        urls = list(self.servers)
+        if len(urls) <= 1:
+            for url in urls:
+                self.check(url)
+            return
+        with self._lock:
+            if self._checkers is None:
+                self._checkers = ThreadPoolExecutor(min(len(urls), 16), thread_name_prefix="comfyui-check")
+            checkers = self._checkers
+        list(checkers.map(self.check, urls))  # the threads keep their HTTP sessions between rounds
 
     def check(self, url: str) -> bool:
         """One health check: /system_stats (devices, VRAM) and /queue (load). Returns healthy."""
