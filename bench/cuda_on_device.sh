@@ -33,7 +33,8 @@ python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.versio
 
 status=0
 python3 -m pytest -p no:django -p no:cacheprovider -o addopts="" --timeout=600 -rA -s -q \
-    tests/test_upscale_cuda.py tests/test_upscale_exactness.py tests/test_upscale_output.py 2>&1 \
+    tests/test_upscale_cuda.py tests/test_upscale_exactness.py tests/test_upscale_output.py \
+    tests/test_upscale_select.py tests/test_upscale_weights.py 2>&1 \
     | tee "$out/pytest.txt" || status=$?
 python3 bench/upscale.py --skip-cpu --cuda-frames "${CUDA_FRAMES:-240}" 2>&1 | tee "$out/bench.txt" || status=$?
 exit "$status"
