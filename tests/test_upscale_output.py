@@ -10,13 +10,8 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from productions.lib.upscale.realesrgan import (
-    VRAM_ENV,
-    Plan,
-    RealESRGANUpscaler,
-    plan_batch_and_tile,
-    vram_budget_bytes,
-)
+from productions.lib.upscale.config import VRAM_ENV, vram_budget_bytes
+from productions.lib.upscale.realesrgan import Plan, RealESRGANUpscaler, plan_batch_and_tile
 from productions.lib.upscale.weights import load_model
 
 

