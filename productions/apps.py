@@ -6,4 +6,4 @@ class ProductionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import tasks  # noqa: F401  (registers the Huey tasks and the worker start-up hook)
+        from . import checks, tasks  # noqa: F401  (registers the settings checks, the Huey tasks and the worker hooks)

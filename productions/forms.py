@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 from django import forms
 from django.conf import settings
 
 from productions.lib.spec import DELIVERY_SPEC
+from productions.lib.upscale.config import realesrgan_problem
 from productions.models import Episode, Project
 
 MAX_PROMPT_CHARS = 4000
@@ -74,9 +73,10 @@ class EpisodeForm(forms.ModelForm):
 
     def clean_upscaler(self) -> str:
         upscaler = self.cleaned_data.get("upscaler", "")
-        if (upscaler or settings.TOWER_UPSCALER) == Episode.Upscaler.REALESRGAN and not importlib.util.find_spec(
-                "torch"):
-            raise forms.ValidationError("Real-ESRGAN needs torch, which this installation lacks (the 'ai' extra).")
+        if (upscaler or settings.TOWER_UPSCALER) == Episode.Upscaler.REALESRGAN:
+            problem = realesrgan_problem(settings.TOWER_UPSCALE_MODEL)
+            if problem:
+                raise forms.ValidationError(f"Real-ESRGAN cannot run on this installation: {problem}.")
         return upscaler
 
     def clean(self) -> dict:

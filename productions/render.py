@@ -79,7 +79,9 @@ def get_upscaler(choice: str) -> Upscaler:
     from productions.lib.upscale import select_upscaler
 
     try:
-        return select_upscaler(choice)
+        return select_upscaler(
+            choice, device=settings.TOWER_UPSCALE_DEVICE or None, model=settings.TOWER_UPSCALE_MODEL
+        )
     except (ImportError, ValueError) as exc:  # WeightsError is a ValueError: a bad or mismatched weights file
         raise BackendError(f"the {choice} upscaler cannot run: {exc}") from exc
 

@@ -156,6 +156,11 @@ TOWER_COMFYUI_URLS = env_list("TOWER_COMFYUI_URLS")
 # A worker that has not touched its episode for this long is presumed dead; another may take it over.
 TOWER_LEASE_S = env_int("TOWER_LEASE_S", 120)
 TOWER_UPSCALER = os.environ.get("TOWER_UPSCALER", "auto")  # auto | realesrgan | lanczos
+# Real-ESRGAN's model: a catalogue name (realesr-animevideov3, RealESRGAN_x4plus_anime_6B, ...) or a weights file;
+# official .pth files are looked for in TOWER_MODELS_DIR. Checked at start-up (productions/checks.py).
+TOWER_UPSCALE_MODEL = os.environ.get("TOWER_UPSCALE_MODEL", "realesr-animevideov3")
+# Where Real-ESRGAN runs: empty = CUDA when available, else the CPU; or e.g. "cuda:1" on a host with several GPUs.
+TOWER_UPSCALE_DEVICE = os.environ.get("TOWER_UPSCALE_DEVICE", "")
 # A segment failing a blocking QA check is regenerated with a new seed up to this many tries in all.
 TOWER_QA_MAX_ATTEMPTS = env_int("TOWER_QA_MAX_ATTEMPTS", 3)
 # Where generation happens: Stable Video Diffusion's native size. Upscaling takes it to the delivery size.
