@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import NinjaAPI, Schema, Status
+from ninja import Field, NinjaAPI, Schema, Status
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import django_auth
@@ -104,6 +104,8 @@ class SegmentOut(Schema):
 class RejectIn(Schema):
     reason: str
     prompt: str | None = None
+    render: bool = Field(True, description="false: keep the episode stopped to review other segments first; "
+                                           "POST .../render then makes every rejected segment again at once")
 
 
 class ApproveIn(Schema):
@@ -317,9 +319,9 @@ def download_segment(request: HttpRequest, episode_id: int, index: int):
 
 
 # --- review ---------------------------------------------------------------------------------------------
-def review_call(fn, *args):
+def review_call(fn, *args, **kwargs):
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except ReviewError as exc:
         raise HttpError(exc.status, str(exc)) from None
 
@@ -351,10 +353,12 @@ def approve(request: HttpRequest, episode_id: int, index: int):
 @api.post("/episodes/{episode_id}/segments/{index}/reject", response={202: EpisodeOut}, tags=["review"])
 def reject(request: HttpRequest, episode_id: int, index: int, payload: RejectIn):
     """Reject the segment with a reason: it is made again with a new seed (and `prompt`, if given), then the
-    final video is stitched again. The rejected attempt's files are kept."""
+    final video is stitched again. The rejected attempt's files are kept. With `render: false` nothing is
+    queued yet: reject others too, then POST /episodes/{id}/render once."""
     episode = episode_for(request, episode_id, produce=True)
     segment = get_object_or_404(episode.segments.select_related("episode"), index=index)
-    episode = review_call(reject_segment, segment, request.user, payload.reason, payload.prompt)
+    episode = review_call(reject_segment, segment, request.user, payload.reason, payload.prompt,
+                          render=payload.render)
     episode.refresh_from_db()
     return Status(202, episode_out(episode))
 

@@ -117,6 +117,9 @@ def episode_state(episode: Episode) -> dict:
         "mean_segment_s": mean_segment_s,
         "mean_post_s": mean_post_s,
         "waiting_segments": sum(1 for s in segments if s.status in (Segment.Status.PENDING, Segment.Status.FAILED)),
+        # rejected while the episode is stopped, to be made again by the next render
+        "rejected_waiting": 0 if episode.is_active else sum(
+            1 for s in segments if s.status == Segment.Status.PENDING and s.review == Segment.Review.REJECTED),
         "final_url": (reverse("episode-file", args=[episode.pk, "video"]) + f"?v={version(final)}")
         if final else None,
         "conformance": {"passed": conformance.passed, "id": conformance.pk} if conformance else None,
@@ -124,7 +127,8 @@ def episode_state(episode: Episode) -> dict:
         "segments": states,
         "at": timezone.now().timestamp(),
     }
-    state["head_fp"] = fingerprint(episode.status, episode.error, bool(segments), state["approved"])
+    state["head_fp"] = fingerprint(episode.status, episode.error, bool(segments), state["approved"],
+                                   state["rejected_waiting"])
     state["final_fp"] = fingerprint(version(final), conformance.pk if conformance else None, episode.status)
     return state
 

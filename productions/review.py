@@ -3,7 +3,8 @@
 A rejection moves the segment's files into an attempt folder (`segment-NN/attempt-MM/`) and records the
 verdict on that attempt, so every attempt stays viewable (preview, video, seed, prompt, reason, QA). The
 segment goes back to pending with a new seed (and the prompt, if the producer edited it), and a render is
-queued: the renderer makes every segment that is not complete and always re-stitches the final video.
+queued (or, at the producer's choice, held until other segments are reviewed too): the renderer makes every
+segment that is not complete and always re-stitches the final video.
 An episode is delivered only when every segment is approved and the final video's conformance passed.
 """
 
@@ -118,8 +119,12 @@ def new_seed(old: int) -> int:
     return seed if seed != old else (seed + 1) % (MAX_SEED + 1)
 
 
-def reject_segment(segment: Segment, user, reason: str, prompt: str | None = None) -> Episode:
-    """Archive the segment's files into its attempt, reset it with a new seed, queue a render."""
+def reject_segment(segment: Segment, user, reason: str, prompt: str | None = None, *, render: bool = True) -> Episode:
+    """Archive the segment's files into its attempt, reset it with a new seed, queue a render.
+
+    `render=False` leaves the episode stopped, so that the producer can reject (or approve) other segments
+    first; one render (start_render, the page's "Regenerate rejected segments") then makes them all again and
+    stitches once."""
     from productions.tasks import start_render
 
     reason = (reason or "").strip()
@@ -147,5 +152,6 @@ def reject_segment(segment: Segment, user, reason: str, prompt: str | None = Non
             finished_at=None)
     episode.refresh_from_db()
     publish_episode_event(episode, {"type": "review", "segment": segment.index, "decision": "rejected"})
-    start_render(episode)
+    if render:
+        start_render(episode)
     return episode

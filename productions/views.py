@@ -123,8 +123,12 @@ def segment_review(request: HttpRequest, pk: int, index: int, action: str) -> Ht
             messages.success(request, f"Segment {index} approved." + (
                 " Every segment is approved: the episode is delivered." if episode.status == "delivered" else ""))
         elif action == "reject":
-            reject_segment(segment, request.user, request.POST.get("reason", ""), request.POST.get("prompt"))
-            messages.success(request, f"Segment {index} rejected: it is being made again with a new seed.")
+            keep_reviewing = request.POST.get("then") == "review"
+            reject_segment(segment, request.user, request.POST.get("reason", ""), request.POST.get("prompt"),
+                           render=not keep_reviewing)
+            messages.success(request, f"Segment {index} rejected: " + (
+                "review the others, then regenerate the rejected segments together." if keep_reviewing
+                else "it is being made again with a new seed."))
         else:
             raise Http404("No such review action.")
     except ReviewError as exc:

@@ -120,6 +120,45 @@ def test_a_rejection_keeps_the_attempt_and_regenerates_with_a_new_seed(rendered,
     assert body["status"] == "delivered"
 
 
+def test_several_rejections_are_made_again_by_one_render(rendered, producer_client, queued):
+    episode = rendered
+    first_final = file_fingerprint(episode.final_file)
+    page = producer_client.get(f"/episodes/{episode.pk}/").content.decode()
+    assert page.count("Reject, review others first") == 2 and "regenerate-rejected" not in page
+
+    # from the page: reject segment 0 and keep reviewing (nothing is queued, the episode stays in review)
+    response = producer_client.post(f"/episodes/{episode.pk}/segments/0/review/reject/",
+                                    {"reason": "Too dark", "prompt": "", "then": "review"})
+    assert response.status_code == 302 and queued == []
+    episode.refresh_from_db()
+    assert episode.status == Episode.Status.REVIEW
+    page = producer_client.get(f"/episodes/{episode.pk}/").content.decode()
+    assert "Regenerate 1 rejected segment</button>" in page and "1 rejected segment waits to be made again" in page
+    # through the API: reject segment 1 the same way
+    response = post_json(producer_client, f"/api/episodes/{episode.pk}/segments/1/reject",
+                         {"reason": "Off model", "render": False})
+    assert response.status_code == 202 and response.json()["status"] == "review" and queued == []
+    page = producer_client.get(f"/episodes/{episode.pk}/").content.decode()
+    assert "Regenerate 2 rejected segments</button>" in page and "2 rejected segments wait to be made again" in page
+    assert [s.status for s in episode.segments.order_by("index")] == ["pending", "pending"]
+    assert post_json(producer_client, f"/api/episodes/{episode.pk}/segments/0/approve").status_code == 409
+
+    # one render makes both again and stitches once
+    assert producer_client.post(f"/episodes/{episode.pk}/render/").status_code == 302
+    assert queued == [episode.pk]
+    episode.refresh_from_db()
+    assert episode.status == Episode.Status.QUEUED
+    assert EpisodeRender(episode).run() == Episode.Status.REVIEW
+    episode.refresh_from_db()
+    assert [(s.attempts, s.status) for s in episode.segments.order_by("index")] == [(2, "done"), (2, "done")]
+    assert file_fingerprint(episode.final_file) != first_final and episode.current_conformance().passed
+    assert [(a.number, a.decision, a.reason) for a in SegmentAttempt.objects.filter(
+        segment__episode=episode, decision="rejected").order_by("segment__index")] == [
+        (1, "rejected", "Too dark"), (1, "rejected", "Off model")]
+    page = producer_client.get(f"/episodes/{episode.pk}/").content.decode()
+    assert "regenerate-rejected" not in page and "wait to be made again" not in page
+
+
 def test_delivery_needs_the_conformance_report_of_the_current_final_video(rendered, producer_client):
     episode = rendered
     final = episode.final_file
