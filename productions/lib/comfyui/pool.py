@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
@@ -221,7 +221,11 @@ class ServerPool:
             if self._checkers is None:
                 self._checkers = ThreadPoolExecutor(min(len(urls), 16), thread_name_prefix="comfyui-check")
             checkers = self._checkers
-        list(checkers.map(self.check, urls))  # the threads keep their HTTP sessions between rounds
+        try:
+            list(checkers.map(self.check, urls))  # the threads keep their HTTP sessions between rounds
+        except (CancelledError, RuntimeError):  # close() shut the checkers down during this round
+            if not self._stop.is_set():
+                raise
 
     def check(self, url: str) -> bool:
         """One health check: /system_stats (devices, VRAM) and /queue (load). Returns healthy."""
