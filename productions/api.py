@@ -280,7 +280,8 @@ def get_episode(request: HttpRequest, episode_id: int):
 
 @api.post("/episodes/{episode_id}/render", response={202: EpisodeOut}, tags=["renders"])
 def render(request: HttpRequest, episode_id: int):
-    """Start the render, or resume one that failed or was cancelled (finished segments are kept)."""
+    """Start the render, or resume one that failed or was cancelled (finished segments are kept), or make the
+    segments rejected with `render: false` again, all in this one render."""
     episode = episode_for(request, episode_id, produce=True)
     if episode.status == Episode.Status.DELIVERED:
         raise HttpError(409, "This episode is already delivered.")
