@@ -206,6 +206,14 @@ class ComfyUIBackend:
             for cb in callbacks:
                 cb(attempt)
 
+        encoded: list[tuple[bytes, str]] = []  # the init image's PNG and upload name, made once per call
+
+        def init_png(image: Frame) -> tuple[bytes, str]:
+            if not encoded:
+                png = encode_png(image)
+                encoded.append((png, f"tower_{hashlib.sha1(png).hexdigest()[:20]}.png"))
+            return encoded[0]
+
         def job(ctx: JobContext) -> tuple[JobResult, Workflow, list[str]]:
             info = ctx.object_info()
             job_values = dict(values)
@@ -218,8 +226,7 @@ class ComfyUIBackend:
                 graph = wf.fill(job_values)
             if upload is not None:
                 param, image = upload
-                png = encode_png(image)
-                name = f"tower_{hashlib.sha1(png).hexdigest()[:20]}.png"
+                png, name = init_png(image)
                 job_values[param] = ctx.client.upload_image(png, name)
                 graph = wf.fill(job_values)
             result = ctx.client.run(

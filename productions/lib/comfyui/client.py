@@ -59,6 +59,17 @@ PREVIEW_IMAGE_WITH_METADATA = 4
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.,+=@() -]{0,254}$")
 
 
+def normalize_url(url: str) -> str:
+    """A server URL without surrounding blanks or trailing "/", with "http://" when it names no scheme.
+
+    A blank string stays "".
+    """
+    url = url.strip().rstrip("/")
+    if url and not url.startswith(("http://", "https://")):
+        url = "http://" + url
+    return url
+
+
 def deadline_from_env(default: float = DEFAULT_DEADLINE_S) -> float:
     raw = os.environ.get("TOWER_COMFYUI_DEADLINE_S", "").strip()
     try:
@@ -218,9 +229,7 @@ class ComfyUIClient:
         client_id: str | None = None,
         session: requests.Session | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        if not self.base_url.startswith(("http://", "https://")):
-            self.base_url = "http://" + self.base_url
+        self.base_url = normalize_url(base_url)
         self.timeouts = timeouts or ClientTimeouts()
         self.client_id = client_id or uuid.uuid4().hex
         self.session = session or requests.Session()
@@ -339,11 +348,8 @@ class ComfyUIClient:
             except ServerUnavailable:
                 if attempt == 2:
                     raise
-                try:
-                    if self.locate(prompt_id)[0] != "vanished":
-                        return prompt_id  # the first POST did land
-                except ServerUnavailable:
-                    raise
+                if self.locate(prompt_id)[0] != "vanished":
+                    return prompt_id  # the first POST did land
         if response.status_code == 400:
             try:
                 data = response.json()
@@ -461,7 +467,6 @@ class _Job:
         self.cancelling = False
         self.notes: list[str] = []
         self.timings: dict[str, float] = {}
-        self.t0 = time.monotonic()
 
     # The job is "live" on the server from a successful POST until we saw it end.
     def run(self, workflow: Mapping[str, Any], preview_method: str,
@@ -483,8 +488,7 @@ class _Job:
             entry = self._follow()
             self.timings["executed"] = time.monotonic() - t0
             result = self._collect(entry)
-            self.timings["downloaded"] = time.monotonic() - t0
-            result.timings = dict(self.timings)
+            result.timings["downloaded"] = time.monotonic() - t0
             return result
         except BaseException as exc:
             gone = isinstance(exc, (ServerUnavailable, ConnectionLost, JobVanished))
@@ -544,9 +548,6 @@ class _Job:
             log.info("cancel of %s on %s incomplete: %s", self.prompt_id, self.server, exc)
         self._delete_history_quietly()
 
-    def _report(self, value: int, total: int, preview: Frame | None) -> None:
-        self.progress(value, total, preview)
-
     def _handle_text(self, text: str) -> None:
         try:
             msg = json.loads(text)
@@ -574,7 +575,7 @@ class _Job:
                 self.node_progress[str(node)] = (value, total)
             if self.progress_node is None or node is None or str(node) == self.progress_node:
                 self.step = (value, total)
-                self._report(value, total, None)
+                self.progress(value, total, None)
         elif kind == "execution_start":
             self.timings.setdefault("started", time.monotonic() - self.t0)
         elif kind == "execution_error":
@@ -591,7 +592,7 @@ class _Job:
             return
         image = decode_preview(data, self.prompt_id)
         if image is not None:
-            self._report(self.step[0], self.step[1], image)
+            self.progress(self.step[0], self.step[1], image)
 
     def _follow(self) -> dict:
         """Follow the job until it ends; return its history entry."""

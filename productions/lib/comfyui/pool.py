@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 
 import requests
 
-from ..backend import CancelCheck, Cancelled, never_cancel
-from .client import ClientTimeouts, ComfyUIClient, deadline_from_env
+from ..backend import BackendError, CancelCheck, Cancelled, never_cancel
+from .client import ClientTimeouts, ComfyUIClient, deadline_from_env, normalize_url
 from .errors import (
     ComfyUIError,
     ConnectionLost,
@@ -38,6 +38,7 @@ from .errors import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+E = TypeVar("E", bound=BackendError)
 
 OBJECT_INFO_TTL_S = 300.0
 
@@ -106,7 +107,7 @@ class ServerState:
 
 def urls_from_env() -> list[str]:
     raw = os.environ.get("TOWER_COMFYUI_URLS", "")
-    return [u.strip().rstrip("/") for u in raw.split(",") if u.strip()]
+    return [normalize_url(u) for u in raw.split(",") if u.strip()]
 
 
 def _env_float(name: str, default: float) -> float:
@@ -134,9 +135,7 @@ class ServerPool:
     ) -> None:
         self.servers: dict[str, ServerState] = {}
         for url in urls:
-            url = url.strip().rstrip("/")
-            if url and not url.startswith(("http://", "https://")):
-                url = "http://" + url
+            url = normalize_url(url)
             if url:
                 self.servers[url] = ServerState(url)
         self.health_interval_s = health_interval_s
@@ -307,12 +306,12 @@ class ServerPool:
         with self._lock:
             self.servers[url].tower_prompt_ids.add(prompt_id)
 
-    def object_info(self, url: str, *, refresh: bool = False) -> dict[str, Any]:
+    def object_info(self, url: str) -> dict[str, Any]:
         """The server's /object_info, cached (it can be megabytes with many custom nodes)."""
         with self._lock:
             state = self.servers[url]
             cached, at = state.object_info, state.object_info_at
-        if cached is not None and not refresh and time.monotonic() - at < OBJECT_INFO_TTL_S:
+        if cached is not None and time.monotonic() - at < OBJECT_INFO_TTL_S:
             return cached
         info = ComfyUIClient(url, timeouts=self.timeouts, session=self._session).object_info()
         with self._lock:
@@ -363,15 +362,13 @@ class ServerPool:
                 except Exception:
                     log.exception("on_attempt callback failed")
 
-        def fail(error: ComfyUIError) -> ComfyUIError:
-            error.attempts = [a.as_dict() for a in attempts]
+        def fail(error: E) -> E:
+            error.attempts = [a.as_dict() for a in attempts]  # type: ignore[attr-defined]
             return error
 
         while True:
             if should_cancel():
-                cancelled = Cancelled("Cancelled on request")
-                cancelled.attempts = [a.as_dict() for a in attempts]  # type: ignore[attr-defined]
-                raise cancelled
+                raise fail(Cancelled("Cancelled on request"))
             url = self._wait_for_server(tried, unsuitable, deadline_at, should_cancel)
             if url is None:
                 if should_cancel():
@@ -400,7 +397,7 @@ class ServerPool:
                 return result
             except Cancelled as exc:
                 attempt.outcome, attempt.error = "cancelled", str(exc)
-                exc.attempts = [a.as_dict() for a in attempts]  # type: ignore[attr-defined]
+                fail(exc)
                 raise
             except ComfyUIError as exc:
                 attempt.error = str(exc)
@@ -480,9 +477,6 @@ class JobContext:
         self.prompt_id = prompt_id
         self.attempt.prompt_id = prompt_id
         self.pool._note_prompt(self.url, prompt_id)
-
-    def remaining_s(self) -> float:
-        return self.deadline_at - time.monotonic()
 
 
 _shared: dict[tuple[str, ...], ServerPool] = {}

@@ -79,10 +79,6 @@ class Workflow:
     description: str = ""
     path: Path | None = None
 
-    @property
-    def param_names(self) -> list[str]:
-        return sorted(self.params)
-
     def upload_inputs(self) -> set[tuple[str, str]]:
         """(node_id, input) pairs that receive uploaded file names (not checked against server lists)."""
         return {target for name in self.uploads for target in self.params.get(name, ())}
