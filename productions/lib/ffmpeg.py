@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 
@@ -57,9 +57,22 @@ def ffmpeg_binary() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def _command(args: Sequence[str]) -> list[str]:
+    """The ffmpeg command line for `args`: no banner, no reading of the terminal, outputs overwritten."""
+    return [ffmpeg_binary(), "-hide_banner", "-nostdin", "-y", *args]
+
+
+def _rgb_frames(stream: BinaryIO, width: int, height: int) -> Iterator[np.ndarray]:
+    """Read-only H x W x 3 uint8 frames from a stream of rawvideo rgb24, until it ends (a partial frame is
+    dropped)."""
+    frame_size = width * height * 3
+    while len(buf := stream.read(frame_size)) == frame_size:
+        yield np.frombuffer(buf, dtype=np.uint8).reshape(height, width, 3)
+
+
 def run_ffmpeg(args: Sequence[str], what: str, *, input_bytes: bytes | None = None) -> str:
     """Run ffmpeg to completion; return stderr (it carries filter logs); raise FFmpegError on failure."""
-    cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-y", *args]
+    cmd = _command(args)
     try:
         proc = subprocess.run(cmd, input=input_bytes, capture_output=True, check=False)
     except OSError as exc:
@@ -81,7 +94,7 @@ def pipe_frames_to_ffmpeg(frames: Iterable[np.ndarray], args: Sequence[str], wha
     """
     import tempfile
 
-    cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-y", *args]
+    cmd = _command(args)
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=err, stdout=subprocess.DEVNULL)
         assert proc.stdin is not None
@@ -118,18 +131,12 @@ def run_ffmpeg_with_frames(
     """
     import tempfile
 
-    cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-y", *args]
-    frame_size = width * height * 3
+    cmd = _command(args)
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
         assert proc.stdout is not None
-
-        def frames() -> Iterator[np.ndarray]:
-            while len(buf := proc.stdout.read(frame_size)) == frame_size:
-                yield np.frombuffer(buf, dtype=np.uint8).reshape(height, width, 3)
-
         try:
-            result = consumer(frames())
+            result = consumer(_rgb_frames(proc.stdout, width, height))
             while proc.stdout.read(1 << 20):  # the consumer may stop early: let ffmpeg finish its other outputs
                 pass
         except BaseException:
@@ -156,15 +163,10 @@ def read_frames(
         ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", os.fspath(path),
         "-vf", ",".join(filters), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
     ]
-    frame_size = width * height * 3
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
     try:
-        while True:
-            buf = proc.stdout.read(frame_size)
-            if len(buf) < frame_size:
-                break
-            yield np.frombuffer(buf, dtype=np.uint8).reshape(height, width, 3)
+        yield from _rgb_frames(proc.stdout, width, height)
     finally:
         proc.stdout.close()
         stderr = proc.stderr.read().decode("utf-8", "replace")

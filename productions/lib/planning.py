@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .spec import DeliverySpec
@@ -11,6 +12,11 @@ from .spec import DeliverySpec
 DEFAULT_SEGMENTS = 6
 DEFAULT_CROSSFADE_S = 0.5
 DEFAULT_NATIVE_FPS = 8
+
+
+def crossfaded_frames(frame_counts: Sequence[int], crossfade_frames: int) -> int:
+    """Frames of the clips played in order, each crossfade overlapping `crossfade_frames` of two neighbours."""
+    return sum(frame_counts) - (len(frame_counts) - 1) * crossfade_frames
 
 
 @dataclass(frozen=True)
@@ -31,8 +37,7 @@ class EpisodePlan:
 
     @property
     def total_frames(self) -> int:
-        n = len(self.segments)
-        return sum(s.delivered_frames for s in self.segments) - (n - 1) * self.crossfade_frames
+        return crossfaded_frames([s.delivered_frames for s in self.segments], self.crossfade_frames)
 
     @property
     def duration_s(self) -> float:

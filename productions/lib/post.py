@@ -19,6 +19,7 @@ import numpy as np
 from .encoding import delivery_encode_args, master_encode_args
 from .ffmpeg import pipe_frames_to_ffmpeg, rawvideo_input_args, run_ffmpeg, run_ffmpeg_with_frames
 from .files import atomic_path
+from .planning import crossfaded_frames
 from .spec import DeliverySpec
 from .upscale import Upscaler
 
@@ -149,7 +150,7 @@ def stitch_episode(
     With `analyse`, the same ffmpeg run also streams the finished frames, scaled to `analysis_size`, to that
     callable while it encodes (episode QA without decoding the file again). Returns (frame count, its result).
     """
-    total = sum(frame_counts) - (len(frame_counts) - 1) * crossfade_frames
+    total = crossfaded_frames(frame_counts, crossfade_frames)
     inputs: list[str] = []
     for master in masters:
         inputs += ["-i", os.fspath(master)]
