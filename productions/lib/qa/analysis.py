@@ -309,12 +309,16 @@ class Features:
     texture: np.ndarray
     grays: list[np.ndarray]  # analysis-size grey, uint8
     thumbs: list[np.ndarray]  # THUMB_WIDTH px RGB
-    shapes_ok: bool = True
     bad_shapes: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)
 
     @property
     def n(self) -> int:
         return len(self.luma)
+
+    @property
+    def shapes_ok(self) -> bool:
+        """Every frame has the first frame's size and an RGB(A)/grey layout."""
+        return not self.bad_shapes
 
 
 class FrameAnalyzer:
@@ -410,5 +414,5 @@ class FrameAnalyzer:
             fps=self.fps, width=full[0], height=full[1], analysis=self._size or (0, 0),
             luma=r["luma"], dark=r["dark"], blocks=blocks, mad=r["mad"], block_mad=r["block_mad"],
             grid=grid, blockiness=r["blockiness"], sharpness=r["sharpness"], texture=r["texture"],
-            grays=self._grays, thumbs=self._thumbs, shapes_ok=not self._bad, bad_shapes=self._bad,
+            grays=self._grays, thumbs=self._thumbs, bad_shapes=self._bad,
         )

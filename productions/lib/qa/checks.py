@@ -206,8 +206,13 @@ def check_fps(fps: float | None, expected: float | None = None) -> CheckResult:
                        details={"min_fps": MIN_FPS, "max_fps": MAX_FPS, "expected": expected})
 
 
+def black_frames(f: Features) -> np.ndarray:
+    """Per frame: True where it is black (BLACK_PICTURE_FRACTION of its pixels under 10 % luma)."""
+    return f.dark >= BLACK_PICTURE_FRACTION
+
+
 def check_black_frames(f: Features, thumbnails: bool = True) -> CheckResult:
-    black = f.dark >= BLACK_PICTURE_FRACTION
+    black = black_frames(f)
     count = int(black.sum())
     ok = count <= MAX_BLACK_FRAMES
     runs = _runs(black)
@@ -224,8 +229,7 @@ def _frozen_runs(f: Features) -> list[tuple[int, int]]:
     """(first, end_exclusive) frame runs where every frame equals the previous one (black runs excluded)."""
     same = f.block_mad < FREEZE_BLOCK_DIFF
     same[0] = False
-    black = f.dark >= BLACK_PICTURE_FRACTION
-    same &= ~black
+    same &= ~black_frames(f)
     runs = []
     for a, b in _runs(same):
         first = a - 1  # frame a equals frame a-1: the run starts at a-1
@@ -284,7 +288,7 @@ def check_flicker(f: Features, thumbnails: bool = True) -> CheckResult:
         return CheckResult("flicker", True, True, None, FLICKER_LEVELS, "<", "luma levels",
                            "fewer than 3 frames", status=NOT_MEASURED)
     # A black frame is a swing too, but the black-frame check reports it.
-    swings = np.where(f.dark >= BLACK_PICTURE_FRACTION, 0.0, flicker_swings(f))
+    swings = np.where(black_frames(f), 0.0, flicker_swings(f))
     worst = float(swings.max())
     ok = worst < FLICKER_LEVELS
     count = int((swings >= FLICKER_LEVELS).sum())
@@ -356,7 +360,7 @@ def check_blockiness(f: Features, thumbnails: bool = True) -> CheckResult:
 def relative_sharpness(f: Features) -> np.ndarray:
     """Per frame sharpness over the clip's median; NaN for frames reported by a more specific check (black,
     blocky) or with no texture."""
-    skip = (f.texture < BLUR_MIN_FRAME_TEXTURE) | (f.dark >= BLACK_PICTURE_FRACTION) | (f.blockiness >= BLOCKINESS_MAX)
+    skip = (f.texture < BLUR_MIN_FRAME_TEXTURE) | black_frames(f) | (f.blockiness >= BLOCKINESS_MAX)
     s = np.where(skip, np.nan, f.sharpness)
     if not np.isfinite(s).any():
         return s
