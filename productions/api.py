@@ -173,6 +173,7 @@ def generator_label(backend: str) -> tuple[bool, str]:
 def episode_out(episode: Episode) -> dict:
     is_ai, label = generator_label(episode.backend_name())
     report = episode.latest_conformance()
+    segments = list(episode.segments.order_by("index"))
     return {
         "id": episode.pk,
         "project_id": episode.project_id,
@@ -180,7 +181,7 @@ def episode_out(episode: Episode) -> dict:
         "status": episode.status,
         "stage": episode.stage,
         "error": episode.error,
-        "progress": episode.progress(),
+        "progress": episode.progress(segments),
         "backend": episode.backend_name(),
         "generator_is_ai": is_ai,
         "generator_label": label,
@@ -204,7 +205,7 @@ def episode_out(episode: Episode) -> dict:
                 if s.file("master_path") else None,
                 "review": s.current_review(),
             }
-            for s in episode.segments.order_by("index")
+            for s in segments
         ],
     }
 
@@ -287,7 +288,6 @@ def render(request: HttpRequest, episode_id: int):
         raise HttpError(409, "This episode is already delivered.")
     if not start_render(episode):
         raise HttpError(409, f"This episode is already {episode.status}.")
-    episode.refresh_from_db()
     return Status(202, episode_out(episode))
 
 
@@ -360,7 +360,6 @@ def reject(request: HttpRequest, episode_id: int, index: int, payload: RejectIn)
     segment = get_object_or_404(episode.segments.select_related("episode"), index=index)
     episode = review_call(reject_segment, segment, request.user, payload.reason, payload.prompt,
                           render=payload.render)
-    episode.refresh_from_db()
     return Status(202, episode_out(episode))
 
 

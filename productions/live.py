@@ -17,7 +17,6 @@ from django.utils import timezone
 from productions.models import Episode, QAReport, Segment
 
 ETA_MIN_PROGRESS = 0.02  # below this an ETA is noise
-GENERATION_SHARE = 0.8  # a segment's progress: generation 0 -> 0.8 in steps, then post-processing (render.py)
 
 
 def fingerprint(*parts: object) -> str:
@@ -39,9 +38,9 @@ def eta_seconds(elapsed_s: float, progress: float, post_s: float | None = None) 
     if progress < ETA_MIN_PROGRESS or elapsed_s <= 0:
         return None
     post = post_s or 0.0
-    if progress >= GENERATION_SHARE:  # post-processing: no steps to measure; say what is left of the usual
+    if progress >= Segment.GENERATION_SHARE:  # post-processing: no steps to measure; say what is left of the usual
         return round(post, 1) if post_s else None
-    return round(elapsed_s * (GENERATION_SHARE - progress) / progress + post, 1)
+    return round(elapsed_s * (Segment.GENERATION_SHARE - progress) / progress + post, 1)
 
 
 def qa_badge(report: QAReport | None) -> dict | None:
@@ -53,6 +52,7 @@ def qa_badge(report: QAReport | None) -> dict | None:
 def segment_state(episode: Episode, segment: Segment, qa: QAReport | None, post_s: float | None = None) -> dict:
     preview = segment.file("preview_path")
     video = segment.file("master_path")
+    video_version = version(video)
     running = segment.status in (Segment.Status.GENERATING, Segment.Status.POST)
     eta = None
     if running and segment.started_at:
@@ -71,20 +71,21 @@ def segment_state(episode: Episode, segment: Segment, qa: QAReport | None, post_
         "preview_url": (reverse("segment-file", args=[episode.pk, segment.index, "preview"])
                         + f"?v={version(preview)}") if preview else None,
         "video_url": (reverse("segment-file", args=[episode.pk, segment.index, "video"])
-                      + f"?v={version(video)}") if video else None,
+                      + f"?v={video_version}") if video else None,
         "eta_s": eta,
     }
     # What the server-rendered card shows, apart from progress/preview/ETA (updated in place).
-    state["fp"] = fingerprint(segment.status, segment.attempts, segment.error, review, badge, version(video),
+    state["fp"] = fingerprint(segment.status, segment.attempts, segment.error, review, badge, video_version,
                               segment.seed, segment.prompt, episode.status)
     return state
 
 
 def episode_state(episode: Episode) -> dict:
     segments = list(episode.segments.order_by("index"))
+    by_pk = {s.pk: s for s in segments}
     reports: dict[int, QAReport] = {}
     for report in QAReport.objects.filter(episode=episode, kind=QAReport.Kind.SEGMENT).order_by("created_at"):
-        segment = next((s for s in segments if s.pk == report.segment_id), None)
+        segment = by_pk.get(report.segment_id)
         if segment and (segment.started_at is None or report.created_at >= segment.started_at):
             reports[segment.pk] = report  # the latest about the current files wins
     finished = [s for s in segments if s.status == Segment.Status.DONE and s.timings]
@@ -96,11 +97,12 @@ def episode_state(episode: Episode) -> dict:
     states = [segment_state(episode, s, reports.get(s.pk), mean_post_s) for s in segments]
 
     final = episode.final_file
+    final_version = version(final)
     conformance = episode.latest_conformance()
+    waiting = sum(1 for s in segments if s.status in (Segment.Status.PENDING, Segment.Status.FAILED))
     eta = None
     if episode.is_active:
         running = next((s for s in states if s["eta_s"] is not None), None)
-        waiting = sum(1 for s in segments if s.status in (Segment.Status.PENDING, Segment.Status.FAILED))
         if running is not None:
             eta = running["eta_s"] + waiting * (mean_segment_s or 0)
         elif mean_segment_s is not None and waiting:
@@ -111,16 +113,16 @@ def episode_state(episode: Episode) -> dict:
         "status_label": episode.get_status_display(),
         "stage": episode.stage,
         "error": episode.error,
-        "progress": episode.progress(),
+        "progress": episode.progress(segments),
         "active": episode.is_active,
         "eta_s": round(eta, 1) if eta is not None else None,
         "mean_segment_s": mean_segment_s,
         "mean_post_s": mean_post_s,
-        "waiting_segments": sum(1 for s in segments if s.status in (Segment.Status.PENDING, Segment.Status.FAILED)),
+        "waiting_segments": waiting,
         # rejected while the episode is stopped, to be made again by the next render
         "rejected_waiting": 0 if episode.is_active else sum(
             1 for s in segments if s.status == Segment.Status.PENDING and s.review == Segment.Review.REJECTED),
-        "final_url": (reverse("episode-file", args=[episode.pk, "video"]) + f"?v={version(final)}")
+        "final_url": (reverse("episode-file", args=[episode.pk, "video"]) + f"?v={final_version}")
         if final else None,
         "conformance": {"passed": conformance.passed, "id": conformance.pk} if conformance else None,
         "approved": sum(1 for s in states if s["review"] == Segment.Review.APPROVED),
@@ -129,7 +131,7 @@ def episode_state(episode: Episode) -> dict:
     }
     state["head_fp"] = fingerprint(episode.status, episode.error, bool(segments), state["approved"],
                                    state["rejected_waiting"])
-    state["final_fp"] = fingerprint(version(final), conformance.pk if conformance else None, episode.status)
+    state["final_fp"] = fingerprint(final_version, conformance.pk if conformance else None, episode.status)
     return state
 
 

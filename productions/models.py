@@ -196,13 +196,16 @@ class Episode(models.Model):
         path = self.media_file(self.final_path)
         return path if path and path.exists() else None
 
-    def progress(self) -> float:
-        rendered = self.status in (self.Status.DELIVERED, self.Status.REVIEW)
-        segments = list(self.segments.all())
+    def progress(self, segments: list[Segment] | None = None) -> float:
+        """`segments`: the episode's segments when the caller already holds them (saves a query)."""
+        if self.status in (self.Status.DELIVERED, self.Status.REVIEW):
+            return 1.0
+        if segments is None:
+            segments = list(self.segments.all())
         if not segments:
-            return 1.0 if rendered else 0.0
+            return 0.0
         done = sum(s.progress for s in segments) / len(segments)
-        return 1.0 if rendered else round(done * 0.9, 3)
+        return round(done * 0.9, 3)
 
     def latest_conformance(self) -> QAReport | None:
         return self.qa_reports.filter(kind=QAReport.Kind.CONFORMANCE).order_by("-created_at").first()
@@ -272,6 +275,9 @@ class Episode(models.Model):
 
 
 class Segment(models.Model):
+    # Share of a segment's progress for generation (0 -> 0.8 in sampler steps); post-processing is the rest.
+    GENERATION_SHARE = 0.8
+
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         GENERATING = "generating", "Generating"
@@ -324,9 +330,7 @@ class Segment(models.Model):
 
     def is_complete(self) -> bool:
         """Done, and every file it claims is really on disk (a crash never leaves a half file named)."""
-        return self.status == self.Status.DONE and all(
-            self.file(f) for f in ("native_path", "master_path", "last_frame_path")
-        )
+        return self.status == self.Status.DONE and self.has_files()
 
     def current_review(self) -> str:
         """The verdict on the current files: one given before they were made again no longer counts."""

@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.db.models import Sum
+from django.db.models import Prefetch, Sum
 from django.utils import timezone
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ class Heartbeat(threading.Thread):
             self.last_trim = time.monotonic()
             MonitorSample.objects.filter(at__lt=now - timedelta(seconds=KEEP_SAMPLES_S)).delete()
         publish_monitor_event({"type": "heartbeat", "worker": self.worker_id,
-                               "samples": [sample_point(s) for s in samples], "state": monitor_state()})
+                               "samples": [sample_point(s) for s in samples], "state": monitor_state(queue=queue)})
 
 
 def sample_name(gpu: dict) -> str:
@@ -205,10 +205,12 @@ def running_segments() -> list[dict]:
     from productions.models import Segment, SegmentAttempt
 
     rows = []
+    running_attempts = Prefetch("attempt_log", to_attr="running_attempts", queryset=SegmentAttempt.objects.filter(
+        outcome=SegmentAttempt.Outcome.RUNNING).order_by("-number"))
     running = Segment.objects.filter(status__in=[Segment.Status.GENERATING, Segment.Status.POST]).select_related(
-        "episode", "episode__project").order_by("started_at")
+        "episode", "episode__project").prefetch_related(running_attempts).order_by("started_at")
     for segment in running:
-        attempt = segment.attempt_log.filter(outcome=SegmentAttempt.Outcome.RUNNING).order_by("-number").first()
+        attempt = segment.running_attempts[0] if segment.running_attempts else None
         server = attempt.server if attempt else ""
         if attempt and not server and attempt.tries:
             server = str(attempt.tries[-1].get("server", ""))
@@ -237,7 +239,8 @@ def throughput(now=None) -> dict:
             "segments_per_5min": buckets}
 
 
-def monitor_state(with_history: bool = False) -> dict[str, Any]:
+def monitor_state(with_history: bool = False, queue: int | None = None) -> dict[str, Any]:
+    """`queue`: the Huey queue length when the caller just read it (else it is read here)."""
     from productions.models import MonitorSample, WorkerHeartbeat
     from productions.tasks import queue_length
 
@@ -253,11 +256,11 @@ def monitor_state(with_history: bool = False) -> dict[str, Any]:
             for gpu in (beat.state or {}).get("gpus", []):
                 if not any(sample_name(g) == sample_name(gpu) for g in gpus):
                     gpus.append(gpu)
-    try:
-        queue = queue_length()
-    except Exception:  # the queue's store is unreachable: say so rather than fail the page
-        log.warning("could not read the Huey queue length", exc_info=True)
-        queue = None
+    if queue is None:
+        try:
+            queue = queue_length()
+        except Exception:  # the queue's store is unreachable: say so rather than fail the page
+            log.warning("could not read the Huey queue length", exc_info=True)
     state: dict[str, Any] = {"workers": workers, "gpus": gpus, "queue_length": queue,
                              "running": running_segments(), "throughput": throughput(),
                              "interval_s": interval, "at": time.time()}

@@ -33,7 +33,7 @@ from productions.lib.conformance import check_conformance
 from productions.lib.encoding import delivery_preset
 from productions.lib.ffmpeg import FFmpegError
 from productions.lib.files import load_image, remove_stale_temporaries, save_image, thumbnail
-from productions.lib.planning import plan_episode
+from productions.lib.planning import crossfade_frames_for, crossfaded_frames, plan_episode
 from productions.lib.post import SegmentFiles, stitch_episode, write_segment_files
 from productions.lib.qa import QAResult, check_episode_frames, check_segment_frames, episode_boundaries
 from productions.lib.upscale import Upscaler
@@ -188,7 +188,7 @@ class EpisodeRender:
     def segment_progress(self, segment: Segment) -> Callable[[int, int, Frame | None], None]:
         def progress(step: int, total: int, preview: Frame | None) -> None:
             now = time.monotonic()
-            fraction = 0.8 * step / max(total, 1)  # generation is 80 % of a segment; post is the rest
+            fraction = Segment.GENERATION_SHARE * step / max(total, 1)  # post-processing is the rest
             if preview is not None:
                 path = self.episode.media_dir / f"segment-{segment.index:02d}" / "preview.jpg"
                 save_image(preview, path, quality=80)
@@ -233,8 +233,8 @@ class EpisodeRender:
         Episode.objects.filter(pk=self.episode.pk).update(
             status=status, error=error, finished_at=timezone.now(), stage="", cancel_requested=False
         )
-        Segment.objects.filter(episode=self.episode).exclude(status=Segment.Status.DONE).filter(
-            status__in=[Segment.Status.GENERATING, Segment.Status.POST]
+        Segment.objects.filter(
+            episode=self.episode, status__in=[Segment.Status.GENERATING, Segment.Status.POST]
         ).update(status=Segment.Status.FAILED if status == Episode.Status.FAILED else Segment.Status.PENDING,
                  error=error if status == Episode.Status.FAILED else "")
         self.episode.refresh_from_db()
@@ -274,9 +274,9 @@ class EpisodeRender:
         self.set_stage("stitching")
         started = time.monotonic()
         final = episode.media_dir / "final.mp4"
-        crossfade_frames = round(episode.crossfade_s * self.spec.fps) if len(segments) > 1 else 0
+        crossfade_frames = crossfade_frames_for(episode.crossfade_s, self.spec.fps, len(segments))
         frame_counts = [s.delivered_frames for s in segments]
-        total_frames = sum(frame_counts) - crossfade_frames * (len(segments) - 1)
+        total_frames = crossfaded_frames(frame_counts, crossfade_frames)
         boundaries = episode_boundaries(frame_counts, crossfade_frames, self.spec.fps)
         _, (episode_qa, qa_s) = stitch_episode(
             [s.file("master_path") for s in segments],
@@ -350,9 +350,7 @@ class EpisodeRender:
             qa = self.segment_qa(segment, attempt, result)
             if qa.passed or tries_left <= 0:
                 break
-            SegmentAttempt.objects.filter(pk=attempt.pk).update(
-                outcome=SegmentAttempt.Outcome.FAILED, finished_at=timezone.now(),
-                error=f"QA: {qa.summary()}"[:2000])
+            fail_attempt_qa(attempt, qa)
             segment.seed = next_seed(segment.seed, segment.attempts)
             segment.save(update_fields=["seed"])
             self.publish({"type": "segment", "segment": segment.index, "status": "qa-retry",
@@ -366,8 +364,7 @@ class EpisodeRender:
         else:
             message = (f"QA failed on {max_attempts} attempt(s): {qa.summary()}. "
                        "Regenerate it (new seed, or an edited prompt), or override QA with a written reason.")
-            SegmentAttempt.objects.filter(pk=attempt.pk).update(
-                outcome=SegmentAttempt.Outcome.FAILED, finished_at=timezone.now(), error=f"QA: {qa.summary()}"[:2000])
+            fail_attempt_qa(attempt, qa)
             segment.status = Segment.Status.FAILED
             segment.error = message
         segment.save(update_fields=["status", "error"])
@@ -431,7 +428,7 @@ class EpisodeRender:
                       generate_s: float) -> Frame:
         """Upscale + interpolate into the master and keep the native clip, last frame and preview."""
         folder = self.episode.media_dir / f"segment-{segment.index:02d}"
-        Segment.objects.filter(pk=segment.pk).update(status=Segment.Status.POST, progress=0.8)
+        Segment.objects.filter(pk=segment.pk).update(status=Segment.Status.POST, progress=Segment.GENERATION_SHARE)
         self.publish({"type": "segment", "segment": segment.index, "status": Segment.Status.POST})
         self.keep_lease()
         try:
@@ -465,6 +462,12 @@ class EpisodeRender:
             SegmentAttempt.Outcome.FAILED
         SegmentAttempt.objects.filter(pk=attempt.pk).update(
             outcome=outcome, error=str(exc)[:2000], finished_at=timezone.now())
+
+
+def fail_attempt_qa(attempt: SegmentAttempt, qa: QAResult) -> None:
+    """Record that the attempt failed automatic QA."""
+    SegmentAttempt.objects.filter(pk=attempt.pk).update(
+        outcome=SegmentAttempt.Outcome.FAILED, finished_at=timezone.now(), error=f"QA: {qa.summary()}"[:2000])
 
 
 def timed(check: Callable[..., QAResult], frames: Iterator[Frame], *args, **kwargs) -> tuple[QAResult, float]:

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from productions.events import publish_episode_event
 from productions.forms import MAX_PROMPT_CHARS, MAX_SEED
+from productions.live import qa_badge
 from productions.models import Episode, Segment, SegmentAttempt
 
 MAX_REASON_CHARS = 2000
@@ -46,8 +47,8 @@ def qa_summary(segment: Segment) -> dict:
     report = segment.current_qa()
     if report is None:
         return {}
-    return {"passed": report.passed, "report": report.pk,
-            "failed": [c.get("name", "?") for c in report.failed_checks()]}
+    badge = qa_badge(report)
+    return {"passed": badge["passed"], "report": report.pk, "failed": badge["failed"]}
 
 
 def current_attempt_for(segment: Segment) -> SegmentAttempt:
@@ -89,7 +90,6 @@ def approve_segment(segment: Segment, user, reason: str = "") -> Episode:
     publish_episode_event(episode, {"type": "review", "segment": segment.index, "decision": "approved"})
     if flagged and episode.status != Episode.Status.REVIEW:
         start_render(episode)  # finished segments are kept: this stitches (and makes any segment still missing)
-        episode.refresh_from_db()
     return episode
 
 

@@ -45,7 +45,7 @@ def project_list(request: HttpRequest) -> HttpResponse:
             project = form.save()
             Membership.objects.create(project=project, user=request.user, role=Membership.PRODUCER)
         return redirect(project)
-    projects = Project.visible_to(request.user).prefetch_related("episodes")
+    projects = Project.visible_to(request.user).prefetch_related("episodes", "membership_set")
     return render(request, "productions/project_list.html", {"projects": projects, "form": form})
 
 
@@ -86,13 +86,11 @@ def episode_context(request: HttpRequest, episode: Episode) -> dict:
         attempts.setdefault(attempt.segment_id, []).append(attempt)
     rows = []
     for segment, seg_state in zip(segments, state["segments"], strict=True):
-        rows.append({"segment": segment, "state": seg_state, "attempts": attempts.get(segment.pk, []),
-                     "qa": segment.current_qa() if seg_state["qa"] else None})
+        rows.append({"segment": segment, "state": seg_state, "attempts": attempts.get(segment.pk, [])})
     return {
         "episode": episode,
         "project": episode.project,
         "state": state,
-        "segments": segments,
         "segment_rows": rows,
         "conformance": episode.latest_conformance(),
         "can_produce": episode.project.can_produce(request.user),

@@ -14,6 +14,11 @@ DEFAULT_CROSSFADE_S = 0.5
 DEFAULT_NATIVE_FPS = 8
 
 
+def crossfade_frames_for(crossfade_s: float, fps: int, segments: int) -> int:
+    """Frames each crossfade lasts between `segments` clips (none for a single clip)."""
+    return round(crossfade_s * fps) if segments > 1 else 0
+
+
 def crossfaded_frames(frame_counts: Sequence[int], crossfade_frames: int) -> int:
     """Frames of the clips played in order, each crossfade overlapping `crossfade_frames` of two neighbours."""
     return sum(frame_counts) - (len(frame_counts) - 1) * crossfade_frames
@@ -84,7 +89,7 @@ def plan_episode(
     if duration_s < spec.min_duration_s:
         raise ValueError(f"duration {duration_s} s is under the delivery spec's {spec.min_duration_s} s")
     target_frames = math.ceil(duration_s * spec.fps)
-    crossfade_frames = round(crossfade_s * spec.fps) if segments > 1 else 0
+    crossfade_frames = crossfade_frames_for(crossfade_s, spec.fps, segments)
     per_segment = math.ceil((target_frames + (segments - 1) * crossfade_frames) / segments)
     if crossfade_frames * 2 >= per_segment:
         raise ValueError("crossfades would be longer than half a segment: use fewer segments")
