@@ -25,12 +25,10 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
-
-from fake_comfyui import FakeProcess  # noqa: E402
 
 from productions.lib.backend import SegmentRequest  # noqa: E402
 from productions.lib.comfyui.backend import ComfyUIBackend  # noqa: E402
+from tests.fake_comfyui import FakeProcess  # noqa: E402
 
 
 def first_keyframe(width: int, height: int) -> np.ndarray:
@@ -101,8 +99,7 @@ def main() -> None:
         backend = ComfyUIBackend.for_urls([fake.url], params={"steps": args.steps}, segment_workflow="svd_img2vid")
         try:
             # warm-up: the fake renders and encodes its frames once; /object_info gets cached
-            warm = argparse.Namespace(**{**vars(args), "job_time": args.job_time})
-            run_episode(backend, 1, warm)
+            run_episode(backend, 1, args)
             print(f"load_average_1min: {os.getloadavg()[0]:.2f}")
             print(f"cpu_count: {os.cpu_count()}")
             print(f"job_time_s: {args.job_time}")

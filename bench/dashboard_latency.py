@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.fake_comfyui import free_port  # noqa: E402
+
 
 def setup_django(data_dir: Path, env: dict[str, str]) -> None:
     os.environ["TOWER_DATA_DIR"] = str(data_dir)
@@ -56,12 +58,6 @@ def publish(episode_id: int, events: int, interval: float) -> None:
         publish_episode_event(episode, {"type": "progress", "segment": 0, "step": step, "total": events,
                                         "progress": 0.8 * step / events, "preview": False, "bench": True})
         time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def prepare(data_dir: Path) -> tuple[int, str]:

@@ -51,6 +51,7 @@ import torch.nn.functional as F  # noqa: E402
 from productions.lib.ffmpeg import ffmpeg_binary  # noqa: E402
 from productions.lib.upscale.realesrgan import RealESRGANUpscaler  # noqa: E402
 from productions.lib.upscale.weights import load_model  # noqa: E402
+from tests.images import psnr  # noqa: E402
 
 W, H = 1024, 576
 OUT_W, OUT_H = 1920, 1080
@@ -106,11 +107,6 @@ def synthetic_frame(h: int, w: int, seed: int, supersample: int = 1) -> np.ndarr
     if s > 1:
         img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
     return img
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, object]:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:  # Django is imported lazily: pure-pipeline runs (-p no:django) work where it is absent
+    from django.http import HttpResponse
     from django.test import Client
 
 
@@ -47,6 +49,10 @@ def client_for(user) -> Client:
     return client
 
 
+def post_json(client: Client, url: str, body: dict | None = None) -> HttpResponse:
+    return client.post(url, data=json.dumps(body or {}), content_type="application/json")
+
+
 @pytest.fixture
 def producer_client(users) -> Client:
     return client_for(users["producer"])
@@ -67,3 +73,11 @@ def small_episode(project, **overrides):
     from productions.models import Episode
 
     return Episode.objects.create(**fields)
+
+
+def render_now(episode) -> str:
+    """Queue `episode` and render it here, in process (not through Huey); returns the final status."""
+    from productions.render import EpisodeRender
+
+    episode.queue_render()
+    return EpisodeRender(episode).run()

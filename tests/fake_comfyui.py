@@ -75,6 +75,13 @@ PREVIEW_IMAGE_WITH_METADATA = 4
 MAX_SEED = 0xFFFFFFFFFFFFFFFF
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago (nothing listens there until someone binds it)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 def _int(default: int, lo: int, hi: int, step: int = 1) -> list:
     return ["INT", {"default": default, "min": lo, "max": hi, "step": step}]
 
@@ -221,7 +228,6 @@ class FakeComfyUI:
         self.stats: dict[str, Any] = {"prompts": 0, "rejected": 0, "interrupts": [], "queue_deletes": [],
                                       "history_deletes": [], "uploads": [], "ws_connects": 0, "completed": [],
                                       "failed": [], "prompt_ids": []}
-        self.started_at: dict[str, float] = {}
         self.received: list[dict] = []  # every accepted workflow, for tests to inspect
         self._reset_memory()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -257,9 +263,7 @@ class FakeComfyUI:
     def start(self) -> FakeComfyUI:
         """Serve in a background thread; returns once the port is listening."""
         if self.port == 0:
-            with socket.socket() as s:
-                s.bind((self.host, 0))
-                self.port = s.getsockname()[1]
+            self.port = free_port(self.host)
         self._ready.clear()
         self._thread = threading.Thread(target=self._thread_main, name=f"fake-comfyui-{self.port}", daemon=True)
         self._thread.start()
@@ -835,7 +839,6 @@ class FakeComfyUI:
         number, prompt_id, prompt, extra, outputs = item
         sid = extra.get("client_id")
         self.running_client = sid
-        self.started_at[prompt_id] = time.monotonic()
         t_end = time.monotonic() + self.job_time_s if self.job_time_s else None
         messages: list[list] = []
 
@@ -1081,9 +1084,7 @@ class FakeProcess:
         import subprocess
 
         if port is None:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
+            port = free_port()
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--port", str(port), *args],

@@ -1,4 +1,5 @@
-"""Test frames for the upscaler tests: cel-shaded-looking RGB uint8 images, and PSNR between two of them."""
+"""Test frames for the upscaler tests: cel-shaded-looking RGB uint8 images, and PSNR and mean absolute
+difference between two of them."""
 
 from __future__ import annotations
 
@@ -25,3 +26,8 @@ def anime_frame(h: int, w: int, seed: int = 0) -> np.ndarray:
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference, 0-255."""
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())

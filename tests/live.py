@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import sys
 import time
 import uuid
@@ -15,15 +14,10 @@ from pathlib import Path
 import requests
 from django.test import Client
 
+from tests.fake_comfyui import free_port  # also re-exported from here, next to the other live-server helpers
 from tests.worker import ManagedProcess
 
 REDIS_URL = os.environ.get("TOWER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def redis_available() -> bool:
@@ -59,7 +53,6 @@ def forget_redis_keys(env: dict[str, str]) -> None:
 class DaphneServer(ManagedProcess):
     def __init__(self, log_path: Path, **env: str):
         super().__init__(log_path, **env)
-        self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the server keeps Django's async-safety checks
         self.port = free_port()
 
     @property

@@ -1,22 +1,17 @@
 """Bad input gets a clear 4xx naming the field, and nothing is created half-way."""
 
-import json
-
 import pytest
 
 from productions.models import Episode, Project, Segment
+from tests.conftest import post_json
 
 pytestmark = pytest.mark.django_db
 
 GOOD = {"title": "Ep 1", "synopsis": "A girl finds a dragon.", "seed": 3}
 
 
-def post(client, url, body):
-    return client.post(url, data=json.dumps(body), content_type="application/json")
-
-
 def test_a_valid_episode_is_created_with_the_spec_defaults(producer_client, project):
-    response = post(producer_client, f"/api/projects/{project.pk}/episodes", GOOD)
+    response = post_json(producer_client, f"/api/projects/{project.pk}/episodes", GOOD)
     assert response.status_code == 201, response.content
     body = response.json()
     assert (body["width"], body["height"], body["fps"], body["duration_s"], body["min_bitrate_bps"]) == (
@@ -46,7 +41,7 @@ def test_a_valid_episode_is_created_with_the_spec_defaults(producer_client, proj
     ],
 )
 def test_bad_episode_input_is_a_422_naming_the_field(producer_client, project, change, field):
-    response = post(producer_client, f"/api/projects/{project.pk}/episodes", {**GOOD, **change})
+    response = post_json(producer_client, f"/api/projects/{project.pk}/episodes", {**GOOD, **change})
     assert response.status_code == 422, response.content
     body = response.json()
     assert field in body["errors"], body
@@ -56,13 +51,13 @@ def test_bad_episode_input_is_a_422_naming_the_field(producer_client, project, c
 
 def test_comfyui_backend_is_refused_when_no_server_is_configured(producer_client, project, settings):
     settings.TOWER_COMFYUI_URLS = []
-    response = post(producer_client, f"/api/projects/{project.pk}/episodes", {**GOOD, "backend": "comfyui"})
+    response = post_json(producer_client, f"/api/projects/{project.pk}/episodes", {**GOOD, "backend": "comfyui"})
     assert response.status_code == 422
     assert "ComfyUI" in response.json()["errors"]["backend"][0]
 
 
 def test_a_nonexistent_project_is_a_404_that_says_so(producer_client, project):
-    response = post(producer_client, "/api/projects/99999/episodes", GOOD)
+    response = post_json(producer_client, "/api/projects/99999/episodes", GOOD)
     assert response.status_code == 404
     assert "Project 99999 does not exist" in response.json()["detail"]
     assert Episode.objects.count() == 0
@@ -71,13 +66,13 @@ def test_a_nonexistent_project_is_a_404_that_says_so(producer_client, project):
 def test_a_project_of_someone_else_is_invisible(users, project):
     from tests.conftest import client_for
 
-    response = post(client_for(users["outsider"]), f"/api/projects/{project.pk}/episodes", GOOD)
+    response = post_json(client_for(users["outsider"]), f"/api/projects/{project.pk}/episodes", GOOD)
     assert response.status_code == 404
 
 
 def test_a_viewer_cannot_create_or_start(viewer_client, producer_client, project):
-    assert post(viewer_client, f"/api/projects/{project.pk}/episodes", GOOD).status_code == 403
-    episode = post(producer_client, f"/api/projects/{project.pk}/episodes", GOOD).json()
+    assert post_json(viewer_client, f"/api/projects/{project.pk}/episodes", GOOD).status_code == 403
+    episode = post_json(producer_client, f"/api/projects/{project.pk}/episodes", GOOD).json()
     assert viewer_client.post(f"/api/episodes/{episode['id']}/render").status_code == 403
     assert Episode.objects.get().status == Episode.Status.DRAFT
 
@@ -90,7 +85,7 @@ def test_malformed_json_is_a_4xx(producer_client, project):
 
 
 def test_duplicate_project_names_are_refused(producer_client, project):
-    response = post(producer_client, "/api/projects", {"name": "Pilot"})
+    response = post_json(producer_client, "/api/projects", {"name": "Pilot"})
     assert response.status_code == 422
     assert "name" in response.json()["errors"]
     assert Project.objects.count() == 1
@@ -99,7 +94,7 @@ def test_duplicate_project_names_are_refused(producer_client, project):
 def test_status_lists_every_segment_with_progress(producer_client, project):
     from productions.render import ensure_segments
 
-    episode = post(producer_client, f"/api/projects/{project.pk}/episodes", GOOD).json()
+    episode = post_json(producer_client, f"/api/projects/{project.pk}/episodes", GOOD).json()
     ensure_segments(Episode.objects.get(pk=episode["id"]))
     body = producer_client.get(f"/api/episodes/{episode['id']}").json()
     assert [s["index"] for s in body["segments"]] == list(range(6))
@@ -108,7 +103,7 @@ def test_status_lists_every_segment_with_progress(producer_client, project):
 
 
 def test_downloads_before_rendering_are_404(producer_client, project):
-    episode = post(producer_client, f"/api/projects/{project.pk}/episodes", GOOD).json()
+    episode = post_json(producer_client, f"/api/projects/{project.pk}/episodes", GOOD).json()
     response = producer_client.get(f"/api/episodes/{episode['id']}/video")
     assert response.status_code == 404 and "not rendered yet" in response.json()["detail"]
     assert producer_client.get(f"/api/episodes/{episode['id']}/segments/0/video").status_code == 404
@@ -119,6 +114,6 @@ def test_the_api_refuses_cookie_posts_without_csrf(users, project):
 
     client = Client(enforce_csrf_checks=True)
     client.force_login(users["producer"])
-    response = post(client, f"/api/projects/{project.pk}/episodes", GOOD)
+    response = post_json(client, f"/api/projects/{project.pk}/episodes", GOOD)
     assert response.status_code == 403
     assert Episode.objects.count() == 0

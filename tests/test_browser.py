@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from productions.models import Episode
-from productions.render import EpisodeRender
-from tests.conftest import small_episode
+from tests.conftest import render_now, small_episode
 from tests.live import DaphneServer, session_cookie
-from tests.worker import HueyWorker, wait_for
+from tests.worker import HueyWorker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -48,7 +47,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop on this thread; Django's async-safety check would refuse the
-    # test's own ORM calls. Tests only: the server processes keep the check.
+    # test's own ORM calls. Tests only: the server processes keep the check (worker_env() drops it).
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     playwright = sync_playwright().start()
@@ -76,7 +75,6 @@ def web(tmp_path, settings):
 @pytest.fixture
 def worker(tmp_path, settings):
     worker = HueyWorker(tmp_path / "worker.log", TOWER_MEDIA_ROOT=str(settings.MEDIA_ROOT))
-    worker.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     worker.start()
     yield worker
     worker.stop()
@@ -186,8 +184,7 @@ def test_a_producer_watches_a_render_rejects_a_segment_and_delivers(browser, web
 
 def test_a_viewer_sees_no_review_buttons_and_the_api_refuses(browser, web, project, users):
     episode = small_episode(project)
-    episode.queue_render()
-    assert EpisodeRender(episode).run() == Episode.Status.REVIEW
+    assert render_now(episode) == Episode.Status.REVIEW
     page = page_for(browser, web, users["viewer"])
     page.goto(f"{web.url}/episodes/{episode.pk}/")
     page.wait_for_function("document.getElementById('live-indicator').dataset.state === 'live'")
@@ -204,7 +201,7 @@ def test_a_viewer_sees_no_review_buttons_and_the_api_refuses(browser, web, proje
     }""", episode.pk)
     assert statuses == [403, 403, 403]
     shot(page, "viewer")
-    wait_for(lambda: Episode.objects.get(pk=episode.pk).status == "review", 5, "an unchanged episode")
+    assert Episode.objects.get(pk=episode.pk).status == "review"  # unchanged
     page.context.close()
 
 
@@ -214,7 +211,6 @@ def test_staff_watch_gpus_and_workers_on_the_monitor(browser, tmp_path, settings
     with FakeComfyUI(name="gpu-a") as fake:
         worker = HueyWorker(tmp_path / "worker.log", TOWER_MEDIA_ROOT=str(settings.MEDIA_ROOT),
                             TOWER_COMFYUI_URLS=fake.url, TOWER_HEARTBEAT_S="0.5")
-        worker.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         web = DaphneServer(tmp_path / "daphne.log", TOWER_MEDIA_ROOT=str(settings.MEDIA_ROOT))
         try:
             worker.start()

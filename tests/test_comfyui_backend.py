@@ -5,20 +5,15 @@ from __future__ import annotations
 import io
 import json
 import struct
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from fake_comfyui import FAST_CLIENT_TIMEOUTS, FAST_POOL_OPTIONS, SMALL_PARAMS, FakeComfyUI, make_backend  # noqa: E402,F401
-
-from productions.lib.backend import KeyframeRequest, SegmentRequest  # noqa: E402
-from productions.lib.comfyui.client import ClientTimeouts, ComfyUIClient, FileRef, decode_preview  # noqa: E402
-from productions.lib.comfyui.errors import ComfyUIError  # noqa: E402
+from productions.lib.backend import KeyframeRequest, SegmentRequest
+from productions.lib.comfyui.client import ClientTimeouts, ComfyUIClient, FileRef, decode_preview
+from productions.lib.comfyui.errors import ComfyUIError
+from tests.fake_comfyui import FAST_CLIENT_TIMEOUTS, FakeComfyUI, make_backend
 
 pytestmark = pytest.mark.timeout(30)
 W, H = 64, 36

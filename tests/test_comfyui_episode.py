@@ -5,16 +5,13 @@ import json
 import pytest
 
 from productions.lib.conformance import check_conformance
-from productions.models import Episode, Segment, SegmentAttempt
+from productions.models import Segment, SegmentAttempt
+from productions.tasks import start_render
 from tests.conftest import small_episode
 from tests.fake_comfyui import FakeProcess
-from tests.worker import HueyWorker, wait_for
+from tests.worker import HueyWorker, status_of, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def status_of(pk: int) -> str:
-    return Episode.objects.values_list("status", flat=True).get(pk=pk)
 
 
 @pytest.fixture
@@ -23,13 +20,6 @@ def servers():
     yield started
     for server in started:
         server.stop()
-
-
-def queue_render(episode) -> None:
-    from productions.tasks import render_episode
-
-    assert episode.queue_render()
-    render_episode(episode.pk)
 
 
 def wait_for_render(episode, worker: HueyWorker) -> None:
@@ -46,7 +36,7 @@ def test_the_worker_renders_an_episode_through_comfyui(project, servers, tmp_pat
     episode = small_episode(project, backend="comfyui")
     worker = comfy_worker(tmp_path, settings, [servers[0].url]).start()
     try:
-        queue_render(episode)
+        assert start_render(episode)
         wait_for_render(episode, worker)
     finally:
         worker.stop()
@@ -69,7 +59,7 @@ def test_a_server_killed_mid_episode_fails_over_to_the_other(project, servers, t
     episode = small_episode(project, backend="comfyui")
     worker = comfy_worker(tmp_path, settings, [s.url for s in servers]).start()
     try:
-        queue_render(episode)
+        assert start_render(episode)
         first = wait_for(lambda: SegmentAttempt.objects.filter(segment__episode=episode, outcome="running")
                          .exclude(server="").first(), 120, "a segment running on a server", interval=0.1,
                          worker=worker)

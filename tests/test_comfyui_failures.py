@@ -3,28 +3,22 @@ deadline, never a hang. Timings are shortened (FAST_CLIENT_TIMEOUTS) so each tes
 
 from __future__ import annotations
 
-import socket
-import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from fake_comfyui import FAST_CLIENT_TIMEOUTS, FAST_POOL_OPTIONS, SMALL_PARAMS, FakeComfyUI  # noqa: E402,F401
-from fake_comfyui import make_backend as fake_make_backend  # noqa: E402
-
-from productions.lib.backend import Cancelled, SegmentRequest  # noqa: E402
-from productions.lib.comfyui.errors import (  # noqa: E402
+from productions.lib.backend import Cancelled, SegmentRequest
+from productions.lib.comfyui.errors import (
     DeadlineExceeded,
     ExecutionFailed,
     Interrupted,
     NoServerAvailable,
     WorkflowInvalid,
 )
+from tests.fake_comfyui import FakeComfyUI, free_port
+from tests.fake_comfyui import make_backend as fake_make_backend
 
 pytestmark = pytest.mark.timeout(30)
 W, H = 64, 36
@@ -106,9 +100,7 @@ def test_a_job_that_never_runs_hits_its_deadline_and_is_cancelled() -> None:
 
 
 def test_an_unreachable_server_is_a_clear_error() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens there once closed
+    port = free_port()  # nothing listens there once closed
     with make_backend(f"http://127.0.0.1:{port}") as backend:
         t0 = time.monotonic()
         with pytest.raises(NoServerAvailable, match="No ComfyUI server answered"):

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
 import websocket
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from fake_comfyui import FakeComfyUI  # noqa: E402
+from tests.fake_comfyui import FakeComfyUI
 
 pytestmark = pytest.mark.timeout(20)
 

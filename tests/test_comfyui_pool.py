@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import socket
-import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import numpy as np
 import pytest
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from fake_comfyui import FAST_CLIENT_TIMEOUTS, FAST_POOL_OPTIONS, SMALL_PARAMS, FakeComfyUI, make_backend  # noqa: E402,F401
-
-from productions.lib.backend import SegmentRequest  # noqa: E402
-from productions.lib.comfyui.backend import ComfyUIBackend  # noqa: E402
-from productions.lib.comfyui.pool import Attempt, ServerPool  # noqa: E402
+from productions.lib.backend import SegmentRequest
+from productions.lib.comfyui.backend import ComfyUIBackend
+from productions.lib.comfyui.pool import Attempt, ServerPool
+from tests.fake_comfyui import FAST_POOL_OPTIONS, FakeComfyUI, make_backend
 
 pytestmark = pytest.mark.timeout(30)
 W, H = 64, 36

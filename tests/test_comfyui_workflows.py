@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from fake_comfyui import FAST_CLIENT_TIMEOUTS, FAST_POOL_OPTIONS, FakeComfyUI  # noqa: E402
-
-from productions.lib.backend import SegmentRequest  # noqa: E402
-from productions.lib.comfyui.backend import ComfyUIBackend, native_size_for  # noqa: E402
-from productions.lib.comfyui.client import ClientTimeouts, ComfyUIClient  # noqa: E402
-from productions.lib.comfyui.errors import WorkflowInvalid  # noqa: E402
-from productions.lib.comfyui.workflows import (  # noqa: E402
+from productions.lib.backend import SegmentRequest
+from productions.lib.comfyui.backend import ComfyUIBackend, native_size_for
+from productions.lib.comfyui.client import ClientTimeouts, ComfyUIClient
+from productions.lib.comfyui.errors import WorkflowInvalid
+from productions.lib.comfyui.workflows import (
     DEFAULT_DIR,
     WorkflowLibrary,
     combo_options,
@@ -25,6 +20,7 @@ from productions.lib.comfyui.workflows import (  # noqa: E402
     validate_workflow,
     workflow_problems,
 )
+from tests.fake_comfyui import FAST_CLIENT_TIMEOUTS, FAST_POOL_OPTIONS, FakeComfyUI
 
 pytestmark = pytest.mark.timeout(30)
 

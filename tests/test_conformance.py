@@ -93,9 +93,14 @@ def delivery_file(media: Path) -> Path:
     return encode(media / "delivery.mp4", *lavfi(spec), *delivery_encode_args(spec, preset="ultrafast"))
 
 
+def _small_good(media: Path) -> Path:
+    out = media / "small_good.mp4"  # also the source of the truncated test file: made once
+    return out if out.exists() else encode(out, *lavfi(SMALL), *small_args())
+
+
 @pytest.fixture(scope="session")
 def small_good(media: Path) -> Path:
-    return encode(media / "small_good.mp4", *lavfi(SMALL), *small_args())
+    return _small_good(media)
 
 
 @pytest.fixture(scope="session")
@@ -219,8 +224,7 @@ def _no_faststart(media: Path) -> Path:
 
 def _truncated(media: Path) -> Path:
     # Cut in the middle of the media data; the index (moov, at the front) survives, so the file still opens.
-    good = encode(media / "to_truncate.mp4", *lavfi(SMALL), *small_args())
-    data = good.read_bytes()
+    data = _small_good(media).read_bytes()
     out = media / "truncated.mp4"
     out.write_bytes(data[: len(data) // 2])
     return out

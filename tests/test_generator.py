@@ -24,6 +24,7 @@ from productions.lib.generator import (
     _build_scene,
     _label_stamp,
 )
+from tests.images import mean_abs_diff
 
 W, H = 256, 144
 DAY = "green hills at noon, a girl walks"
@@ -41,20 +42,14 @@ def segment(prompt: str, init: np.ndarray, seed: int = 3, n: int = 17, fps: int 
     return BuiltinGenerator().generate_segment(request, no_progress, never_cancel)
 
 
-def mad(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean absolute difference, 0-255."""
-    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
-
-
 def steps(frames: list[np.ndarray]) -> list[float]:
-    return [mad(frames[i], frames[i + 1]) for i in range(len(frames) - 1)]
+    return [mean_abs_diff(frames[i], frames[i + 1]) for i in range(len(frames) - 1)]
 
 
 def test_is_a_non_ai_backend() -> None:
     gen = BuiltinGenerator()
     assert gen.name == "builtin"
     assert gen.is_ai is False
-    assert callable(gen.generate_keyframe) and callable(gen.generate_segment)
 
 
 def test_keyframe_shape_at_native_size() -> None:
@@ -88,11 +83,11 @@ def test_deterministic_bit_identical() -> None:
     [(DAY, NIGHT), ("A letter arrives.", "The final battle"), ("sunset over the sea", "a snowy pine forest")],
 )
 def test_different_prompts_differ_strongly(first: str, second: str) -> None:
-    assert mad(keyframe(first), keyframe(second)) > 20
+    assert mean_abs_diff(keyframe(first), keyframe(second)) > 20
 
 
 def test_different_seeds_differ() -> None:
-    assert mad(keyframe(DAY, seed=1), keyframe(DAY, seed=2)) > 5
+    assert mean_abs_diff(keyframe(DAY, seed=1), keyframe(DAY, seed=2)) > 5
 
 
 def test_keywords_change_the_look() -> None:
@@ -109,7 +104,7 @@ def test_frame0_is_init_and_chained_segments_are_continuous() -> None:
     second = segment(NIGHT, first.frames[-1], seed=4, n=25, index=1)
     assert np.array_equal(second.frames[0], first.frames[-1])
     # the clip moves from the init image into its own scene...
-    total = mad(second.frames[0], second.frames[-1])
+    total = mean_abs_diff(second.frames[0], second.frames[-1])
     assert total > 20
     # ...gradually: no step comes near a cut's size, and it never freezes
     assert max(steps(second.frames)) < 0.3 * total
@@ -129,7 +124,7 @@ def test_starting_from_own_keyframe_just_continues() -> None:
     result = segment(DAY, kf, n=9)
     assert result.info["continued_from_keyframe"] is True
     assert result.info["dissolve_frames"] == 0
-    assert 0.3 < mad(result.frames[0], result.frames[1]) < 10
+    assert 0.3 < mean_abs_diff(result.frames[0], result.frames[1]) < 10
 
 
 def test_motion_present_but_bounded() -> None:
@@ -137,7 +132,7 @@ def test_motion_present_but_bounded() -> None:
     diffs = steps(frames)
     assert min(diffs) > 0.3  # never frozen
     assert max(diffs) < 10  # no cut, no flicker
-    assert mad(frames[0], frames[-1]) > 3 * np.median(diffs)  # it goes somewhere, not back and forth
+    assert mean_abs_diff(frames[0], frames[-1]) > 3 * np.median(diffs)  # it goes somewhere, not back and forth
 
 
 def test_parallax_layers_move_at_different_speeds() -> None:

@@ -10,14 +10,9 @@ import pytest
 from productions.lib import ffmpeg, files
 from productions.models import Episode, SegmentAttempt
 from productions.render import EpisodeRender
-from tests.conftest import small_episode
+from tests.conftest import render_now, small_episode
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def render(episode: Episode) -> str:
-    episode.queue_render()
-    return EpisodeRender(episode).run()
 
 
 @pytest.fixture
@@ -40,7 +35,7 @@ def failing_final_encode(tmp_path, monkeypatch):
 
 def test_an_ffmpeg_failure_fails_the_episode_and_resume_finishes_it(project, failing_final_encode, monkeypatch):
     episode = small_episode(project)
-    assert render(episode) == Episode.Status.FAILED
+    assert render_now(episode) == Episode.Status.FAILED
     episode.refresh_from_db()
     assert "Video processing failed while stitching and encoding final.mp4" in episode.error
     assert "Simulated encoder crash" in episode.error
@@ -50,7 +45,7 @@ def test_an_ffmpeg_failure_fails_the_episode_and_resume_finishes_it(project, fai
 
     monkeypatch.delenv("TOWER_FFMPEG")
     ffmpeg.ffmpeg_binary.cache_clear()
-    assert render(episode) == Episode.Status.REVIEW  # rendered; awaits approval
+    assert render_now(episode) == Episode.Status.REVIEW  # rendered; awaits approval
     # Nothing was generated twice.
     assert [s.attempts for s in episode.segments.all()] == [1, 1]
     assert SegmentAttempt.objects.count() == 2
@@ -67,7 +62,7 @@ def test_a_full_disk_fails_the_episode_in_plain_words_and_resume_continues(proje
         return tmp
 
     monkeypatch.setattr(files, "temporary_path", disk_full_for_second_master)
-    assert render(episode) == Episode.Status.FAILED
+    assert render_now(episode) == Episode.Status.FAILED
     episode.refresh_from_db()
     assert "the disk is full" in episode.error.lower()
     first, second = episode.segments.all()
@@ -76,7 +71,7 @@ def test_a_full_disk_fails_the_episode_in_plain_words_and_resume_continues(proje
     assert not list(episode.media_dir.rglob(".*tmp*")), "a failed write must not leave files behind"
 
     monkeypatch.setattr(files, "temporary_path", original)
-    assert render(episode) == Episode.Status.REVIEW  # rendered; awaits approval
+    assert render_now(episode) == Episode.Status.REVIEW  # rendered; awaits approval
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.attempts, second.attempts) == (1, 2)
@@ -95,7 +90,7 @@ def test_cancel_stops_the_render_and_keeps_finished_segments(project):
     renderer.on_event = cancel_after_first_segment
     assert renderer.run() == Episode.Status.CANCELLED
     assert [s.status for s in episode.segments.all()] == ["done", "pending"]
-    assert render(episode) == Episode.Status.REVIEW  # rendered; awaits approval
+    assert render_now(episode) == Episode.Status.REVIEW  # rendered; awaits approval
     assert [s.attempts for s in episode.segments.all()] == [1, 2]
 
 

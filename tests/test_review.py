@@ -3,7 +3,6 @@ regenerates the segment with a new seed (and an edited prompt) and re-stitches; 
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
@@ -11,7 +10,7 @@ from django.test import Client
 
 from productions.models import Episode, QAReport, Segment, SegmentAttempt, file_fingerprint
 from productions.render import EpisodeRender
-from tests.conftest import small_episode
+from tests.conftest import post_json, render_now, small_episode
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,21 +23,12 @@ def queued(monkeypatch) -> list[int]:
     return calls
 
 
-def render(episode: Episode) -> str:
-    episode.queue_render()
-    return EpisodeRender(episode).run()
-
-
 @pytest.fixture
 def rendered(project) -> Episode:
     episode = small_episode(project, synopsis="<script>window.__xss = 1</script> A fox runs. It finds a lantern.")
-    assert render(episode) == Episode.Status.REVIEW
+    assert render_now(episode) == Episode.Status.REVIEW
     episode.refresh_from_db()
     return episode
-
-
-def post_json(client: Client, url: str, body: dict | None = None):
-    return client.post(url, data=json.dumps(body or {}), content_type="application/json")
 
 
 def test_a_render_awaits_review_and_the_last_approval_delivers_it(rendered, producer_client, users):
@@ -200,7 +190,7 @@ def test_review_posts_need_a_csrf_token(rendered, users):
 
 def test_nothing_is_reviewed_while_rendering(project, producer_client):
     episode = small_episode(project)
-    assert render(episode) == Episode.Status.REVIEW
+    assert render_now(episode) == Episode.Status.REVIEW
     episode.queue_render()
     response = post_json(producer_client, f"/api/episodes/{episode.pk}/segments/0/approve")
     assert response.status_code == 409 and "queued" in response.json()["detail"]
@@ -234,7 +224,7 @@ def test_a_segment_flagged_by_qa_can_be_approved_with_a_reason(project, producer
     settings.TOWER_QA_MAX_ATTEMPTS = 1
     monkeypatch.setattr(render_module, "check_segment_frames", flag_the_lantern)
     episode = small_episode(project)
-    assert render(episode) == Episode.Status.FAILED
+    assert render_now(episode) == Episode.Status.FAILED
     flagged = episode.segments.get(index=1)
     assert flagged.is_flagged() and not episode.final_file
     page = producer_client.get(f"/episodes/{episode.pk}/").content.decode()

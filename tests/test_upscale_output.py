@@ -31,7 +31,7 @@ def test_1024x576_to_exactly_1920x1080_uint8(upscaler: RealESRGANUpscaler) -> No
     frame = np.stack([xx * 255 // 1023, yy * 255 // 575, (xx + yy) * 255 // 1598], axis=-1).astype(np.uint8)
     (out,) = list(upscaler.upscale([frame], 1920, 1080))
     assert out.shape == (1080, 1920, 3) and out.dtype == np.uint8
-    assert out.min() >= 0 and out.max() <= 255 and out.max() > 200  # full range used, nothing wrapped
+    assert out.max() > 200  # full range used
     # channels in the right order and colours kept (the model itself shifts smooth gradients by a few levels)
     small = out[::15, ::15].astype(np.float64)
     ref = frame[::8, ::8].astype(np.float64)

@@ -9,7 +9,7 @@ import pytest
 from productions.lib.conformance import check_conformance
 from productions.lib.spec import DELIVERY_SPEC
 from productions.models import Episode, QAReport, Segment
-from tests.worker import HueyWorker, wait_for
+from tests.worker import HueyWorker, status_of, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -23,10 +23,6 @@ def create_episode(client, project, **extra) -> int:
                            content_type="application/json")
     assert response.status_code == 201, response.content
     return response.json()["id"]
-
-
-def status_of(pk: int) -> str:
-    return Episode.objects.values_list("status", flat=True).get(pk=pk)
 
 
 @pytest.fixture

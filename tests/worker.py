@@ -17,6 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def worker_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
+    # Child processes (workers, servers) keep Django's async-safety checks, even while a test (the browser
+    # tests) turns them off in its own process.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     env.update(
         DJANGO_SETTINGS_MODULE="tower.settings",
         TOWER_DATA_DIR=str(settings.DATA_DIR),
@@ -69,6 +72,13 @@ class HueyWorker(ManagedProcess):
         self.spawn([sys.executable, str(ROOT / "manage.py"), "run_huey", "--workers", "1", "--delay", "0.1",
                     "--max-delay", "0.5"])
         return self
+
+
+def status_of(pk: int) -> str:
+    """An episode's status, read fresh from the database."""
+    from productions.models import Episode
+
+    return Episode.objects.values_list("status", flat=True).get(pk=pk)
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.5, worker: HueyWorker | None = None):
