@@ -123,7 +123,7 @@ def test_starting_from_own_keyframe_just_continues() -> None:
     kf = keyframe(DAY)
     result = segment(DAY, kf, n=9)
     assert result.info["continued_from_keyframe"] is True
-    assert result.info["dissolve_frames"] == 0
+    assert result.info["wipe_frames"] == 0
     assert 0.3 < mean_abs_diff(result.frames[0], result.frames[1]) < 10
 
 

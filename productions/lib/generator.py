@@ -15,7 +15,11 @@ How a scene is made, all in vectorised numpy (+ Pillow for a few small drawings)
 * Noise comes from an integer hash of world coordinates (no periodicity, no `hash()`), so the same
   (prompt, seed, size) gives bit-identical frames and nothing repeats at W/2, W/3 or H/2.
 * A segment starts exactly on `request.init_image`; that image is pushed in and panned with the camera while
-  it cross-dissolves into this segment's own scene over the first ~40 % of the frames, as img2vid would.
+  this segment's own scene wipes across it (entering from the side the camera pans towards) over the first
+  ~40 % of the frames. Every pixel of every frame comes from one picture: no cross-dissolve, so no double
+  exposure of two moving scenes.
+* Frames are produced one at a time as the caller iterates (`stream_segment`), so a long segment never has to
+  be held in memory whole.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -50,7 +54,8 @@ LABEL_TEXT = "Tower built-in generator - not AI"
 SHORT_LABEL_TEXT = "built-in - not AI"
 PREVIEW_WIDTH = 256
 PREVIEW_EVERY = 4  # a preview every this many frames, and always on the first and the last one
-DISSOLVE_FRACTION = 0.4  # share of a segment spent dissolving from the init image into the new scene
+WIPE_FRACTION = 0.4  # share of a segment spent wiping from the init image into the new scene
+WIPE_EDGE = 4  # px (at 576 px high) of anti-aliased edge between the two pictures
 MAX_PAN_SECONDS = 10.0  # panoramas are wide enough for this much pan; longer clips pan more slowly
 MIN_SIZE = 16
 H_REF = 576  # the native height the look was tuned at
@@ -1258,6 +1263,19 @@ def _label_stamp(width: int, height: int) -> _Stamp:
     return _Stamp(ty + oy, tx + ox, sy_ + oy, sx_ + ox)
 
 
+def _without_label(frame: np.ndarray) -> np.ndarray:
+    """A copy with the label's box filled from the row just above it (the init image of a chained segment
+    carries the previous segment's label; only one label may ever show)."""
+    st = _label_stamp(frame.shape[1], frame.shape[0])
+    out = frame.copy()
+    if st.shadow_ys.size:
+        y0, y1 = int(st.shadow_ys.min()), int(st.shadow_ys.max()) + 1
+        x0, x1 = int(st.shadow_xs.min()), int(st.shadow_xs.max()) + 1
+        if y0 > 0:
+            out[y0:y1, x0:x1] = out[y0 - 1 : y0, x0:x1]
+    return out
+
+
 def _stamp_label(frame: np.ndarray) -> np.ndarray:
     """Burn the label in (opaque, so stamping twice gives the same pixels). In place; returns the frame."""
     st = _label_stamp(frame.shape[1], frame.shape[0])
@@ -1271,17 +1289,18 @@ def _stamp_label(frame: np.ndarray) -> np.ndarray:
 
 
 class _Continuation:
-    """The init image pushed in and panned with the camera, to cross-dissolve into the new scene."""
+    """The init image pushed in and panned with the camera while the new scene wipes across it."""
 
     def __init__(self, init: np.ndarray, pan_velocity: float, zoom: float = 0.12) -> None:
         h, w = init.shape[:2]
         self.h, self.w = h, w
-        self.packed = _pack(init)
+        self.packed = _pack(_without_label(init))  # else the pushed-in label would drift under the new one
         self.velocity = pan_velocity
         self.zoom = zoom
+        self.direction = 1 if pan_velocity >= 0 else -1  # the new scene enters from the side the camera goes to
 
     def frame(self, progress: float, t_pan: float) -> np.ndarray:
-        """progress 0..1 through the dissolve; returns (H, W, 4) uint8 (alpha ignored)."""
+        """progress 0..1 through the wipe; returns (H, W, 4) uint8 (alpha ignored)."""
         h, w = self.h, self.w
         z = 1.0 + self.zoom * progress
         ws, hs = w / z, h / z
@@ -1292,21 +1311,22 @@ class _Continuation:
         rows = np.clip(np.floor(top + (np.arange(h) + 0.5) * (hs / h)).astype(np.int64), 0, h - 1)
         return _rgba_view(self.packed.take(rows, axis=0).take(cols, axis=1))
 
-
-def _blend(a4: np.ndarray, b3: np.ndarray, weight: float) -> np.ndarray:
-    """(1 - weight) * a + weight * b in 8-bit fixed point; a is (H, W, 4), b (H, W, 3). -> (H, W, 3)."""
-    wb = int(round(weight * 256))
-    out = np.empty(b3.shape, np.uint8)
-    for c in range(3):
-        acc = a4[..., c].astype(np.uint16)
-        acc *= 256 - wb
-        tmp = b3[..., c].astype(np.uint16)
-        tmp *= wb
-        acc += tmp
-        acc += 128
-        acc >>= 8
-        out[..., c] = acc
-    return out
+    def wipe(self, new: np.ndarray, progress: float, t_pan: float) -> np.ndarray:
+        """`new` (H, W, 3) where the wipe has passed, the pushed-in init image elsewhere, with a few pixels of
+        anti-aliased edge between them (a spatial edge, not a blend of whole pictures)."""
+        old = self.frame(progress, t_pan)[..., :3]
+        covered = float(_smoothstep(progress)) * self.w  # columns of the new scene
+        edge = max(1.0, WIPE_EDGE * self.h / H_REF)
+        x = np.arange(self.w, dtype=np.float32) + 0.5
+        if self.direction < 0:
+            x = self.w - x
+        weight = np.clip((x - (self.w - covered)) / edge + 0.5, 0.0, 1.0)  # 1 where the new scene shows
+        out = new.copy()
+        keep = weight < 1.0
+        if keep.any():
+            wt = weight[keep][None, :, None]
+            out[:, keep] = (old[:, keep] * (1.0 - wt) + new[:, keep] * wt + 0.5).astype(np.uint8)
+        return out
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -1376,10 +1396,19 @@ class BuiltinGenerator:
     def generate_segment(
         self, request: SegmentRequest, progress: ProgressCallback, should_cancel: CancelCheck
     ) -> SegmentResult:
-        """`request.num_frames` frames: frame 0 is exactly the init image (resized first only if its size
-        differs from the request's), then the camera moves on and the image dissolves into this segment's
-        scene over the first ~40 % of the clip. Started from this scene's own keyframe, there is nothing to
-        dissolve: the clip simply continues from it."""
+        """The whole segment in memory (see `stream_segment`, which the renderer uses)."""
+        result = self.stream_segment(request, progress, should_cancel)
+        result.frames = list(result.frames)
+        return result
+
+    def stream_segment(
+        self, request: SegmentRequest, progress: ProgressCallback, should_cancel: CancelCheck
+    ) -> SegmentResult:
+        """`request.num_frames` frames, rendered one at a time as `result.frames` is iterated (once): frame 0
+        is exactly the init image (resized first only if its size differs from the request's), then the
+        camera moves on and this segment's scene wipes across the init image over the first ~40 % of the
+        clip. Started from this scene's own keyframe, there is nothing to wipe: the clip simply continues from
+        it. Bad requests fail here, before any frame; `info` is complete once the frames are exhausted."""
         W, H, n = request.width, request.height, request.num_frames
         _check_size(W, H)
         if n < 1:
@@ -1396,31 +1425,9 @@ class BuiltinGenerator:
         pan_scale = min(1.0, MAX_PAN_SECONDS / duration) if duration > 0 else 1.0
         opening = _stamp_label(scene.render(0.0, 0.0))
         continues_scene = np.array_equal(opening, init)  # started from this very scene's keyframe
-        n_dissolve = 0 if continues_scene else max(1, int(round(DISSOLVE_FRACTION * (n - 1))))
+        n_wipe = 0 if continues_scene else max(1, int(round(WIPE_FRACTION * (n - 1))))
         mid_velocity = next(layer.velocity for layer in scene.layers if layer.name == "mid")
         continuation = None if continues_scene else _Continuation(init, mid_velocity)
-
-        frames: list[Frame] = []
-        for i in range(n):
-            if should_cancel():
-                raise Cancelled("Segment generation was cancelled.")
-            t = i / request.fps
-            t_pan = t * pan_scale
-            if i == 0:
-                frame = init.copy()  # exactly the init image (equal to `opening` when continues_scene)
-            else:
-                frame = scene.render(t, t_pan)
-                if continuation is not None and i <= n_dissolve:
-                    p = i / n_dissolve
-                    if p < 1.0:
-                        frame = _blend(continuation.frame(p, t_pan), frame, float(_smoothstep(p)))
-                _stamp_label(frame)
-            frames.append(frame)
-            last = i == n - 1
-            preview = _preview(frame) if (i == 0 or last or (i + 1) % PREVIEW_EVERY == 0) else None
-            progress(i + 1, n, preview)
-
-        elapsed = time.perf_counter() - started
         info = {
             "backend": self.name,
             "ai": False,
@@ -1440,10 +1447,30 @@ class BuiltinGenerator:
                 "particles": scene.look.particles or None,
             },
             "continued_from_keyframe": continues_scene,
-            "dissolve_frames": n_dissolve,
-            "render_s": round(elapsed, 3),
+            "wipe_frames": n_wipe,
         }
-        return SegmentResult(frames=frames, fps=request.fps, info=info)
+
+        def frames() -> Iterator[Frame]:
+            for i in range(n):
+                if should_cancel():
+                    raise Cancelled("Segment generation was cancelled.")
+                t = i / request.fps
+                t_pan = t * pan_scale
+                if i == 0:
+                    frame = init.copy()  # exactly the init image (equal to `opening` when continues_scene)
+                else:
+                    frame = scene.render(t, t_pan)
+                    if continuation is not None and i < n_wipe:
+                        frame = continuation.wipe(frame, i / n_wipe, t_pan)
+                    _stamp_label(frame)
+                last = i == n - 1
+                preview = _preview(frame) if (i == 0 or last or (i + 1) % PREVIEW_EVERY == 0) else None
+                progress(i + 1, n, preview)
+                if last:
+                    info["render_s"] = round(time.perf_counter() - started, 3)
+                yield frame
+
+        return SegmentResult(frames=frames(), fps=request.fps, info=info)
 
     # -- helpers ----------------------------------------------------------------------------------------
 
