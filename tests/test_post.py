@@ -1,4 +1,4 @@
-"""Segment masters and stitching, on real ffmpeg with small frames (pure pipeline, no Django)."""
+"""Segment clips and the one-pass episode render, on real ffmpeg with small frames (pure pipeline, no Django)."""
 
 from pathlib import Path
 
@@ -8,80 +8,162 @@ import pytest
 from productions.lib.conformance import check_conformance, probe_video
 from productions.lib.ffmpeg import read_frames
 from productions.lib.files import atomic_path
-from productions.lib.post import SegmentFiles, crossfade_graph, stitch_episode, write_segment_files
+from productions.lib.planning import CONTINUOUS, CUT, DISSOLVE, FADE, Join, clip_frames, timeline_frames
+from productions.lib.post import Clip, SegmentClipWriter, SegmentFiles, episode_graph, render_episode_file
 from productions.lib.spec import DeliverySpec
-from productions.lib.upscale import LanczosUpscaler
 
 SPEC = DeliverySpec(width=320, height=180, min_duration_s=2, min_bitrate_bps=200_000)
+UPSCALE = "scale=320:180:flags=lanczos"
+W, H = 256, 144
 
 
-def moving_frames(n: int, shade: int, size=(256, 144)) -> list[np.ndarray]:
-    """Smooth colour waves drifting sideways; `shade` makes a clearly different picture."""
-    w, h = size
-    x = np.arange(w)[None, :, None] / w
-    y = np.arange(h)[:, None, None] / h
+def moving_frames(n: int, shade: int, start: int = 0) -> list[np.ndarray]:
+    """Smooth colour waves drifting sideways, frame i at phase start + i; `shade` makes another picture."""
+    x = np.arange(W)[None, :, None] / W
+    y = np.arange(H)[:, None, None] / H
     phase = np.array([0.0, 2.0, 4.0]) + shade / 40
     return [
-        (127 + 100 * np.sin(2 * np.pi * (x * 1.5 + 0.4 * y + i / 20) + phase)).astype(np.uint8)
+        (127 + 100 * np.sin(2 * np.pi * (x * 1.5 + 0.4 * y + (start + i) / 20) + phase)).astype(np.uint8)
         for i in range(n)
     ]
 
 
-@pytest.fixture
-def masters(tmp_path) -> list[Path]:
-    paths = []
-    for k, shade in enumerate([0, 128]):
-        files = SegmentFiles(tmp_path / f"n{k}.mkv", tmp_path / f"m{k}.mp4")
-        write_segment_files(moving_frames(10, shade), native_fps=8, delivered_frames=27, spec=SPEC,
-                            upscaler=LanczosUpscaler(), files=files)
-        paths.append(files.master)
-    return paths
+def write_clip(folder: Path, frames: list[np.ndarray], fps: float) -> SegmentFiles:
+    files = SegmentFiles(folder)
+    with SegmentClipWriter(files, W, H, fps) as writer:
+        for frame in frames:
+            writer.write(frame)
+        writer.commit()
+    return files
 
 
-def test_segment_files_have_exact_sizes_rates_and_counts(tmp_path):
-    files = SegmentFiles(tmp_path / "native.mkv", tmp_path / "master.mp4")
+def decoded(path: Path) -> list[np.ndarray]:
+    return [f.astype(np.float32) for f in read_frames(path, SPEC.width, SPEC.height)]
+
+
+def diffs(frames: list[np.ndarray]) -> list[float]:
+    return [float(np.abs(b - a).mean()) for a, b in zip(frames, frames[1:], strict=False)]
+
+
+def test_the_clip_writer_makes_a_lossless_native_clip_and_a_small_proxy(tmp_path):
     frames = moving_frames(10, 0)
-    write_segment_files(frames, native_fps=8, delivered_frames=27, spec=SPEC, upscaler=LanczosUpscaler(),
-                        files=files)
-    native, master = probe_video(files.native), probe_video(files.master)
-    assert (native.codec, native.width, native.height, native.frame_count) == ("h264", 256, 144, 10)
-    assert (master.codec, master.width, master.height, master.frame_count) == ("h264", 320, 180, 27)
-    assert master.avg_frame_rate == 24 and master.constant_frame_rate
-    # The native clip is lossless: decoding gives back exactly the frames that went in.
-    decoded = list(read_frames(files.native, 256, 144))
-    assert all(np.array_equal(a, b) for a, b in zip(decoded, frames, strict=True))
-    assert not list(tmp_path.glob(".*tmp*"))
+    files = write_clip(tmp_path / "seg", frames, 12)
+    native, proxy = probe_video(files.native), probe_video(files.proxy)
+    assert (native.codec, native.width, native.height, native.frame_count) == ("h264", W, H, 10)
+    assert (proxy.codec, proxy.pix_fmt, proxy.frame_count, proxy.avg_frame_rate) == ("h264", "yuv420p", 10, 12)
+    assert proxy.faststart
+    got = list(read_frames(files.native, W, H))
+    assert all(np.array_equal(a, b) for a, b in zip(got, frames, strict=True))  # bit-exact
+    assert not list((tmp_path / "seg").glob(".*tmp*"))
 
 
-def test_stitch_has_exact_frame_count_and_meets_the_spec(tmp_path, masters):
+def test_a_writer_left_without_commit_leaves_nothing(tmp_path):
+    files = SegmentFiles(tmp_path / "seg")
+    with SegmentClipWriter(files, W, H, 12) as writer:
+        for frame in moving_frames(4, 0):
+            writer.write(frame)
+    assert list((tmp_path / "seg").iterdir()) == []
+    with pytest.raises(RuntimeError, match="generation died"), SegmentClipWriter(files, W, H, 12) as writer:
+        writer.write(moving_frames(1, 0)[0])
+        raise RuntimeError("generation died")
+    assert list((tmp_path / "seg").iterdir()) == []
+
+
+def chain(tmp_path: Path, method: str, fps: int, joins: list[Join], n: int = 10) -> list[Clip]:
+    """Three clips: 1 continues 0 (its first frame is 0's last), 2 is another picture."""
+    seg0 = moving_frames(n, 0)
+    seg1 = moving_frames(n, 0, start=n - 1)
+    seg2 = moving_frames(n, 128)
+    clips = []
+    for k, frames in enumerate([seg0, seg1, seg2]):
+        files = write_clip(tmp_path / f"{method}{k}", frames, fps)
+        clips.append(Clip(files.native, fps, method, joins[k],
+                          clip_frames(n, fps, SPEC.fps, method, chained=joins[k].chained)))
+    return clips
+
+
+@pytest.mark.parametrize("method,fps", [("hold", 12), ("hold", 8), ("mci", 8), ("blend", 12), ("none", 24),
+                                        ("rife", 24), ("rife", 12)])
+def test_one_pass_gives_exact_frame_counts_and_conforms(tmp_path, method, fps):
+    joins = [Join(CUT), Join(CONTINUOUS), Join(DISSOLVE, 4)]
+    clips = chain(tmp_path, method, fps, joins, n=10 * fps // 8)
     out = tmp_path / "final.mp4"
-    total, nothing = stitch_episode(masters, [27, 27], crossfade_frames=6, spec=SPEC, out_path=out,
-                                    preset="ultrafast")
-    assert total == 48 and nothing is None
+    total, nothing = render_episode_file(clips, spec=SPEC, upscale=UPSCALE, out_path=out, preset="ultrafast")
+    assert total == timeline_frames([c.frames for c in clips], joins) and nothing is None
     report = check_conformance(out, SPEC)
     assert report.passed, report.summary()
-    assert report.probe.frame_count == 48
+    assert report.probe.frame_count == total
 
 
-def test_crossfade_blends_the_overlap(tmp_path, masters):
+def test_hold_repeats_drawings_and_a_continuous_join_has_no_duplicate(tmp_path):
+    joins = [Join(CUT), Join(CONTINUOUS), Join(CUT)]
+    clips = chain(tmp_path, "hold", 12, joins)
     out = tmp_path / "final.mp4"
-    stitch_episode(masters, [27, 27], crossfade_frames=6, spec=SPEC, out_path=out, preset="ultrafast")
-    frames = [f.astype(int) for f in read_frames(out, 320, 180)]
-    first = [f.astype(int) for f in read_frames(masters[0], 320, 180)]
-    second = [f.astype(int) for f in read_frames(masters[1], 320, 180)]
-    # Before the fade: segment 0; after it: segment 1 (frame 27 - 6 + 6 = 27 is segment 1's frame 6).
-    assert np.abs(frames[10] - first[10]).mean() < 4
-    assert np.abs(frames[30] - second[9]).mean() < 4
-    # Mid-fade the picture is between the two.
-    mid = frames[24]
-    assert np.abs(mid - first[24]).mean() > 10 and np.abs(mid - second[3]).mean() > 10
+    render_episode_file(clips, spec=SPEC, upscale=UPSCALE, out_path=out, preset="ultrafast")
+    d = diffs(decoded(out))
+    # On twos: every other frame repeats the one before; the others move one drawing on. No blends.
+    held, moved = d[0::2], d[1::2]
+    assert max(held) < 1.5, held
+    # Through the continuous join (frames 19 -> 20) motion goes on by exactly one drawing, as inside a clip:
+    # the duplicated first drawing of clip 1 was dropped (a duplicate would hold it 4 frames: diff ~0 at 19).
+    inside = np.median(moved[:9])
+    assert abs(d[19] - inside) < 0.15 * inside and d[18] < 1.5
+    # The cut into clip 2 (another picture) is a single jump.
+    assert d[20 + 18 - 1] > 3 * inside
 
 
-def test_crossfade_graph_offsets_are_whole_frames():
-    graph = crossfade_graph([130, 130, 130], 12, 24)
-    assert "offset=4.916667" in graph and "offset=9.833333" in graph  # (130-12)/24, (248-12)/24
+def square_frames(n: int, step: int) -> list[np.ndarray]:
+    """A bright square moving right `step` px a frame over a still ground."""
+    ground = np.broadcast_to((40 + 60 * np.arange(H) / H)[:, None, None], (H, W, 3)).astype(np.uint8)
+    frames = []
+    for i in range(n):
+        f = ground.copy()
+        f[50:90, 20 + i * step:60 + i * step] = (240, 200, 80)
+        frames.append(f)
+    return frames
+
+
+def test_mci_makes_in_betweens_not_blends(tmp_path):
+    """Motion-compensated: the in-between shows one square half way; a blend shows two half-bright ones."""
+    step = 12
+    files = write_clip(tmp_path / "sq", square_frames(8, step), 8)
+    results = {}
+    for method in ("mci", "blend"):
+        out = tmp_path / f"{method}.mp4"
+        render_episode_file([Clip(files.native, 8, method, Join(CUT), 22)], spec=SPEC, upscale=None,
+                            out_path=out, preset="ultrafast")
+        frames = [f.astype(np.float32) for f in read_frames(out, W, H)]
+        truth = square_frames(8 * 3, step // 3)  # where the square is at 24 fps
+        band = slice(40, 100)  # the rows the square moves along
+        results[method] = np.mean([np.abs(frames[i][band] - truth[i][band]).mean() for i in range(3, 18) if i % 3])
+    assert results["mci"] < 0.5 * results["blend"], results
+
+
+def test_dissolve_and_fade_through_black_overlap_by_their_length(tmp_path):
+    for kind in (DISSOLVE, FADE):
+        joins = [Join(CUT), Join(CONTINUOUS), Join(kind, 6)]
+        clips = chain(tmp_path / kind, "hold", 12, joins)
+        out = tmp_path / f"{kind}.mp4"
+        total, _ = render_episode_file(clips, spec=SPEC, upscale=UPSCALE, out_path=out, preset="ultrafast")
+        frames = decoded(out)
+        assert len(frames) == total == 20 + 18 + 20 - 6
+        mid = frames[20 + 18 - 3]
+        if kind == FADE:
+            assert mid.mean() < 40  # through black
+        else:
+            assert mid.mean() > 80  # a dissolve stays lit
+
+
+def test_graph_uses_concat_for_cuts_and_continuous_joins_and_xfade_for_transitions():
+    clips = [Clip(Path(f"{i}.mkv"), 12, "hold", j, 24)
+             for i, j in enumerate([Join(CUT), Join(CONTINUOUS), Join(CUT), Join(DISSOLVE, 12), Join(FADE, 6)])]
+    graph = episode_graph(clips, SPEC, UPSCALE)
+    assert graph.count("concat=n=2") == 2
+    assert "xfade=transition=fade:duration=0.500000:offset=2.500000" in graph  # (3 * 24 - 12) / 24
+    assert "xfade=transition=fadeblack:duration=0.250000:offset=3.250000" in graph  # (72 + 24 - 12 - 6) / 24
+    assert "[1:v]setpts=N/(12*TB),trim=start_frame=1" in graph  # the chained clip drops its first drawing
+    assert "[3:v]setpts=N/(12*TB),scale" in graph  # a new shot keeps it
     assert graph.endswith("[out]")
-    assert crossfade_graph([10], 0, 24) == "[0:v]settb=1/24,setpts=N,setsar=1[s0];[s0]null[out]"
 
 
 def test_a_failed_write_leaves_no_file_under_the_final_name(tmp_path):
@@ -93,21 +175,23 @@ def test_a_failed_write_leaves_no_file_under_the_final_name(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_stitch_streams_the_frames_it_encodes_for_analysis(tmp_path, masters):
+def test_the_render_streams_the_frames_it_encodes_for_analysis(tmp_path):
+    clips = chain(tmp_path, "hold", 12, [Join(CUT), Join(CONTINUOUS), Join(CUT)])
     out = tmp_path / "final.mp4"
-    total, streamed = stitch_episode(masters, [27, 27], crossfade_frames=6, spec=SPEC, out_path=out,
-                                     preset="ultrafast", analyse=lambda frames: [f.copy() for f in frames],
-                                     analysis_size=(160, 90))
-    assert total == len(streamed) == 48 and streamed[0].shape == (90, 160, 3)
-    decoded = list(read_frames(out, 160, 90))
+    total, streamed = render_episode_file(clips, spec=SPEC, upscale=UPSCALE, out_path=out, preset="ultrafast",
+                                          analyse=lambda frames: [f.copy() for f in frames],
+                                          analysis_size=(160, 90))
+    assert total == len(streamed) == 58 and streamed[0].shape == (90, 160, 3)
+    back = list(read_frames(out, 160, 90))
     # The streamed frames are the encoder's input; the file is the same picture after compression.
-    assert np.mean([np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(streamed, decoded, strict=True)]) < 3
+    assert np.mean([np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(streamed, back, strict=True)]) < 3
     assert check_conformance(out, SPEC).passed
 
 
-def test_an_analysis_that_stops_early_still_gets_a_complete_file(tmp_path, masters):
+def test_an_analysis_that_stops_early_still_gets_a_complete_file(tmp_path):
+    clips = chain(tmp_path, "hold", 12, [Join(CUT), Join(CONTINUOUS), Join(CUT)])
     out = tmp_path / "final.mp4"
-    _, first = stitch_episode(masters, [27, 27], crossfade_frames=6, spec=SPEC, out_path=out, preset="ultrafast",
-                              analyse=lambda frames: next(frames).shape)
+    _, first = render_episode_file(clips, spec=SPEC, upscale=UPSCALE, out_path=out, preset="ultrafast",
+                                   analyse=lambda frames: next(frames).shape)
     assert first == (144, 256, 3)
-    assert probe_video(out).frame_count == 48
+    assert probe_video(out).frame_count == 58

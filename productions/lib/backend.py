@@ -7,7 +7,7 @@ asked to cancel. Frames are numpy arrays of shape (height, width, 3), dtype uint
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -50,11 +50,16 @@ class SegmentRequest:
     index: int = 0
     negative_prompt: str = ""
     style: str = ""
+    # May the server interpolate (e.g. a RIFE workflow)? False when the episode's interpolation is Tower's own
+    # (hold, mci, blend): the frames must then come back at `fps`.
+    server_interpolation: bool = True
 
 
 @dataclass
 class SegmentResult:
-    frames: list[Frame]
+    # The frames, in order. A backend may produce them lazily while they are iterated (`stream_segment`):
+    # iterate once. Errors (BackendError, Cancelled) can then surface during the iteration.
+    frames: Iterable[Frame]
     fps: int
     info: dict = field(default_factory=dict)  # what produced it: backend, server, model, prompt_id...
 
@@ -70,6 +75,9 @@ class Backend(Protocol):
     def generate_segment(
         self, request: SegmentRequest, progress: ProgressCallback, should_cancel: CancelCheck
     ) -> SegmentResult: ...
+
+    # Optional: `stream_segment(request, progress, should_cancel)`, the same with frames produced as they are
+    # iterated, so a long segment is never held whole in memory. The renderer uses it where a backend has it.
 
 
 def no_progress(step: int, total: int, preview: Frame | None) -> None:

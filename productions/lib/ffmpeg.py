@@ -57,7 +57,7 @@ def ffmpeg_binary() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def _command(args: Sequence[str]) -> list[str]:
+def ffmpeg_command(args: Sequence[str]) -> list[str]:
     """The ffmpeg command line for `args`: no banner, no reading of the terminal, outputs overwritten."""
     return [ffmpeg_binary(), "-hide_banner", "-nostdin", "-y", *args]
 
@@ -72,7 +72,7 @@ def _rgb_frames(stream: BinaryIO, width: int, height: int) -> Iterator[np.ndarra
 
 def run_ffmpeg(args: Sequence[str], what: str, *, input_bytes: bytes | None = None) -> str:
     """Run ffmpeg to completion; return stderr (it carries filter logs); raise FFmpegError on failure."""
-    cmd = _command(args)
+    cmd = ffmpeg_command(args)
     try:
         proc = subprocess.run(cmd, input=input_bytes, capture_output=True, check=False)
     except OSError as exc:
@@ -94,7 +94,7 @@ def pipe_frames_to_ffmpeg(frames: Iterable[np.ndarray], args: Sequence[str], wha
     """
     import tempfile
 
-    cmd = _command(args)
+    cmd = ffmpeg_command(args)
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=err, stdout=subprocess.DEVNULL)
         assert proc.stdin is not None
@@ -131,7 +131,7 @@ def run_ffmpeg_with_frames(
     """
     import tempfile
 
-    cmd = _command(args)
+    cmd = ffmpeg_command(args)
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
         assert proc.stdout is not None

@@ -1,171 +1,276 @@
-"""Post-generation: native clip -> 1080p24 segment master; masters -> crossfaded, delivery-encoded episode.
+"""Post-generation in one pass: generated frames -> lossless native clip; native clips -> the delivery file.
 
-Frames flow through memory and pipes: the generated frames are piped once into one ffmpeg process that
-writes both the lossless native clip and the upscaled, interpolated master (or, for AI upscalers that run
-outside ffmpeg, the upscaler streams frames into the master encoder). The episode is made by one ffmpeg run
-that decodes every master, crossfades them with `xfade` and encodes to the delivery spec.
+The shape of Video2X 6 (decode once, process in memory, encode once):
+- while a segment is generated, its frames stream through one ffmpeg process that writes the lossless native
+  clip and the small review proxy (`SegmentClipWriter`): nothing at 1080p, nothing lossy kept for later;
+- an AI upscaler that runs outside ffmpeg (Real-ESRGAN on torch) caches its frames losslessly at the native
+  rate (`write_upscaled_clip`), so a rejected segment does not re-run the network on every other segment;
+- the delivery file is made by ONE ffmpeg run from the native (or upscaled) clips (`render_episode_file`):
+  per clip upscale + interpolate (+ drop a chained clip's duplicated first frame), join (concat for
+  continuous joins and cuts, `xfade` for chosen dissolves and fades through black), encode; a second output
+  of the same run streams the finished frames at analysis size to the episode QA.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
-from .encoding import delivery_encode_args, master_encode_args
-from .ffmpeg import pipe_frames_to_ffmpeg, rawvideo_input_args, run_ffmpeg, run_ffmpeg_with_frames
+from .encoding import delivery_encode_args
+from .ffmpeg import (
+    FFmpegError,
+    ffmpeg_command,
+    pipe_frames_to_ffmpeg,
+    rawvideo_input_args,
+    read_frames,
+    run_ffmpeg,
+    run_ffmpeg_with_frames,
+)
 from .files import atomic_path
-from .planning import crossfaded_frames
+from .interpolation import BLEND_FILTER, MCI_FILTER, clip_method
+from .planning import FADE, Join, timeline_frames
 from .spec import DeliverySpec
 from .upscale import Upscaler
 
 T = TypeVar("T")
 
-INTERPOLATIONS = {
-    # Linear blend between neighbouring native frames: fast (hundreds of fps at 1080p on 2 cores).
-    "blend": "framerate=fps={fps}",
-    # Motion-compensated interpolation: better motion, ~3 fps at 1080p on 2 cores.
-    "mci": "minterpolate=fps={fps}:mi_mode=mci:mc_mode=aobmc:me_mode=bidir",
-}
 # Lossless RGB H.264: bit-exact like ffv1, but 3.6x less CPU and 30 % smaller on generated frames (measured).
-NATIVE_CODEC_ARGS = ["-an", "-c:v", "libx264rgb", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "rgb24"]
+NATIVE_CODEC_ARGS = ["-c:v", "libx264rgb", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "rgb24"]
+# The review proxy: what the producer plays per segment. Half of 1080p, plays in any browser, cheap to make.
+PROXY_WIDTH = 960
+PROXY_CODEC_ARGS = ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "23", "-pix_fmt", "yuv420p",
+                    "-movflags", "+faststart"]
 
 
 @dataclass(frozen=True)
 class SegmentFiles:
-    native: Path  # the generated frames, lossless, at the native rate (for re-upscaling and QA)
-    master: Path  # upscaled to delivery size, interpolated to the delivery rate; what the episode is cut from
+    """The one place a segment's media layout is decided: every file lives in the segment's folder."""
+
+    folder: Path
+
+    @property
+    def native(self) -> Path:  # the generated frames, lossless, at the clip's own rate
+        return self.folder / "native.mkv"
+
+    @property
+    def proxy(self) -> Path:  # the review player: PROXY_WIDTH wide, lossy, at the clip's rate
+        return self.folder / "proxy.mp4"
+
+    @property
+    def upscaled(self) -> Path:  # an outside-ffmpeg upscaler's frames at delivery size, lossless, native rate
+        return self.folder / "upscaled.mkv"
+
+    @property
+    def last_frame(self) -> Path:  # where the next chained segment starts
+        return self.folder / "last.png"
+
+    @property
+    def preview(self) -> Path:
+        return self.folder / "preview.jpg"
+
+    @property
+    def keyframe(self) -> Path:  # the shot's own first frame, for segments that are not chained
+        return self.folder / "keyframe.png"
 
 
-def interpolation_filter(method: str, fps: int) -> str:
-    try:
-        return INTERPOLATIONS[method].format(fps=fps)
-    except KeyError:
-        raise ValueError(f"unknown interpolation {method!r}; use one of {sorted(INTERPOLATIONS)}") from None
+def proxy_size(width: int, height: int) -> tuple[int, int]:
+    w = min(PROXY_WIDTH, width - width % 2)
+    return w, max(2, int(round(height * w / width / 2)) * 2)
 
 
-def master_filter(upscale: str | None, spec: DeliverySpec, interpolation: str) -> str:
-    """Upscale (when ffmpeg does it), go to the delivery pixel format, pad the tail so interpolation has a
-    frame after the last one, then interpolate to the delivery rate (constant frame rate).
+class SegmentClipWriter:
+    """One ffmpeg process fed the generated frames as they come; it writes the native clip and the proxy.
 
-    Converting to yuv420p before interpolating halves the bytes every blended frame costs.
+        with SegmentClipWriter(files, width, height, fps) as writer:
+            for frame in frames: writer.write(frame)
+            writer.commit()          # both files renamed into place; without it, nothing is left behind
+
+    Memory: one frame at a time (the pipe's buffer), whatever the segment's length.
     """
-    steps = [upscale] if upscale else []
-    steps += [
-        "format=" + spec.pix_fmt,
-        "setsar=1",
-        "tpad=stop_mode=clone:stop=2",
-        interpolation_filter(interpolation, spec.fps),
-        f"fps={spec.fps}",
-    ]
-    return ",".join(steps)
+
+    def __init__(self, files: SegmentFiles, width: int, height: int, fps: float) -> None:
+        self.files = files
+        self.width, self.height, self.fps = width, height, fps
+        self.frames = 0
+        self._stack = ExitStack()
+        self._proc: subprocess.Popen | None = None
+        self._err = None
+        self._committed = False
+
+    def __enter__(self) -> SegmentClipWriter:
+        native_tmp = self._stack.enter_context(atomic_path(self.files.native))
+        proxy_tmp = self._stack.enter_context(atomic_path(self.files.proxy))
+        self._tmps = (native_tmp, proxy_tmp)
+        pw, ph = proxy_size(self.width, self.height)
+        args = [
+            *rawvideo_input_args(self.width, self.height, self.fps),
+            "-filter_complex", f"[0:v]split=2[n][p];[p]scale={pw}:{ph}:flags=bilinear,setsar=1[px]",
+            "-map", "[n]", "-an", *NATIVE_CODEC_ARGS, os.fspath(native_tmp),
+            "-map", "[px]", "-an", *PROXY_CODEC_ARGS, os.fspath(proxy_tmp),
+        ]
+        self._err = self._stack.enter_context(tempfile.TemporaryFile())
+        self._proc = subprocess.Popen(ffmpeg_command(args), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                      stderr=self._err)
+        return self
+
+    def write(self, frame: np.ndarray) -> None:
+        assert self._proc is not None and self._proc.stdin is not None
+        if frame.shape != (self.height, self.width, 3):
+            raise ValueError(f"frame {self.frames} is {frame.shape}, the clip is {self.width}x{self.height} RGB")
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
+        except BrokenPipeError:
+            self._fail("ffmpeg closed its input early")
+        self.frames += 1
+
+    def _fail(self, fallback: str) -> None:
+        assert self._proc is not None and self._err is not None
+        self._proc.kill()
+        self._proc.wait()
+        self._err.seek(0)
+        raise FFmpegError(f"writing the clips of {self.files.folder.name}",
+                          self._err.read().decode("utf-8", "replace") or fallback, self._proc.returncode)
+
+    def commit(self) -> None:
+        """Finish encoding; both files are renamed into place when the `with` block ends. Leaving the block
+        without commit() (a try that failed QA and will be made again, or an error) leaves nothing behind."""
+        assert self._proc is not None and self._proc.stdin is not None
+        if not self.frames:
+            raise ValueError("a segment needs at least one frame")
+        with suppress(BrokenPipeError):
+            self._proc.stdin.close()
+        if self._proc.wait() != 0:
+            self._fail("ffmpeg failed")
+        self._committed = True
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        if exc_type is None and not self._committed:
+            exc_type, exc = _Discarded, _Discarded()  # atomic_path removes what an exception passes through
+        self._stack.__exit__(exc_type, exc, tb)
+        return exc_type is _Discarded
 
 
-def write_segment_files(
-    frames: Sequence[np.ndarray],
-    *,
-    native_fps: int,
-    delivered_frames: int,
-    spec: DeliverySpec,
-    upscaler: Upscaler,
-    files: SegmentFiles,
-    interpolation: str = "blend",
-) -> None:
-    """Write the native clip and the delivery-size master for one segment, each atomically."""
-    if not frames:
-        raise ValueError("a segment needs at least one frame")
-    height, width = frames[0].shape[:2]
-    upscale = upscaler.ffmpeg_filter(spec.width, spec.height)
-    master_out = ["-frames:v", str(delivered_frames), *master_encode_args(spec)]
-    with atomic_path(files.native) as native_tmp, atomic_path(files.master) as master_tmp:
-        if upscale:
-            # One decode-free pass: the same piped frames feed both outputs.
-            args = [
-                *rawvideo_input_args(width, height, native_fps),
-                "-filter_complex",
-                f"[0:v]split=2[native][up];[up]{master_filter(upscale, spec, interpolation)}[master]",
-                "-map", "[native]", *NATIVE_CODEC_ARGS, os.fspath(native_tmp),
-                "-map", "[master]", *master_out, os.fspath(master_tmp),
-            ]
-            pipe_frames_to_ffmpeg(frames, args, f"writing segment files {files.master.name}")
-        else:
-            pipe_frames_to_ffmpeg(
-                frames,
-                [*rawvideo_input_args(width, height, native_fps), *NATIVE_CODEC_ARGS, os.fspath(native_tmp)],
-                f"writing native clip {files.native.name}",
-            )
-            args = [
-                *rawvideo_input_args(spec.width, spec.height, native_fps),
-                "-vf", master_filter(None, spec, interpolation),
-                *master_out, os.fspath(master_tmp),
-            ]
-            pipe_frames_to_ffmpeg(
-                upscaler.upscale(frames, spec.width, spec.height), args,
-                f"writing segment master {files.master.name}",
-            )
+class _Discarded(Exception):
+    """Internal: a writer left without commit()."""
 
 
-def crossfade_graph(frame_counts: Sequence[int], crossfade_frames: int, fps: int) -> str:
-    """An ffmpeg filtergraph chaining `xfade` over inputs 0..n-1; output label [out].
-
-    Timestamps are put on a 1/fps timebase first, so every offset is a whole number of frames and the output
-    has exactly sum(frames) - (n-1) * crossfade_frames frames.
-    """
-    n = len(frame_counts)
-    parts = [f"[{i}:v]settb=1/{fps},setpts=N,setsar=1[s{i}]" for i in range(n)]
-    if n == 1:
-        parts.append("[s0]null[out]")
-        return ";".join(parts)
-    duration = crossfade_frames / fps
-    previous = "s0"
-    elapsed = frame_counts[0]
-    for i in range(1, n):
-        offset = (elapsed - crossfade_frames) / fps
-        label = "out" if i == n - 1 else f"x{i}"
-        parts.append(
-            f"[{previous}][s{i}]xfade=transition=fade:duration={duration:.6f}:offset={offset:.6f}[{label}]"
+def write_upscaled_clip(files: SegmentFiles, *, native_size: tuple[int, int], fps: float, spec: DeliverySpec,
+                        upscaler: Upscaler) -> None:
+    """Run an outside-ffmpeg upscaler over the native clip once; keep its frames losslessly (atomically)."""
+    w, h = native_size
+    frames = read_frames(files.native, w, h, what=f"decoding {files.native.name} for upscaling")
+    with atomic_path(files.upscaled) as tmp:
+        pipe_frames_to_ffmpeg(
+            upscaler.upscale(frames, spec.width, spec.height),
+            [*rawvideo_input_args(spec.width, spec.height, fps), "-an", *NATIVE_CODEC_ARGS, os.fspath(tmp)],
+            f"writing the upscaled clip {files.upscaled}",
         )
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One segment's input to the episode: its file, that file's rate, what to do to it, where it goes."""
+
+    path: Path
+    fps: float  # the file's frame rate
+    interpolation: str  # the episode's method (clip_method() decides what this clip really needs)
+    join: Join  # into this clip from the one before (ignored for the first)
+    frames: int  # frames it puts on the timeline (planning.clip_frames, trimmed for the last clip)
+    upscaled: bool = False  # already at delivery size (an outside-ffmpeg upscaler made it)
+
+
+def clip_filter(i: int, clip: Clip, spec: DeliverySpec, upscale: str | None) -> str:
+    """The filter chain of input i -> [c{i}]: exactly `clip.frames` frames at the delivery size, rate and
+    pixel format, with timestamps 0..frames-1 on a 1/fps timebase.
+
+    hold / none: drop a chained clip's duplicated first frame, upscale at the native rate, then hold (the `fps`
+    filter repeats each drawing; a cloned tail frame gives the last drawing its full hold).
+    mci / blend: interpolate at the native size (a cloned tail frame gives the last in-betweens a frame to go
+    to), upscale, then drop a chained clip's first frame (it is the previous clip's last).
+    """
+    method = clip_method(clip.interpolation, clip.fps, spec.fps)
+    steps = [f"setpts=N/({clip.fps:g}*TB)"]
+    resize = [] if clip.upscaled or not upscale else [upscale]
+    finish = [f"format={spec.pix_fmt}", "setsar=1"]
+    drop_first = ["trim=start_frame=1", "setpts=PTS-STARTPTS"] if clip.join.chained and i else []
+    if method in ("hold", "none"):
+        steps += drop_first + resize + finish
+        if method == "hold":
+            steps += ["tpad=stop_mode=clone:stop=1", f"fps={spec.fps}"]
+    else:
+        interpolate = (MCI_FILTER if method == "mci" else BLEND_FILTER).format(fps=spec.fps)
+        steps += ["tpad=stop_mode=clone:stop=2", interpolate] + resize + finish + drop_first
+    steps += [f"trim=end_frame={clip.frames}", f"settb=1/{spec.fps}", "setpts=N"]
+    return f"[{i}:v]" + ",".join(steps) + f"[c{i}]"
+
+
+def episode_graph(clips: Sequence[Clip], spec: DeliverySpec, upscale: str | None, out: str = "out") -> str:
+    """The filtergraph of the whole episode; output label [`out`]."""
+    parts = [clip_filter(i, clip, spec, upscale) for i, clip in enumerate(clips)]
+    previous, elapsed = "c0", clips[0].frames
+    for i in range(1, len(clips)):
+        join = clips[i].join
+        label = out if i == len(clips) - 1 else f"j{i}"
+        if join.overlap:
+            transition = "fadeblack" if join.kind == FADE else "fade"
+            offset = (elapsed - join.overlap) / spec.fps
+            parts.append(f"[{previous}][c{i}]xfade=transition={transition}:duration={join.overlap / spec.fps:.6f}"
+                         f":offset={offset:.6f},settb=1/{spec.fps},setpts=N[{label}]")
+            elapsed += clips[i].frames - join.overlap
+        else:
+            parts.append(f"[{previous}][c{i}]concat=n=2:v=1:a=0,settb=1/{spec.fps},setpts=N[{label}]")
+            elapsed += clips[i].frames
         previous = label
-        elapsed += frame_counts[i] - crossfade_frames
+    if len(clips) == 1:
+        parts.append(f"[c0]null[{out}]")
     return ";".join(parts)
 
 
-def stitch_episode(
-    masters: Sequence[Path],
-    frame_counts: Sequence[int],
+def render_episode_file(
+    clips: Sequence[Clip],
     *,
-    crossfade_frames: int,
     spec: DeliverySpec,
+    upscale: str | None,
     out_path: Path,
     preset: str | None = None,
     analyse: Callable[[Iterator[np.ndarray]], T] | None = None,
     analysis_size: tuple[int, int] = (256, 144),
 ) -> tuple[int, T | None]:
-    """Crossfade the masters and encode once to the delivery spec, atomically.
-
-    With `analyse`, the same ffmpeg run also streams the finished frames, scaled to `analysis_size`, to that
-    callable while it encodes (episode QA without decoding the file again). Returns (frame count, its result).
-    """
-    total = crossfaded_frames(frame_counts, crossfade_frames)
+    """Make the delivery file from the clips in one ffmpeg run, atomically: decode each clip once, upscale
+    (`upscale` is the ffmpeg filter, None when the clips are already at delivery size), interpolate, join,
+    encode. With `analyse`, the same run streams the finished frames, scaled to `analysis_size`, to that
+    callable while it encodes. Returns (frame count, what `analyse` returned)."""
+    if not clips:
+        raise ValueError("an episode needs at least one clip")
+    total = timeline_frames([c.frames for c in clips], [c.join for c in clips])
     inputs: list[str] = []
-    for master in masters:
-        inputs += ["-i", os.fspath(master)]
-    graph = crossfade_graph(frame_counts, crossfade_frames, spec.fps)
-    what = f"stitching and encoding {out_path.name}"
+    for clip in clips:
+        inputs += ["-i", os.fspath(clip.path)]
+    what = f"making {out_path.name} from {len(clips)} clips"
     with atomic_path(out_path) as tmp:
         encode = ["-frames:v", str(total), *delivery_encode_args(spec, preset), os.fspath(tmp)]
         if analyse is None:
+            graph = episode_graph(clips, spec, upscale)
             run_ffmpeg([*inputs, "-filter_complex", graph, "-map", "[out]", *encode], what)
             return total, None
         w, h = analysis_size
-        graph += f";[out]split=2[enc][ana];[ana]scale={w}:{h}:flags=area,format=rgb24[qa]"
+        graph = episode_graph(clips, spec, upscale, "final") + \
+            f";[final]split=2[out][ana];[ana]scale={w}:{h}:flags=area,format=rgb24[qa]"
         result = run_ffmpeg_with_frames(
-            [*inputs, "-filter_complex", graph, "-map", "[enc]", *encode,
+            [*inputs, "-filter_complex", graph, "-map", "[out]", *encode,
              "-map", "[qa]", "-frames:v", str(total), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
             w, h, analyse, what,
         )
     return total, result
+

@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_KEYFRAME_WORKFLOW = "keyframe_txt2img"
 DEFAULT_SEGMENT_WORKFLOW = "svd_img2vid"
+# The parameter by which a workflow declares that it interpolates frames on the server (RIFE VFI's multiplier).
+INTERPOLATION_PARAM = "interpolation_multiplier"
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -154,8 +156,11 @@ class ComfyUIBackend:
         return found
 
     def choose(self, kind: str, values: Mapping[str, Any], object_info: Mapping[str, Any],
-               server: str | None = None) -> tuple[Workflow, dict[str, Any], list[str]]:
+               server: str | None = None, *, server_interpolation: bool = True,
+               ) -> tuple[Workflow, dict[str, Any], list[str]]:
         """The first workflow of `kind` (by priority) that this server can run, filled with `values`.
+        Without `server_interpolation`, workflows that interpolate frames on the server (RIFE) are passed over:
+        the episode interpolates another way (hold, mci) and must get frames at the native rate.
 
         Returns (workflow, graph, skipped) where `skipped` says why higher-priority variants were passed over.
         Raises WorkflowInvalid naming what the server lacks when none fits.
@@ -164,6 +169,8 @@ class ComfyUIBackend:
         first_error: tuple[Workflow, list] | None = None
         default = DEFAULT_KEYFRAME_WORKFLOW if kind == "keyframe" else DEFAULT_SEGMENT_WORKFLOW
         candidates = self.candidates(kind)
+        if not server_interpolation:
+            candidates = [wf for wf in candidates if INTERPOLATION_PARAM not in wf.params] or candidates
         for wf in candidates:
             graph = wf.fill(values)
             problems = workflow_problems(graph, object_info, ignore_values=wf.upload_inputs())
@@ -197,6 +204,7 @@ class ComfyUIBackend:
         upload: tuple[str, Frame] | None,
         description: str,
         native_for: tuple[int, int] | None = None,
+        server_interpolation: bool = True,
     ) -> tuple[JobResult, Workflow, list[str], list[dict[str, Any]]]:
         seen: dict[int, Attempt] = {}
         callbacks = [cb for cb in (self.on_attempt, on_attempt) if cb is not None]
@@ -220,7 +228,8 @@ class ComfyUIBackend:
             if upload is not None:
                 param, image = upload
                 job_values[param] = "tower/placeholder.png"  # checked after upload, not against lists
-            wf, graph, skipped = self.choose(kind, job_values, info, server=ctx.url)
+            wf, graph, skipped = self.choose(kind, job_values, info, server=ctx.url,
+                                             server_interpolation=server_interpolation)
             if native_for is not None and wf.native_size:
                 job_values["width"], job_values["height"] = native_size_for(wf.native_size, *native_for)
                 graph = wf.fill(job_values)
@@ -290,7 +299,7 @@ class ComfyUIBackend:
         values = self._values(base, params)
         result, wf, skipped, attempts = self._run(
             "segment", values, progress, should_cancel, on_attempt, ("init_image", request.init_image),
-            f"segment {request.index}",
+            f"segment {request.index}", server_interpolation=request.server_interpolation,
         )
         frames = result.images
         multiplier = 1
