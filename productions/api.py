@@ -81,6 +81,10 @@ class EpisodeIn(Schema):
     fps: int = DELIVERY_SPEC.fps
     min_bitrate_bps: int = DELIVERY_SPEC.min_bitrate_bps
     segment_count: int = DEFAULT_SEGMENTS
+    transitions: str = Field("", description="how segments join, e.g. '3: cut; 5: dissolve 12; 6: fade 24' "
+                                              "(blank: every segment continues the one before)")
+    interpolation: str = Field("", description="none, hold, mci, rife or blend; blank: the backend's default")
+    native_fps: int | None = Field(None, description="generation rate; blank: the backend's default")
     backend: str = ""
     upscaler: str = ""
     start: bool = False
@@ -95,6 +99,8 @@ class SegmentOut(Schema):
     attempts: int
     error: str
     delivered_frames: int
+    join: str
+    join_frames: int
     timings: dict
     backend_info: dict
     video_url: str | None
@@ -156,6 +162,10 @@ class EpisodeOut(Schema):
     height: int
     fps: int
     min_bitrate_bps: int
+    transitions: str
+    interpolation: str
+    interpolation_label: str
+    native_fps: int
     created_at: datetime
     finished_at: datetime | None
     timings: dict
@@ -174,6 +184,7 @@ def episode_out(episode: Episode) -> dict:
     is_ai, label = generator_label(episode.backend_name())
     report = episode.latest_conformance()
     segments = list(episode.segments.order_by("index"))
+    profile = episode.generation_profile()
     return {
         "id": episode.pk,
         "project_id": episode.project_id,
@@ -191,6 +202,10 @@ def episode_out(episode: Episode) -> dict:
         "height": episode.height,
         "fps": episode.fps,
         "min_bitrate_bps": episode.min_bitrate_bps,
+        "transitions": episode.transitions,
+        "interpolation": profile.interpolation,
+        "interpolation_label": profile.label(),
+        "native_fps": profile.native_fps,
         "created_at": episode.created_at,
         "finished_at": episode.finished_at,
         "timings": episode.timings,
@@ -200,9 +215,10 @@ def episode_out(episode: Episode) -> dict:
             {
                 "index": s.index, "status": s.status, "progress": s.progress, "prompt": s.prompt,
                 "seed": s.seed, "attempts": s.attempts, "error": s.error,
-                "delivered_frames": s.delivered_frames, "timings": s.timings, "backend_info": s.backend_info,
+                "delivered_frames": s.delivered_frames, "join": s.join, "join_frames": s.join_frames,
+                "timings": s.timings, "backend_info": s.backend_info,
                 "video_url": f"/api/episodes/{episode.pk}/segments/{s.index}/video"
-                if s.file("master_path") else None,
+                if s.file("proxy_path") else None,
                 "review": s.current_review(),
             }
             for s in segments
@@ -313,7 +329,7 @@ def download_episode(request: HttpRequest, episode_id: int):
 def download_segment(request: HttpRequest, episode_id: int, index: int):
     episode = episode_for(request, episode_id)
     segment = get_object_or_404(episode.segments, index=index)
-    path = segment.file("master_path")
+    path = segment.file("proxy_path")
     if not path:
         raise HttpError(404, f"Segment {index} is not rendered yet.")
     return serve_file(request, path, f"{episode.title}-segment-{index:02d}.mp4")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
+from productions.lib.interpolation import resolve_profile
+from productions.lib.planning import parse_joins, plan_episode
 from productions.lib.spec import DELIVERY_SPEC
 from productions.lib.upscale.config import realesrgan_problem
 from productions.models import Episode, Project
@@ -50,13 +52,27 @@ class EpisodeForm(forms.ModelForm):
         label="Minimum video bitrate (bit/s)", min_value=DELIVERY_SPEC.min_bitrate_bps,
         max_value=MAX_BITRATE_BPS, initial=DELIVERY_SPEC.min_bitrate_bps)
     segment_count = forms.IntegerField(label="Segments", min_value=1, max_value=MAX_SEGMENTS, initial=6)
+    transitions = forms.CharField(
+        required=False, max_length=500, strip=True,
+        help_text="How segments join. Blank: every segment continues the one before (a continuous join, no "
+                  "dissolve). To start a new shot, name the segment it leads into: '3: cut; 5: dissolve 12; "
+                  "6: fade 24' (dissolve and fade through black last that many frames).")
+    native_fps = forms.IntegerField(
+        label="Generation rate (fps)", required=False, min_value=1, max_value=MAX_FPS,
+        help_text="Blank: the backend's own rate (the built-in generator draws on twos; SVD runs at 8 fps).")
 
     class Meta:
         model = Episode
         fields = [
             "title", "synopsis", "style", "characters", "negative_prompt", "seed", "duration_s",
-            "width", "height", "fps", "min_bitrate_bps", "segment_count", "backend", "upscaler",
+            "width", "height", "fps", "min_bitrate_bps", "segment_count", "transitions", "backend", "upscaler",
+            "interpolation", "native_fps",
         ]
+        help_texts = {
+            "interpolation": "From the generation rate to the delivery rate. Blank: the backend's default "
+                             "(hold for the built-in generator, RIFE/mci for ComfyUI). 'blend' makes double "
+                             "exposures on anything that moves.",
+        }
 
     def clean_title(self) -> str:
         title = self.cleaned_data["title"].strip()
@@ -87,4 +103,32 @@ class EpisodeForm(forms.ModelForm):
                 self.add_error("width" if width % 2 else "height", "Width and height must be even numbers.")
             elif width * DELIVERY_SPEC.height != height * DELIVERY_SPEC.width:
                 self.add_error("height", f"The frame must be 16:9 like the spec ({width}x{height} is not).")
+        self.check_plan(data)
         return data
+
+    def check_plan(self, data: dict) -> None:
+        """The joins, rate and interpolation must give a plan: say which field is wrong when they don't."""
+        count, fps = data.get("segment_count"), data.get("fps")
+        if not count or not fps or "duration_s" not in data:
+            return
+        try:
+            joins = parse_joins(data.get("transitions", ""), count)
+        except ValueError as exc:
+            self.add_error("transitions", f"{exc}.")
+            return
+        backend = data.get("backend") or settings.TOWER_BACKEND
+        try:
+            profile = resolve_profile(backend, fps, data.get("native_fps"), data.get("interpolation", ""))
+        except ValueError as exc:
+            self.add_error("interpolation", f"{exc}.")
+            return
+        if profile.native_fps > fps:
+            self.add_error("native_fps", f"Generate at most at the delivery rate ({fps} fps).")
+            return
+        spec = DELIVERY_SPEC.__class__(fps=fps, min_duration_s=data["duration_s"])
+        try:
+            plan_episode("", 0, spec, duration_s=data["duration_s"], segments=count, joins=joins,
+                         native_fps=profile.native_fps, interpolation=profile.interpolation)
+        except ValueError as exc:
+            field = "interpolation" if "interpolation" in str(exc) else "transitions"
+            self.add_error(field, f"{str(exc)[0].upper()}{str(exc)[1:]}.")

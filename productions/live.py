@@ -51,7 +51,7 @@ def qa_badge(report: QAReport | None) -> dict | None:
 
 def segment_state(episode: Episode, segment: Segment, qa: QAReport | None, post_s: float | None = None) -> dict:
     preview = segment.file("preview_path")
-    video = segment.file("master_path")
+    video = segment.file("proxy_path")
     video_version = version(video)
     running = segment.status in (Segment.Status.GENERATING, Segment.Status.POST)
     eta = None

@@ -17,7 +17,9 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from productions.lib.planning import DEFAULT_CROSSFADE_S, DEFAULT_NATIVE_FPS, DEFAULT_SEGMENTS
+from productions.lib.interpolation import LABELS as INTERPOLATION_LABELS
+from productions.lib.interpolation import GenerationProfile, resolve_profile
+from productions.lib.planning import DEFAULT_SEGMENTS, JOIN_KINDS, Join, parse_joins
 from productions.lib.spec import DELIVERY_SPEC, DeliverySpec
 
 
@@ -132,8 +134,13 @@ class Episode(models.Model):
     duration_s = models.FloatField(default=DELIVERY_SPEC.min_duration_s)
     min_bitrate_bps = models.PositiveIntegerField(default=DELIVERY_SPEC.min_bitrate_bps)
     segment_count = models.PositiveSmallIntegerField(default=DEFAULT_SEGMENTS)
-    crossfade_s = models.FloatField(default=DEFAULT_CROSSFADE_S)
-    native_fps = models.PositiveSmallIntegerField(default=DEFAULT_NATIVE_FPS)
+    # How segments join, as the producer wrote it ("3: cut; 5: dissolve 12"); blank: every segment continues
+    # the one before. Parsed into each segment's join when the episode is planned.
+    transitions = models.CharField(max_length=500, blank=True)
+    # Generation rate and interpolation to the delivery rate; empty: the backend's defaults (interpolation.py).
+    native_fps = models.PositiveSmallIntegerField(null=True, blank=True)
+    interpolation = models.CharField(max_length=10, blank=True, default="",
+                                     choices=[("", "Backend default"), *INTERPOLATION_LABELS.items()])
     backend = models.CharField(max_length=20, choices=Backend.choices, blank=True, default="")
     upscaler = models.CharField(max_length=20, choices=Upscaler.choices, blank=True, default="")
 
@@ -179,6 +186,13 @@ class Episode(models.Model):
 
     def upscaler_choice(self) -> str:
         return self.upscaler or settings.TOWER_UPSCALER
+
+    def generation_profile(self) -> GenerationProfile:
+        """The native rate and interpolation this episode renders with (its own choice or its backend's)."""
+        return resolve_profile(self.backend_name(), self.fps, self.native_fps, self.interpolation)
+
+    def planned_joins(self) -> list[Join]:
+        return parse_joins(self.transitions, self.segment_count)
 
     @property
     def is_active(self) -> bool:
@@ -295,14 +309,24 @@ class Segment(models.Model):
     prompt = models.TextField()
     seed = models.BigIntegerField()
     native_frames = models.PositiveIntegerField()
-    delivered_frames = models.PositiveIntegerField()
+    delivered_frames = models.PositiveIntegerField()  # frames this segment puts on the episode's timeline
+    # The join INTO this segment (planning.py): continuous = chained from the previous segment's last frame;
+    # cut, dissolve, fade = a new shot from the segment's own keyframe. join_frames: a dissolve's or fade's length.
+    join = models.CharField(max_length=12, default="continuous", choices=[(k, k) for k in JOIN_KINDS])
+    join_frames = models.PositiveSmallIntegerField(default=0)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     progress = models.FloatField(default=0.0)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # Files (relative to MEDIA_ROOT; their names come from post.SegmentFiles): the lossless native clip, the
+    # review proxy, the AI-upscaled frames (only for an upscaler outside ffmpeg), the last frame (the next
+    # chained segment starts from it) and the shot's own keyframe (segments that are not chained).
     native_path = models.CharField(max_length=500, blank=True)
-    master_path = models.CharField(max_length=500, blank=True)
+    proxy_path = models.CharField(max_length=500, blank=True)
+    upscaled_path = models.CharField(max_length=500, blank=True)
     last_frame_path = models.CharField(max_length=500, blank=True)
+    keyframe_path = models.CharField(max_length=500, blank=True)
+    clip_fps = models.FloatField(null=True, blank=True)  # the native clip's rate (RIFE on a server raises it)
     preview_path = models.CharField(max_length=500, blank=True)
     backend_info = models.JSONField(default=dict, blank=True)
     timings = models.JSONField(default=dict, blank=True)
@@ -320,6 +344,17 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.episode} #{self.index}"
+
+    @property
+    def join_spec(self) -> Join:
+        return Join(self.join, self.join_frames if self.join in ("dissolve", "fade") else 0)
+
+    def join_label(self) -> str:
+        return "opening shot" if self.index == 0 else self.join_spec.label()
+
+    @property
+    def media_dir(self) -> Path:
+        return self.episode.media_dir / f"segment-{self.index:02d}"
 
     def file(self, field: str) -> Path | None:
         relative = getattr(self, field)
@@ -352,7 +387,7 @@ class Segment(models.Model):
             "-number", "-started_at").first()
 
     def has_files(self) -> bool:
-        return all(self.file(f) for f in ("native_path", "master_path", "last_frame_path"))
+        return all(self.file(f) for f in ("native_path", "proxy_path", "last_frame_path"))
 
     def is_flagged(self) -> bool:
         """Failed automatic QA on every try: its last try's files are kept for the producer to judge."""

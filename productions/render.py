@@ -9,11 +9,12 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import resource
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -27,15 +28,14 @@ from productions.lib.backend import (
     Frame,
     KeyframeRequest,
     SegmentRequest,
-    SegmentResult,
 )
 from productions.lib.conformance import check_conformance
-from productions.lib.encoding import delivery_preset
 from productions.lib.ffmpeg import FFmpegError
 from productions.lib.files import load_image, remove_stale_temporaries, save_image, thumbnail
-from productions.lib.planning import crossfade_frames_for, crossfaded_frames, plan_episode
-from productions.lib.post import SegmentFiles, stitch_episode, write_segment_files
-from productions.lib.qa import QAResult, check_episode_frames, check_segment_frames, episode_boundaries
+from productions.lib.interpolation import clip_method
+from productions.lib.planning import continuous_boundaries, plan_episode, timeline_frames, transition_ranges
+from productions.lib.post import Clip, SegmentClipWriter, SegmentFiles, render_episode_file, write_upscaled_clip
+from productions.lib.qa import QAResult, check_episode_frames, check_segment_frames
 from productions.lib.upscale import Upscaler
 from productions.models import Episode, QAReport, Segment, SegmentAttempt, file_fingerprint
 
@@ -108,34 +108,47 @@ def plain_error(exc: BaseException) -> str:
 
 
 def ensure_segments(episode: Episode) -> list[Segment]:
-    """Create the episode's segment rows from its plan, once."""
+    """Create the episode's segment rows from its plan (joins, generation rate, interpolation), once."""
     existing = list(episode.segments.order_by("index"))
     if existing:
         return existing
+    profile = episode.generation_profile()
     plan = plan_episode(
         episode.synopsis,
         episode.seed,
         episode.delivery_spec(),
         duration_s=episode.duration_s,
         segments=episode.segment_count,
-        crossfade_s=episode.crossfade_s,
-        native_fps=episode.native_fps,
+        joins=episode.planned_joins(),
+        native_fps=profile.native_fps,
+        interpolation=profile.interpolation,
         style=episode.style,
         characters=episode.characters,
     )
     with transaction.atomic():
+        Episode.objects.filter(pk=episode.pk).update(native_fps=profile.native_fps,
+                                                     interpolation=profile.interpolation)
         Segment.objects.bulk_create(
             Segment(
                 episode=episode,
                 index=p.index,
                 prompt=p.prompt,
                 seed=p.seed,
+                join=p.join.kind,
+                join_frames=p.join.frames,
                 native_frames=p.native_frames,
                 delivered_frames=p.delivered_frames,
             )
             for p in plan.segments
         )
+    episode.native_fps, episode.interpolation = profile.native_fps, profile.interpolation
     return list(episode.segments.order_by("index"))
+
+
+def children_cpu_s() -> float:
+    """CPU seconds of this process's finished children (ffmpeg), for post-processing cost accounting."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 class EpisodeRender:
@@ -261,42 +274,50 @@ class EpisodeRender:
                 init = load_image(segment.file("last_frame_path"))
                 continue
             self.set_stage(f"segment {segment.index + 1} of {len(segments)}")
-            init = self.make_segment(segment, init, backend, upscaler)
+            if segment.index and not segment.join_spec.chained:
+                init = self.shot_keyframe(segment, backend)  # a new shot starts from its own keyframe
+            init = self.make_segment(segment, init, backend)
         segments = list(episode.segments.order_by("index"))
         timings["generate_s"] = round(sum(s.timings.get("generate_s", 0) for s in segments), 3)
         timings["post_segments_s"] = round(sum(s.timings.get("post_s", 0) for s in segments), 3)
+        timings["post_segments_cpu_s"] = round(sum(s.timings.get("post_cpu_s", 0) for s in segments), 3)
         timings["qa_segments_s"] = round(sum(s.timings.get("qa_s", 0) for s in segments), 3)
         Episode.objects.filter(pk=episode.pk).update(timings=timings)
         flagged = [s.index for s in segments if not s.is_complete()]
         if flagged:
             raise QAFlagged(flagged)
 
+        upscale = upscaler.ffmpeg_filter(self.spec.width, self.spec.height)
+        if upscale is None:  # an upscaler outside ffmpeg: its frames are cached once per segment
+            self.set_stage("upscaling")
+            for segment in segments:
+                self.upscale_segment(segment, upscaler)
+
         self.set_stage("stitching")
-        started = time.monotonic()
+        started, cpu = time.monotonic(), children_cpu_s()
         final = episode.media_dir / "final.mp4"
-        crossfade_frames = crossfade_frames_for(episode.crossfade_s, self.spec.fps, len(segments))
-        frame_counts = [s.delivered_frames for s in segments]
-        total_frames = crossfaded_frames(frame_counts, crossfade_frames)
-        boundaries = episode_boundaries(frame_counts, crossfade_frames, self.spec.fps)
-        _, (episode_qa, qa_s) = stitch_episode(
-            [s.file("master_path") for s in segments],
-            frame_counts,
-            crossfade_frames=crossfade_frames,
-            spec=self.spec,
-            out_path=final,
-            preset=delivery_preset(),
+        clips = [self.clip(s, upscaled=upscale is None) for s in segments]
+        frame_counts = [c.frames for c in clips]
+        joins = [c.join for c in clips]
+        total_frames = timeline_frames(frame_counts, joins)
+        boundaries = [b / self.spec.fps for b in continuous_boundaries(frame_counts, joins)]
+        transitions = transition_ranges(frame_counts, joins)
+        _, (episode_qa, qa_s) = render_episode_file(
+            clips, spec=self.spec, upscale=upscale, out_path=final, preset=settings.TOWER_X264_PRESET,
             # Episode QA reads the finished frames from the encoding ffmpeg itself: no second decode.
             analyse=lambda frames: timed(check_episode_frames, frames, self.spec.fps, boundaries,
-                                         expected_frames=total_frames),
+                                         expected_frames=total_frames, transitions=transitions),
         )
         timings["stitch_encode_s"] = round(time.monotonic() - started, 3)
+        timings["stitch_encode_cpu_s"] = round(children_cpu_s() - cpu, 3)
         timings["qa_episode_s"] = round(qa_s, 3)
         Episode.objects.filter(pk=episode.pk).update(final_path=relative(final))
 
         QAReport.objects.create(
             episode=episode, kind=QAReport.Kind.EPISODE, passed=episode_qa.passed,
             checks=episode_qa.as_dict()["checks"],
-            details={"boundaries_s": [round(b, 3) for b in boundaries], "summary": episode_qa.summary()},
+            details={"boundaries_s": [round(b, 3) for b in boundaries], "transitions": transitions,
+                     "summary": episode_qa.summary()},
         )
 
         self.set_stage("conformance")
@@ -309,7 +330,8 @@ class EpisodeRender:
             passed=report.passed,
             checks=report.as_dict()["checks"],
             details={"upscaler": upscaler.describe(), "backend": backend.name, "ai": backend.is_ai,
-                     "preset": delivery_preset(), "final": file_fingerprint(final)},
+                     "interpolation": episode.interpolation, "native_fps": episode.native_fps,
+                     "preset": settings.TOWER_X264_PRESET, "final": file_fingerprint(final)},
         )
         Episode.objects.filter(pk=episode.pk).update(timings=timings)
         if report.passed:
@@ -320,34 +342,55 @@ class EpisodeRender:
             failed = "; ".join(check.detail or check.name for check in report.failures)
             self.finish(Episode.Status.FAILED, f"The final video does not meet the delivery spec: {failed}.")
 
+    def clip(self, segment: Segment, *, upscaled: bool) -> Clip:
+        files = SegmentFiles(segment.media_dir)
+        return Clip(path=files.upscaled if upscaled else files.native,
+                    fps=segment.clip_fps or self.episode.native_fps or self.spec.fps,
+                    interpolation=self.episode.interpolation or "hold", join=segment.join_spec,
+                    frames=segment.delivered_frames, upscaled=upscaled)
+
     def keyframe(self, backend: Backend) -> Frame:
         episode = self.episode
         path = episode.media_dir / "keyframe.png"
         if episode.keyframe_path and path.exists():
             return load_image(path, native_size())
         first = episode.segments.order_by("index").first()
-        frame = backend.generate_keyframe(
-            KeyframeRequest(prompt=first.prompt if first else episode.synopsis, seed=episode.seed,
-                            width=native_size()[0], height=native_size()[1],
-                            negative_prompt=episode.negative_prompt, style=episode.style),
-            lambda step, total, preview: self.keep_lease(),
-            self.should_cancel,
-        )
+        frame = self.draw_keyframe(backend, first.prompt if first else episode.synopsis, episode.seed)
         save_image(frame, path)
         Episode.objects.filter(pk=episode.pk).update(keyframe_path=relative(path))
         episode.keyframe_path = relative(path)
         return frame
 
-    def make_segment(self, segment: Segment, init: Frame, backend: Backend, upscaler: Upscaler) -> Frame:
-        """Generate, QA and post-process one segment. A segment failing a blocking QA check is generated again
-        with a new seed, up to TOWER_QA_MAX_ATTEMPTS tries; then it is flagged for the producer (FAILED, with its
-        last try's files kept for viewing) and the episode will not be stitched from it."""
+    def shot_keyframe(self, segment: Segment, backend: Backend) -> Frame:
+        """The first frame of a segment that starts a new shot (its join is a cut, a dissolve or a fade)."""
+        path = SegmentFiles(segment.media_dir).keyframe
+        if segment.keyframe_path and path.exists():
+            return load_image(path, native_size())
+        frame = self.draw_keyframe(backend, segment.prompt, segment.seed)
+        save_image(frame, path)
+        Segment.objects.filter(pk=segment.pk).update(keyframe_path=relative(path))
+        segment.keyframe_path = relative(path)
+        return frame
+
+    def draw_keyframe(self, backend: Backend, prompt: str, seed: int) -> Frame:
+        episode = self.episode
+        return backend.generate_keyframe(
+            KeyframeRequest(prompt=prompt, seed=seed, width=native_size()[0], height=native_size()[1],
+                            negative_prompt=episode.negative_prompt, style=episode.style),
+            lambda step, total, preview: self.keep_lease(),
+            self.should_cancel,
+        )
+
+    def make_segment(self, segment: Segment, init: Frame, backend: Backend) -> Frame:
+        """Generate one segment, streaming its frames through segment QA and into its native clip and proxy
+        (one pass, one frame in memory at a time). A segment failing a blocking QA check is generated again
+        with a new seed, up to TOWER_QA_MAX_ATTEMPTS tries; then it is flagged for the producer (FAILED, with
+        its last try's files kept for viewing) and the episode will not be stitched from it."""
         max_attempts = settings.TOWER_QA_MAX_ATTEMPTS
         tries_left = max_attempts
         while True:
             tries_left -= 1
-            attempt, result, generate_s = self.generate(segment, init, backend)
-            qa = self.segment_qa(segment, attempt, result)
+            attempt, qa, last = self.generate(segment, init, backend, keep_files=None if tries_left else True)
             if qa.passed or tries_left <= 0:
                 break
             fail_attempt_qa(attempt, qa)
@@ -356,7 +399,6 @@ class EpisodeRender:
             self.publish({"type": "segment", "segment": segment.index, "status": "qa-retry",
                           "error": qa.summary()})
 
-        last = self.write_segment(segment, attempt, result, upscaler, generate_s)
         if qa.passed:
             SegmentAttempt.objects.filter(pk=attempt.pk).update(
                 outcome=SegmentAttempt.Outcome.SUCCEEDED, finished_at=timezone.now())
@@ -372,7 +414,10 @@ class EpisodeRender:
                       "error": segment.error})
         return last
 
-    def generate(self, segment: Segment, init: Frame, backend: Backend) -> tuple[SegmentAttempt, SegmentResult, float]:
+    def generate(self, segment: Segment, init: Frame, backend: Backend,
+                 keep_files: bool | None) -> tuple[SegmentAttempt, QAResult, Frame]:
+        """One try: generation, segment QA and the clips in one pass over the frames. The clips are kept when
+        QA passes or `keep_files` (the last try: a flagged segment's files are kept for the producer)."""
         episode = self.episode
         segment.attempts += 1
         segment.status = Segment.Status.GENERATING
@@ -385,76 +430,95 @@ class EpisodeRender:
             prompt=segment.prompt,
         )
         self.publish({"type": "segment", "segment": segment.index, "status": segment.status})
+        stream = backend.stream_segment if hasattr(backend, "stream_segment") else backend.generate_segment
         extra = {}
-        if "on_attempt" in inspect.signature(backend.generate_segment).parameters:
+        if "on_attempt" in inspect.signature(stream).parameters:
             extra["on_attempt"] = self.record_tries(attempt)
+        files = SegmentFiles(segment.media_dir)
+        clock = {"generate": 0.0, "post": 0.0, "post_cpu": 0.0}
+        started = time.monotonic()
         try:
-            started = time.monotonic()
-            result = backend.generate_segment(
+            result = stream(
                 SegmentRequest(
                     prompt=segment.prompt, seed=segment.seed, init_image=init, width=native_size()[0],
                     height=native_size()[1], num_frames=segment.native_frames, fps=episode.native_fps,
                     index=segment.index, negative_prompt=episode.negative_prompt, style=episode.style,
+                    server_interpolation=episode.interpolation == "rife",
                 ),
                 self.segment_progress(segment),
                 self.should_cancel,
                 **extra,
             )
+            clock["generate"] += time.monotonic() - started
+            frames = iter(result.frames)
+            first = next(frames, None)
+            if first is None:
+                raise BackendError(f"segment {segment.index} came back with no frames")
+            height, width = first.shape[:2]
+            cpu = children_cpu_s()
+            with SegmentClipWriter(files, width, height, result.fps) as writer:
+                last: list[Frame] = []
+                native = result.fps == episode.native_fps
+                qa = check_segment_frames(
+                    through_writer(first, frames, writer, last, clock), result.fps,
+                    segment.native_frames if native else None, prompt=segment.prompt)
+                if qa.passed or keep_files:
+                    Segment.objects.filter(pk=segment.pk).update(status=Segment.Status.POST,
+                                                                 progress=Segment.GENERATION_SHARE)
+                    self.publish({"type": "segment", "segment": segment.index, "status": Segment.Status.POST})
+                    t0, c0 = time.monotonic(), time.thread_time()
+                    writer.commit()
+                    clock["post"] += time.monotonic() - t0
+                    clock["post_cpu"] += time.thread_time() - c0
+            clock["post_cpu"] += children_cpu_s() - cpu
+            if qa.passed or keep_files:
+                save_image(last[0], files.last_frame)
+                save_image(thumbnail(last[0]), files.preview, quality=85)
         except BaseException as exc:
             self.attempt_ended(attempt, exc)
             raise
+        total_s = time.monotonic() - started
+        qa_s = max(0.0, total_s - clock["generate"] - clock["post"])
+        QAReport.objects.create(
+            episode=episode, segment=segment, kind=QAReport.Kind.SEGMENT, passed=qa.passed,
+            checks=qa.as_dict()["checks"],
+            details={"attempt": attempt.number, "seed": attempt.seed, "summary": qa.summary(), "qa_s": round(qa_s, 3)},
+        )
         result.info.setdefault("backend", backend.name)
         result.info.setdefault("ai", backend.is_ai)
         if result.info.get("server"):
             SegmentAttempt.objects.filter(pk=attempt.pk).update(server=str(result.info["server"]))
-        return attempt, result, time.monotonic() - started
-
-    def segment_qa(self, segment: Segment, attempt: SegmentAttempt, result: SegmentResult) -> QAResult:
-        """QA on the frames already in memory (no decode), stored as this attempt's report."""
-        started = time.monotonic()
-        native = result.fps == self.episode.native_fps
-        qa = check_segment_frames(result.frames, result.fps, segment.native_frames if native else None,
-                                  prompt=segment.prompt)
-        qa_s = time.monotonic() - started
-        QAReport.objects.create(
-            episode=self.episode, segment=segment, kind=QAReport.Kind.SEGMENT, passed=qa.passed,
-            checks=qa.as_dict()["checks"],
-            details={"attempt": attempt.number, "seed": attempt.seed, "summary": qa.summary(), "qa_s": round(qa_s, 3)},
-        )
-        segment.timings = {**segment.timings, "qa_s": round(segment.timings.get("qa_s", 0) + qa_s, 3)}
-        return qa
-
-    def write_segment(self, segment: Segment, attempt: SegmentAttempt, result: SegmentResult, upscaler: Upscaler,
-                      generate_s: float) -> Frame:
-        """Upscale + interpolate into the master and keep the native clip, last frame and preview."""
-        folder = self.episode.media_dir / f"segment-{segment.index:02d}"
-        Segment.objects.filter(pk=segment.pk).update(status=Segment.Status.POST, progress=Segment.GENERATION_SHARE)
-        self.publish({"type": "segment", "segment": segment.index, "status": Segment.Status.POST})
-        self.keep_lease()
-        try:
-            started = time.monotonic()
-            files = SegmentFiles(native=folder / "native.mkv", master=folder / "master.mp4")
-            write_segment_files(
-                result.frames, native_fps=result.fps, delivered_frames=segment.delivered_frames,
-                spec=self.spec, upscaler=upscaler, files=files,
-            )
-            last = result.frames[-1]
-            save_image(last, folder / "last.png")
-            save_image(thumbnail(last), folder / "preview.jpg", quality=85)
-            post_s = time.monotonic() - started
-        except BaseException as exc:
-            self.attempt_ended(attempt, exc)
-            raise
-        segment.progress = 1.0
-        segment.native_path = relative(files.native)
-        segment.master_path = relative(files.master)
-        segment.last_frame_path = relative(folder / "last.png")
-        segment.preview_path = relative(folder / "preview.jpg")
-        segment.backend_info = dict(result.info)
-        segment.timings = {**segment.timings, "generate_s": round(generate_s, 3), "post_s": round(post_s, 3)}
-        segment.finished_at = timezone.now()
+        timings = dict(segment.timings)
+        timings["qa_s"] = round(timings.get("qa_s", 0) + qa_s, 3)
+        if qa.passed or keep_files:
+            segment.progress = 1.0
+            segment.native_path = relative(files.native)
+            segment.proxy_path = relative(files.proxy)
+            segment.upscaled_path = ""
+            segment.last_frame_path = relative(files.last_frame)
+            segment.preview_path = relative(files.preview)
+            segment.clip_fps = result.fps
+            segment.backend_info = {**result.info, "interpolation": clip_method(
+                episode.interpolation or "hold", result.fps, self.spec.fps)}
+            timings.update(generate_s=round(clock["generate"], 3), post_s=round(clock["post"], 3),
+                           post_cpu_s=round(clock["post_cpu"], 3))
+            segment.finished_at = timezone.now()
+        segment.timings = timings
         segment.save()
-        return last
+        return attempt, qa, last[0] if last else first
+
+    def upscale_segment(self, segment: Segment, upscaler: Upscaler) -> None:
+        """Cache an outside-ffmpeg upscaler's frames for a segment once (a rejection re-runs only its own)."""
+        files = SegmentFiles(segment.media_dir)
+        if segment.upscaled_path and files.upscaled.exists():
+            return
+        self.keep_lease()
+        started = time.monotonic()
+        write_upscaled_clip(files, native_size=native_size(), fps=segment.clip_fps or self.episode.native_fps,
+                            spec=self.spec, upscaler=upscaler)
+        segment.upscaled_path = relative(files.upscaled)
+        segment.timings = {**segment.timings, "upscale_s": round(time.monotonic() - started, 3)}
+        segment.save(update_fields=["upscaled_path", "timings"])
 
     @staticmethod
     def attempt_ended(attempt: SegmentAttempt, exc: BaseException) -> None:
@@ -462,6 +526,23 @@ class EpisodeRender:
             SegmentAttempt.Outcome.FAILED
         SegmentAttempt.objects.filter(pk=attempt.pk).update(
             outcome=outcome, error=str(exc)[:2000], finished_at=timezone.now())
+
+
+def through_writer(first: Frame, rest: Iterator[Frame], writer: SegmentClipWriter, last: list[Frame],
+                   clock: dict[str, float]) -> Iterable[Frame]:
+    """Yield the frames (to segment QA) after writing each into the clips; keep the last one; time the
+    backend (`generate`) and the writer (`post`, wall and this thread's CPU) apart from QA."""
+    frame: Frame | None = first
+    while frame is not None:
+        t0, c0 = time.monotonic(), time.thread_time()
+        writer.write(frame)
+        clock["post"] += time.monotonic() - t0
+        clock["post_cpu"] += time.thread_time() - c0
+        last[:] = [frame]
+        yield frame
+        t0 = time.monotonic()
+        frame = next(rest, None)
+        clock["generate"] += time.monotonic() - t0
 
 
 def fail_attempt_qa(attempt: SegmentAttempt, qa: QAResult) -> None:

@@ -24,7 +24,7 @@ from productions.live import qa_badge
 from productions.models import Episode, Segment, SegmentAttempt
 
 MAX_REASON_CHARS = 2000
-SEGMENT_FILES = ("native_path", "master_path", "last_frame_path", "preview_path")
+SEGMENT_FILES = ("native_path", "proxy_path", "upscaled_path", "last_frame_path", "preview_path")
 
 
 class ReviewError(Exception):
@@ -109,7 +109,7 @@ def archive_files(segment: Segment, attempt: SegmentAttempt) -> dict[str, str]:
         os.replace(path, target)
         if field == "preview_path":
             moved["preview_path"] = os.fspath(target.relative_to(media))
-        elif field == "master_path":
+        elif field == "proxy_path":
             moved["video_path"] = os.fspath(target.relative_to(media))
     return moved
 
@@ -147,7 +147,7 @@ def reject_segment(segment: Segment, user, reason: str, prompt: str | None = Non
             decision=Segment.Review.REJECTED, reason=reason, reviewer=user, reviewed_at=now, qa=qa, **moved)
         Segment.objects.filter(pk=segment.pk).update(
             status=Segment.Status.PENDING, progress=0.0, error="", seed=new_seed(segment.seed),
-            prompt=prompt or segment.prompt, native_path="", master_path="", last_frame_path="",
+            prompt=prompt or segment.prompt, native_path="", proxy_path="", upscaled_path="", last_frame_path="",
             preview_path="", review=Segment.Review.REJECTED, reviewed_by=user, reviewed_at=now,
             finished_at=None)
     episode.refresh_from_db()

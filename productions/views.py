@@ -188,7 +188,7 @@ def episode_file(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
 def segment_file(request: HttpRequest, pk: int, index: int, kind: str) -> HttpResponse:
     episode = visible_episode(request, pk)
     segment = get_object_or_404(episode.segments, index=index)
-    field = {"video": "master_path", "preview": "preview_path"}.get(kind)
+    field = {"video": "proxy_path", "preview": "preview_path"}.get(kind)
     path = segment.file(field) if field else None
     if not path:
         raise Http404("Not rendered yet.")

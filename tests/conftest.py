@@ -67,7 +67,7 @@ def small_episode(project, **overrides):
     """A fast episode (320x180, 2 segments, 2 s): models accept it, the forms would not (spec minimums)."""
     fields = dict(
         project=project, title="Small", synopsis="A fox runs through snow. It finds a lantern.", seed=7,
-        width=320, height=180, duration_s=2.0, min_bitrate_bps=200_000, segment_count=2, crossfade_s=0.25,
+        width=320, height=180, duration_s=2.0, min_bitrate_bps=200_000, segment_count=2,
     )
     fields.update(overrides)
     from productions.models import Episode

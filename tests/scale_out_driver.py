@@ -26,7 +26,7 @@ def create(count: int) -> list[int]:
     for i in range(count):
         episode = Episode.objects.create(
             project=project, title=f"scale-out {i}", synopsis="Rain over a city. A cat waits on a roof.", seed=i,
-            width=320, height=180, duration_s=3.0, min_bitrate_bps=200_000, segment_count=3, crossfade_s=0.25)
+            width=320, height=180, duration_s=3.0, min_bitrate_bps=200_000, segment_count=3)
         assert start_render(episode)
         ids.append(episode.pk)
     return ids

@@ -38,6 +38,13 @@ def test_a_valid_episode_is_created_with_the_spec_defaults(producer_client, proj
         ({"title": ""}, "title"),
         ({"backend": "midjourney"}, "backend"),
         ({"upscaler": "magic"}, "upscaler"),
+        ({"transitions": "2: wipe"}, "transitions"),
+        ({"transitions": "1: cut"}, "transitions"),
+        ({"transitions": "2: dissolve 9999"}, "transitions"),
+        ({"interpolation": "warp"}, "interpolation"),
+        ({"interpolation": "none", "native_fps": 8}, "interpolation"),
+        ({"native_fps": 0}, "native_fps"),
+        ({"native_fps": "fast"}, "native_fps"),
     ],
 )
 def test_bad_episode_input_is_a_422_naming_the_field(producer_client, project, change, field):

@@ -53,3 +53,39 @@ def test_a_script_prompt_is_shown_as_text(producer_client, project):
     page = producer_client.get(Episode.objects.get().get_absolute_url()).content.decode()
     assert "<script>alert" not in page
     assert "&lt;script&gt;alert" in page
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [({"transitions": "3 cut"}, "transitions", "is not a transition"),
+     ({"transitions": "9: cut"}, "transitions", "segments 2 to 6"),
+     ({"transitions": "2: wipe"}, "transitions", "unknown transition"),
+     ({"transitions": "2: dissolve 200"}, "transitions", "longer than half"),
+     ({"interpolation": "teleport"}, "interpolation", "valid choice"),
+     ({"interpolation": "none", "native_fps": "8"}, "interpolation", "delivery rate"),
+     ({"native_fps": "48"}, "native_fps", "at most at the delivery rate")],
+)
+def test_joins_and_interpolation_errors_name_their_field(producer_client, project, change, field, message):
+    response = producer_client.post(f"/projects/{project.pk}/episodes/new/", form_data(**change))
+    page = response.content.decode()
+    assert response.status_code == 200 and f'data-field="{field}"' in page, page[-3000:]
+    assert message in page
+    assert Episode.objects.count() == 0
+
+
+def test_joins_and_interpolation_are_kept_and_shown(producer_client, project):
+    producer_client.post(f"/projects/{project.pk}/episodes/new/",
+                         form_data(transitions="3: cut; 5: dissolve 12", interpolation="mci"))
+    episode = Episode.objects.get()
+    assert episode.transitions == "3: cut; 5: dissolve 12" and episode.interpolation == "mci"
+    page = producer_client.get(episode.get_absolute_url()).content.decode()
+    assert "3: cut; 5: dissolve 12" in page and "motion-compensated (mci)" in page
+
+
+def test_the_default_interpolation_is_the_backends_and_never_blend(producer_client, project):
+    producer_client.post(f"/projects/{project.pk}/episodes/new/", form_data())
+    episode = Episode.objects.get()
+    profile = episode.generation_profile()
+    assert (profile.interpolation, profile.native_fps) == ("hold", 12)
+    page = producer_client.get(episode.get_absolute_url()).content.decode()
+    assert "Generated at 12 fps" in page and "hold (each drawing held" in page and "(default:" in page

@@ -27,12 +27,12 @@ class GridOnSomeTries(BuiltinGenerator):
         super().__init__()
         self.index, self.bad_tries, self.tries = index, bad_tries, 0
 
-    def generate_segment(self, request, progress, should_cancel):
-        result = super().generate_segment(request, progress, should_cancel)
+    def stream_segment(self, request, progress, should_cancel):
+        result = super().stream_segment(request, progress, should_cancel)
         if request.index == self.index:
             self.tries += 1
             if self.tries <= self.bad_tries:
-                result.frames = [result.frames[0], *(tiled_2x2(f) for f in result.frames[1:])]
+                result.frames = (f if i == 0 else tiled_2x2(f) for i, f in enumerate(result.frames))
         return result
 
 
@@ -73,7 +73,7 @@ def test_a_segment_failing_every_try_is_flagged_and_nothing_is_stitched(project,
     flagged = episode.segments.get(index=0)
     assert flagged.status == "failed" and flagged.attempts == 3
     assert "QA failed on 3 attempt(s)" in flagged.error and "override" in flagged.error
-    assert flagged.file("master_path"), "the last try stays viewable for the producer"
+    assert flagged.file("proxy_path"), "the last try stays viewable for the producer"
     assert len({a.seed for a in flagged.attempt_log.all()}) == 3
     assert QAReport.objects.filter(segment=flagged, passed=False).count() == 3
     # Segment 1 was still generated (from segment 0's last frame) so the producer sees the whole episode.

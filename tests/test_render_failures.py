@@ -55,13 +55,13 @@ def test_a_full_disk_fails_the_episode_in_plain_words_and_resume_continues(proje
     episode = small_episode(project)
     original = files.temporary_path
 
-    def disk_full_for_second_master(final: Path) -> Path:
+    def disk_full_for_second_proxy(final: Path) -> Path:
         tmp = original(final)
-        if final.name == "master.mp4" and final.parent.name == "segment-01":
+        if final.name == "proxy.mp4" and final.parent.name == "segment-01":
             os.symlink("/dev/full", tmp)  # every write to it fails with ENOSPC
         return tmp
 
-    monkeypatch.setattr(files, "temporary_path", disk_full_for_second_master)
+    monkeypatch.setattr(files, "temporary_path", disk_full_for_second_proxy)
     assert render_now(episode) == Episode.Status.FAILED
     episode.refresh_from_db()
     assert "the disk is full" in episode.error.lower()

@@ -63,7 +63,7 @@ def test_a_rejection_keeps_the_attempt_and_regenerates_with_a_new_seed(rendered,
                             checks=[{"name": "grid", "passed": False}])
     first_final = file_fingerprint(episode.final_file)
     old = episode.segments.get(index=1)
-    old_master = old.file("master_path").read_bytes()
+    old_proxy = old.file("proxy_path").read_bytes()
     page = producer_client.get(f"/episodes/{episode.pk}/").content.decode()
     assert "QA fail" in page and "QA failed: grid" in page
 
@@ -76,13 +76,14 @@ def test_a_rejection_keeps_the_attempt_and_regenerates_with_a_new_seed(rendered,
 
     segment = episode.segments.get(index=1)
     assert segment.status == Segment.Status.PENDING and segment.seed != old.seed
-    assert segment.prompt == "A fox with ONE tail finds a lantern." and not segment.master_path
+    assert segment.prompt == "A fox with ONE tail finds a lantern."
+    assert not segment.proxy_path and not segment.native_path
     attempt = SegmentAttempt.objects.get(segment=segment, number=1)
     assert attempt.decision == "rejected" and attempt.reason == "The fox has <b>two</b> tails"
     assert attempt.reviewer == users["producer"] and attempt.seed == old.seed and attempt.prompt == old.prompt
     assert attempt.qa == {"passed": False, "report": attempt.qa["report"], "failed": ["grid"]}
     archived = episode.media_file(attempt.video_path)
-    assert archived.read_bytes() == old_master and attempt.files_dir.endswith("segment-01/attempt-01")
+    assert archived.read_bytes() == old_proxy and attempt.files_dir.endswith("segment-01/attempt-01")
     assert episode.media_file(attempt.preview_path).exists()
     assert producer_client.get(f"/episodes/{episode.pk}/segments/1/attempts/{attempt.pk}/preview/").status_code == 200
 

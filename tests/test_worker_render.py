@@ -93,6 +93,7 @@ def test_a_sigkilled_worker_resumes_without_redoing_finished_segments(producer_c
             assert segment.attempts == 1 and segment.finished_at == finished[segment.index]
     assert check_conformance(episode.final_file, DELIVERY_SPEC).passed
     videos = sorted(p.name for p in episode.media_dir.rglob("*.mp4"))
-    assert videos == ["final.mp4"] + ["master.mp4"] * 6, videos  # exactly one final video
+    assert videos == ["final.mp4"] + ["proxy.mp4"] * 6, videos  # one final video, a small proxy per segment
+    assert sorted(p.name for p in episode.media_dir.rglob("*.mkv")) == ["native.mkv"] * 6  # no 1080p intermediate
     assert not list(episode.media_dir.rglob(".*tmp*")), "leftovers of the killed write were not cleaned"
     assert QAReport.objects.filter(episode=episode, kind="conformance").count() == 1

@@ -11,6 +11,9 @@ import os
 import secrets
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
+from productions.lib.encoding import X264_PRESETS
 from tower.env import database_from_url, env_bool, env_int, env_list, sqlite_database
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -163,6 +166,11 @@ TOWER_UPSCALE_MODEL = os.environ.get("TOWER_UPSCALE_MODEL", "realesr-animevideov
 TOWER_UPSCALE_DEVICE = os.environ.get("TOWER_UPSCALE_DEVICE", "")
 # A segment failing a blocking QA check is regenerated with a new seed up to this many tries in all.
 TOWER_QA_MAX_ATTEMPTS = env_int("TOWER_QA_MAX_ATTEMPTS", 3)
+# x264 preset of the delivery encode (every preset stays High profile; slower ones cost CPU, not conformance).
+TOWER_X264_PRESET = os.environ.get("TOWER_X264_PRESET", "veryfast").strip()
+if TOWER_X264_PRESET not in X264_PRESETS:
+    raise ImproperlyConfigured(f"TOWER_X264_PRESET={TOWER_X264_PRESET!r} is not an x264 preset: use one of "
+                               f"{', '.join(X264_PRESETS)}")
 # Where generation happens: Stable Video Diffusion's native size. Upscaling takes it to the delivery size.
 TOWER_NATIVE_WIDTH, TOWER_NATIVE_HEIGHT = (int(v) for v in os.environ.get("TOWER_NATIVE_SIZE", "1024x576").split("x"))
 
