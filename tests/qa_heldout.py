@@ -1147,7 +1147,7 @@ def make_item(name: str, label: str, frames: list[np.ndarray], fps: int, expecte
               **params: object) -> CorpusItem:
     """A CorpusItem of the held-out set. `transitions`: frame ranges [start, end) of chosen dissolves/fades,
     to be passed to check_frames(transitions=...) (set as an attribute if CorpusItem has no such field yet)."""
-    kw = {"transitions": transitions} if _HAS_TRANSITIONS_FIELD else {}
+    kw = {"transitions": list(transitions or [])} if _HAS_TRANSITIONS_FIELD else {}
     item = CorpusItem(name, label, frames, fps, expected, boundaries_s=boundaries, variant=variant, source=SOURCE,
                       params=dict(params), **kw)
     if not _HAS_TRANSITIONS_FIELD:
