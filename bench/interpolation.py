@@ -7,9 +7,8 @@ Each method renders the same default 30 s episode (6 chained segments, built-in 
 1920x1080, x264 at the delivery preset) with EpisodeRender. Ghost frames are counted twice on the delivered
 file, by two different checks:
 - `qa_ghosts`: Tower's own automatic QA (the episode report's `ghosting` check, on the frames being encoded);
-- `mix_ghosts`: an independent frame-by-frame test (the one that found 513 ghosts in 720 frames): on the pixels
-  that change between a frame's neighbours, the frame is fitted as a*prev + (1-a)*next; a frame is a ghost when
-  0.2 < a < 0.8 and the fit leaves under 25 % of the neighbours' difference.
+- `mix_ghosts`: an independent frame-by-frame test (tests/ghosts.py, the one that found 513 ghosts in 720
+  frames): on the pixels that change between a frame's neighbours, the frame is fitted as a*prev + (1-a)*next.
 Seconds: the whole render (generation included) and post-generation alone, wall clock on this machine.
 """
 
@@ -23,33 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-MIX_CHANGE = 12.0  # luma levels: a pixel "changes" between the neighbours
-MIX_MIN_AREA = 0.005  # fraction of the frame that must change for the test to apply
-MIX_RESIDUAL = 0.25
-
-
-def mix_ghosts(path: Path, size: tuple[int, int] = (480, 270)) -> int:
-    from productions.lib.ffmpeg import read_frames
-
-    grays = [f.astype(np.float32).mean(axis=2) for f in read_frames(path, *size)]
-    ghosts = 0
-    for p, c, n in zip(grays, grays[1:], grays[2:], strict=False):
-        d = p - n
-        mask = np.abs(d) > MIX_CHANGE
-        if mask.mean() < MIX_MIN_AREA:
-            continue
-        dm, cm = d[mask], (c - n)[mask]
-        a = float(np.dot(cm, dm) / np.dot(dm, dm))
-        residual = float(np.abs(cm - a * dm).mean() / np.abs(dm).mean())
-        if 0.2 < a < 0.8 and residual < MIX_RESIDUAL:
-            ghosts += 1
-    return ghosts
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -68,6 +42,7 @@ def main() -> int:
 
     from productions.models import Episode, Project
     from productions.render import EpisodeRender
+    from tests.ghosts import file_ghosts
 
     call_command("migrate", verbosity=0)
     project = Project.objects.create(name="interpolation")
@@ -91,11 +66,11 @@ def main() -> int:
                 continue
             report = episode.qa_reports.filter(kind="episode").first()
             ghost = next((c for c in report.checks if c["name"] == "ghosting"), None)
-            qa_ghosts = (ghost.get("details") or {}).get("ghost_frames", ghost.get("measured")) if ghost else "-"
+            qa_ghosts = (ghost.get("details") or {}).get("ghost_frames", ghost["value"]) if ghost else "-"
             t = episode.timings
             post = t["post_segments_s"] + t["stitch_encode_s"]
             frames = sum(s.delivered_frames for s in episode.segments.all())
-            print(f"| {method} | {rate} | {frames} | {qa_ghosts} | {mix_ghosts(episode.final_file)} | "
+            print(f"| {method} | {rate} | {frames} | {qa_ghosts} | {len(file_ghosts(episode.final_file))} | "
                   f"{wall:.1f} | {post:.1f} |", flush=True)
             shutil.rmtree(episode.media_dir, ignore_errors=True)
     finally:

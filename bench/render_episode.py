@@ -158,7 +158,7 @@ def main() -> int:
         print(f"conformance_s: {t['conformance_s']:.2f}")
         print(f"qa_segments_s: {t['qa_segments_s']:.2f}")
         print(f"qa_episode_s: {t['qa_episode_s']:.2f}")
-        print(f"episode_ghosting: {ghost['measured'] if ghost else 'not measured'}")
+        print(f"episode_ghosting: {ghost['value'] if ghost else 'not measured'} ({ghost['message'] if ghost else ''})")
         print(f"post_s: {post:.2f}")
         print(f"post_cpu_s: {post_cpu:.2f}")
         print(f"floor_s: {floor:.2f}")

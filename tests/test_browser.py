@@ -126,7 +126,7 @@ def test_a_producer_watches_a_render_rejects_a_segment_and_delivers(browser, web
     assert Episode.objects.get(title="Script test").width == 1920
 
     # A small episode (the form's minimums would make a full 30 s render): start it and watch.
-    episode = small_episode(project, title="Fox and lantern")
+    episode = small_episode(project, title="Fox and lantern", duration_s=10.0)  # outlasts a web restart
     page.goto(f"{web.url}/episodes/{episode.pk}/")
     page.click("#start-render")
     page.wait_for_url(f"{web.url}/episodes/{episode.pk}/")

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def flagged_episode(project, monkeypatch):
     from tests.conftest import small_episode
 
-    episode = small_episode(project)
+    episode = small_episode(project, duration_s=3.0)  # 1.5 s segments: grid QA samples 3 frames of each
     assert render_with(episode, GridOnSomeTries(index=1, bad_tries=99), monkeypatch) == Episode.Status.FAILED
     return episode
 

@@ -43,7 +43,7 @@ def render_with(episode, backend, monkeypatch) -> str:
 
 
 def test_a_grid_segment_is_regenerated_with_a_new_seed_and_then_passes(project, monkeypatch):
-    episode = small_episode(project)
+    episode = small_episode(project, duration_s=3.0)  # 1.5 s segments: grid QA samples 3 frames of each
     status = render_with(episode, GridOnSomeTries(index=1, bad_tries=1), monkeypatch)
     assert status in {Episode.Status.DELIVERED, "review"}, Episode.objects.get(pk=episode.pk).error
     segment = episode.segments.get(index=1)
@@ -65,7 +65,7 @@ def test_a_grid_segment_is_regenerated_with_a_new_seed_and_then_passes(project, 
 
 
 def test_a_segment_failing_every_try_is_flagged_and_nothing_is_stitched(project, monkeypatch):
-    episode = small_episode(project)
+    episode = small_episode(project, duration_s=3.0)  # 1.5 s segments: grid QA samples 3 frames of each
     assert render_with(episode, GridOnSomeTries(index=0, bad_tries=99), monkeypatch) == Episode.Status.FAILED
     episode.refresh_from_db()
     assert "Segment 0 failed automatic QA on every attempt" in episode.error
