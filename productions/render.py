@@ -346,7 +346,7 @@ class EpisodeRender:
         files = SegmentFiles(segment.media_dir)
         return Clip(path=files.upscaled if upscaled else files.native,
                     fps=segment.clip_fps or self.episode.native_fps or self.spec.fps,
-                    interpolation=self.episode.interpolation or "hold", join=segment.join_spec,
+                    interpolation=self.episode.generation_profile().interpolation, join=segment.join_spec,
                     frames=segment.delivered_frames, upscaled=upscaled)
 
     def keyframe(self, backend: Backend) -> Frame:
@@ -435,15 +435,16 @@ class EpisodeRender:
         if "on_attempt" in inspect.signature(stream).parameters:
             extra["on_attempt"] = self.record_tries(attempt)
         files = SegmentFiles(segment.media_dir)
+        profile = episode.generation_profile()
         clock = {"generate": 0.0, "post": 0.0, "post_cpu": 0.0}
         started = time.monotonic()
         try:
             result = stream(
                 SegmentRequest(
                     prompt=segment.prompt, seed=segment.seed, init_image=init, width=native_size()[0],
-                    height=native_size()[1], num_frames=segment.native_frames, fps=episode.native_fps,
+                    height=native_size()[1], num_frames=segment.native_frames, fps=profile.native_fps,
                     index=segment.index, negative_prompt=episode.negative_prompt, style=episode.style,
-                    server_interpolation=episode.interpolation == "rife",
+                    server_interpolation=profile.interpolation == "rife",
                 ),
                 self.segment_progress(segment),
                 self.should_cancel,
@@ -458,7 +459,7 @@ class EpisodeRender:
             cpu = children_cpu_s()
             with SegmentClipWriter(files, width, height, result.fps) as writer:
                 last: list[Frame] = []
-                native = result.fps == episode.native_fps
+                native = result.fps == profile.native_fps
                 qa = check_segment_frames(
                     through_writer(first, frames, writer, last, clock), result.fps,
                     segment.native_frames if native else None, prompt=segment.prompt)
@@ -499,7 +500,7 @@ class EpisodeRender:
             segment.preview_path = relative(files.preview)
             segment.clip_fps = result.fps
             segment.backend_info = {**result.info, "interpolation": clip_method(
-                episode.interpolation or "hold", result.fps, self.spec.fps)}
+                profile.interpolation, result.fps, self.spec.fps)}
             timings.update(generate_s=round(clock["generate"], 3), post_s=round(clock["post"], 3),
                            post_cpu_s=round(clock["post_cpu"], 3))
             segment.finished_at = timezone.now()

@@ -8,14 +8,15 @@ import hashlib
 
 import pytest
 
-from productions.lib.conformance import check_conformance
+from productions.lib.conformance import check_conformance, probe_video
 from productions.models import Episode, QAReport
+from productions.review import reject_segment
 from tests.conftest import render_now, small_episode
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def test_an_episode_upscaled_with_realesrgan(project, settings):
+def test_an_episode_upscaled_with_realesrgan(project, settings, users):
     settings.TOWER_NATIVE_WIDTH, settings.TOWER_NATIVE_HEIGHT = 128, 72
     episode = small_episode(project, upscaler="realesrgan")
     status = render_now(episode)
@@ -30,6 +31,23 @@ def test_an_episode_upscaled_with_realesrgan(project, settings):
     assert upscaler["weights_source"] == "ncnn" and upscaler["weights_path"].endswith("realesr-animevideov3-x4.bin")
     with open(upscaler["weights_path"], "rb") as weights:
         assert hashlib.sha256(weights.read()).hexdigest() == upscaler["weights_sha256"]
+
+    # The network's frames are cached per segment, losslessly, at delivery size and the native rate.
+    first, second = episode.segments.order_by("index")
+    cached = [s.file("upscaled_path") for s in (first, second)]
+    assert all(cached)
+    probe = probe_video(cached[0])
+    assert (probe.width, probe.height, probe.frame_count) == (320, 180, first.native_frames)
+    assert probe.avg_frame_rate == episode.native_fps
+    kept, replaced = (c.stat().st_mtime_ns for c in cached)
+    # A rejection re-runs the network for that segment only; the other segment's cache is reused as it is.
+    reject_segment(second, users["producer"], "again", render=False)
+    assert render_now(episode) == Episode.Status.REVIEW
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.file("upscaled_path").stat().st_mtime_ns == kept
+    assert second.file("upscaled_path").stat().st_mtime_ns != replaced
+    assert check_conformance(episode.final_file, episode.delivery_spec()).passed
 
 
 def test_a_missing_weights_file_fails_the_render_in_plain_words(project, settings, tmp_path, monkeypatch):
