@@ -3,7 +3,9 @@
 Each frame is reduced once to the analysis size (256 px wide by default) and measured there; blockiness and
 sharpness need the original pixels, so they are measured on a few small tiles cut from the frame at its own
 resolution (aligned to 16 px, so codec block grids keep their phase). Only small things are kept per frame:
-the analysis-size grey image, a 128 px thumbnail and a handful of numbers.
+the analysis-size grey image, a 128 px thumbnail and a handful of numbers. The ghost evidence (ghost.py) is
+computed in the same pass from the grey images, each frame's as soon as the frames it is compared with have
+arrived; it keeps a few log spectra and cepstra of the last frames only.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+
+from .ghost import GhostTracker
 
 ANALYSIS_WIDTH = 256
 THUMB_WIDTH = 128
@@ -310,6 +314,9 @@ class Features:
     grays: list[np.ndarray]  # analysis-size grey, uint8
     thumbs: list[np.ndarray]  # THUMB_WIDTH px RGB
     bad_shapes: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)
+    # per-frame ghost evidence (see ghost.py): "blend", "mix", "echo"; NaN where not measured
+    ghost: dict[str, np.ndarray] = field(default_factory=dict)
+    ghost_gap: int = 1  # frames between a frame and its references for "mix" and "echo"
 
     @property
     def n(self) -> int:
@@ -340,6 +347,7 @@ class FrameAnalyzer:
         self._grays: list[np.ndarray] = []
         self._thumbs: list[np.ndarray] = []
         self._bad: list[tuple[int, tuple[int, ...]]] = []
+        self._ghost = GhostTracker(self.fps)
 
     def add(self, frame: np.ndarray) -> None:
         i = len(self._grays)
@@ -393,6 +401,7 @@ class FrameAnalyzer:
         r["sharpness"].append(s)
         r["texture"].append(t)
         self._grays.append(gray8)
+        self._ghost.add(self._grays)
         tw = min(THUMB_WIDTH, small.shape[1])
         th = max(2, int(round(small.shape[0] * tw / small.shape[1])))
         self._thumbs.append(cv2.resize(small, (tw, th), interpolation=cv2.INTER_AREA))
@@ -415,4 +424,5 @@ class FrameAnalyzer:
             luma=r["luma"], dark=r["dark"], blocks=blocks, mad=r["mad"], block_mad=r["block_mad"],
             grid=grid, blockiness=r["blockiness"], sharpness=r["sharpness"], texture=r["texture"],
             grays=self._grays, thumbs=self._thumbs, bad_shapes=self._bad,
+            ghost=self._ghost.finish(), ghost_gap=self._ghost.gap,
         )

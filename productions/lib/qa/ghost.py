@@ -1,0 +1,276 @@
+"""Ghosting features: frames that are a mix of two different pictures (double exposures).
+
+Two ways footage gets them, and one measurement for each, all on the analysis-size grey frames the streaming
+pass keeps anyway (see analysis.FrameAnalyzer):
+
+- **blend** (gap 1): an in-between made by linear blending (ffmpeg `framerate`) is, on the pixels that change,
+  cur = a * prev + (1 - a) * next with 0 < a < 1. Slow motion looks like that too (to first order every small
+  change is linear), so the blend fit alone cannot tell a ghost from a slow pan. What tells them apart is
+  whether *motion* explains the frame as well: the motion-compensated midpoint of prev and next (DIS optical
+  flow prev -> next, each warped half way) is a clean in-between. For clean motion it fits cur as well as the
+  blend or better; for a ghost it fits much worse (the ghost has two half-contrast copies where the
+  midpoint has one). Per block, evidence = (E_mid - E_blend) / (E_mid + E_blend + noise), weighted by how much
+  the block changes. Holds (cur == prev or cur == next) fit with a = 1 or 0, outside the blend range.
+- **mix** (gap H = a quarter second): the same measurement with prev and next H frames away: a dissolve
+  between two different pictures is a slowly changing blend of both, which motion cannot explain.
+- **echo** (gap H): a dissolve between a shot and the same shot half a second later (a crossfade at a join
+  where the next segment continues the scene) is locally consistent with motion (both layers move alike), so
+  the blend test misses it. Its frames are two offset copies of one scene: c = (1-t) X + t X(x + D). In the
+  Fourier domain that multiplies the spectrum by |(1-t) + t e^(-ik.D)|, a ripple whose cepstrum (inverse
+  transform of the log spectrum) has a positive peak at the doubling D. The ratio to a reference frame's
+  log spectrum cancels the content (a pan does not change the magnitude spectrum); radially averaged parts
+  (gain, blur, noise level) are removed; the peak must show against both the frame H before and H after
+  (the middle of a dissolve is more doubled than either side; a random change of content is not, twice).
+
+Each frame yields three numbers (NaN where not measured); the check (checks.check_ghosting) thresholds them.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# Block grid for the blend/mix evidence: 8x8 blocks (32x18 px at 256x144).
+GHOST_ROWS = 8
+GHOST_COLS = 8
+# Blend weight range that counts: a mix where one picture has at least 20 % (the independent check that found
+# the defect used 0.2 < a < 0.8; a hold gives a = 0 or 1).
+BLEND_A_MIN = 0.2
+BLEND_A_MAX = 0.8
+# A block takes part when prev and next differ in it by at least this RMS (luma levels): below, nothing moved
+# there that could be doubled.
+BLEND_CHANGE_RMS = 1.0
+# Noise (luma levels RMS) added to both residuals before comparing them: quantisation and codec noise make
+# a perfect fit impossible, and a difference of two tiny residuals means nothing. (Tried 0.5-1.5 on the corpus:
+# larger values hide the generator's slow blends, smaller ones let sub-pixel drifts and zooms through.)
+BLEND_NOISE_RMS = 0.75
+# Blocks where prev and next are less than this far apart (mean optical-flow length, px at the analysis size)
+# are no ghosts: two copies under a pixel apart are one slightly soft edge, not a double image, and a sub-pixel
+# drift or zoom looks linear (the midpoint's interpolation error would then pass for a ghost).
+BLEND_MIN_SHIFT_PX = 0.5
+# Dissolve gap: prev and next this many seconds away for the mix and echo evidence (a 0.5 s dissolve then has
+# both references outside it at its middle).
+DISSOLVE_GAP_S = 0.375
+# Echo search: doublings from 2 px (at the analysis size: below, the two copies overlap into a softer edge)
+# up to a quarter of the frame's smaller side.
+ECHO_MIN_PX = 2.0
+ECHO_MAX_FRACTION = 0.25
+# The same doubling (within this many px) must show in a neighbouring frame too (see _steady_echo).
+ECHO_STEADY_PX = 1
+# A frame whose mean |difference| to the previous one is under this (luma levels) repeats it (a hold; codec
+# noise on a repeated frame stays under it, the slowest motion in the corpus changes more).
+HELD_FRAME_DIFF = 0.5
+# Power floor added before the log, relative to the mean power: spectral nulls would otherwise dominate.
+ECHO_POWER_FLOOR = 1e-3
+# Frames with less contrast than this (grey standard deviation, luma levels) carry no picture to double
+# (black, a fade's darkest frames): no echo is measured on them.
+ECHO_MIN_CONTRAST = 4.0
+# Radial bins for removing isotropic changes (gain, blur, noise level) from the log-spectrum ratio.
+ECHO_RADIAL_BINS = 64
+
+
+def dissolve_gap(fps: float) -> int:
+    """Frames between a frame and its references for the mix and echo evidence."""
+    return max(1, int(round(DISSOLVE_GAP_S * fps)))
+
+
+def _block_sums(x: np.ndarray) -> np.ndarray:
+    """Sum of each block of the GHOST_ROWS x GHOST_COLS grid (float32 image), flattened."""
+    h, w = x.shape
+    bh, bw = h // GHOST_ROWS, w // GHOST_COLS
+    means = cv2.resize(x[: bh * GHOST_ROWS, : bw * GHOST_COLS], (GHOST_COLS, GHOST_ROWS),
+                       interpolation=cv2.INTER_AREA)
+    return means.ravel().astype(np.float64) * (bh * bw)
+
+
+class BlendMeter:
+    """Blend-vs-motion evidence of a frame against two references (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        self._grid: dict[tuple[int, int], np.ndarray] = {}
+
+    def _mid(self, p8: np.ndarray, n8: np.ndarray, p: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The motion-compensated midpoint of p and n, and the length of the motion (px) at each pixel."""
+        flow = self._dis.calc(p8, n8, None)
+        grid = self._grid.get(p.shape)
+        if grid is None:
+            ys, xs = np.mgrid[0 : p.shape[0], 0 : p.shape[1]].astype(np.float32)
+            grid = self._grid[p.shape] = np.dstack([xs, ys])
+        half = flow * 0.5
+        wp = cv2.remap(p, grid - half, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        wn = cv2.remap(n, grid + half, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return cv2.addWeighted(wp, 0.5, wn, 0.5, 0.0), cv2.magnitude(flow[..., 0], flow[..., 1])
+
+    def evidence(self, p8: np.ndarray, c8: np.ndarray, n8: np.ndarray) -> float:
+        """In [0, 1]: the share of the change between p and n (blocks weighted by their RMS change) where c is a
+        blend of p and n that motion does not explain. 0 when nothing changes."""
+        if not (p8.shape == c8.shape == n8.shape) or min(c8.shape) < 2 * GHOST_ROWS:
+            return float("nan")
+        p, c, n = (x.astype(np.float32) for x in (p8, c8, n8))
+        e = p - n
+        d = c - n
+        see = _block_sums(e * e)
+        h, w = c.shape
+        npx = (h // GHOST_ROWS) * (w // GHOST_COLS)
+        changed = see >= npx * BLEND_CHANGE_RMS**2
+        if not changed.any():
+            return 0.0
+        sde = _block_sums(d * e)
+        safe = np.maximum(see, 1e-6)
+        a = sde / safe
+        blendlike = changed & (a > BLEND_A_MIN) & (a < BLEND_A_MAX)
+        # weighted by the RMS change: blocks that change more count more, but one small object changing a
+        # lot (a leaf tumbling past) does not decide the frame
+        weight = np.sqrt(see)
+        if not blendlike.any():  # e.g. a held frame (a = 0 or 1): no need to look at the motion
+            return 0.0
+        sdd = _block_sums(d * d)
+        e_blend = np.maximum(sdd - sde * sde / safe, 0.0)
+        mid, shift = self._mid(p8, n8, p, n)
+        r = c - mid
+        e_mid = _block_sums(r * r)
+        # where p and n are less than a pixel apart, a blend is no double image (and the midpoint's own
+        # interpolation error would pass for one): such blocks count as changed but not as ghosts
+        apart = _block_sums(shift) >= npx * BLEND_MIN_SHIFT_PX
+        s = np.clip((e_mid - e_blend) / (e_mid + e_blend + npx * BLEND_NOISE_RMS**2), 0.0, 1.0)
+        s = np.where(blendlike & apart, s, 0.0)
+        return float((s * weight)[changed].sum() / weight[changed].sum())
+
+
+class EchoMeter:
+    """Cepstral doubling evidence (see the module docstring). `log_spectrum` once per frame, then
+    `ratio_cepstrum(later, earlier)` once per pair of frames `gap` apart; a frame's echo is the peak of
+    min(Q(frame vs earlier), -Q(later vs frame)) over the doubling range."""
+
+    def __init__(self) -> None:
+        self._window: dict[tuple[int, int], np.ndarray] = {}
+        self._radial: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._mask: dict[tuple[int, int], np.ndarray] = {}
+
+    def log_spectrum(self, g8: np.ndarray) -> np.ndarray | None:
+        """Log power spectrum of the Hann-windowed frame; None when the frame has too little contrast."""
+        g = g8.astype(np.float32)
+        if float(g.std()) < ECHO_MIN_CONTRAST or min(g.shape) < 16:
+            return None
+        h, w = g.shape
+        win = self._window.get((h, w))
+        if win is None:
+            win = self._window[(h, w)] = cv2.createHanningWindow((w, h), cv2.CV_32F)
+        f = cv2.dft((g - g.mean()) * win, flags=cv2.DFT_COMPLEX_OUTPUT)[:, : w // 2 + 1]
+        power = cv2.magnitude(f[..., 0], f[..., 1]) ** 2
+        return np.log(power + ECHO_POWER_FLOOR * float(power.mean()) + 1e-6)
+
+    def ratio_cepstrum(self, later: np.ndarray | None, earlier: np.ndarray | None,
+                       width: int) -> np.ndarray | None:
+        """Cepstrum of log(|later| / |earlier|) with its radial mean removed, cut to the doubling range
+        (positive peaks: `later` is more doubled than `earlier`)."""
+        if later is None or earlier is None or later.shape != earlier.shape:
+            return None
+        d = later - earlier
+        key = d.shape
+        if key not in self._radial:
+            fy = np.fft.fftfreq(d.shape[0])[:, None]
+            fx = np.fft.rfftfreq(width)[None, :]
+            bins = np.minimum((np.sqrt(fy * fy + fx * fx) / 0.71 * ECHO_RADIAL_BINS).astype(np.int64),
+                              ECHO_RADIAL_BINS - 1).ravel()
+            self._radial[key] = (bins, np.maximum(np.bincount(bins, minlength=ECHO_RADIAL_BINS), 1))
+        bins, counts = self._radial[key]
+        means = np.bincount(bins, d.ravel(), minlength=ECHO_RADIAL_BINS) / counts
+        d = d - means[bins].reshape(d.shape).astype(np.float32)
+        q = np.fft.irfft2(d, s=(d.shape[0], width))
+        reach = int(min(q.shape) * ECHO_MAX_FRACTION)
+        # keep quefrencies within +-reach (wrapped): a small (2r+1)^2 window is all the peak search needs
+        rows = np.r_[0 : reach + 1, q.shape[0] - reach : q.shape[0]]
+        cols = np.r_[0 : reach + 1, q.shape[1] - reach : q.shape[1]]
+        return np.ascontiguousarray(q[np.ix_(rows, cols)], dtype=np.float32)
+
+    def peak(self, before: np.ndarray | None, after: np.ndarray | None) -> tuple[float, tuple[int, int]]:
+        """Echo of a frame from Q(frame vs earlier) and Q(later vs frame): the largest doubling both show, and
+        the doubling (dy, dx) in px (a doubling and its mirror image are the same echo: dy >= 0)."""
+        if before is None or after is None or before.shape != after.shape:
+            return float("nan"), (0, 0)
+        key = before.shape
+        reach = (key[0] - 1) // 2
+        mask = self._mask.get(key)
+        if mask is None:
+            idx = np.r_[0 : reach + 1, -reach:0]
+            rr = np.sqrt(idx[:, None] ** 2 + idx[None, :] ** 2)
+            mask = self._mask[key] = (rr >= ECHO_MIN_PX) & (rr <= reach)
+        both = np.where(mask, np.minimum(before, -after), -np.inf)
+        k = int(np.argmax(both))
+        y, x = divmod(k, both.shape[1])
+        dy, dx = (y if y <= reach else y - both.shape[0]), (x if x <= reach else x - both.shape[1])
+        if dy < 0 or (dy == 0 and dx < 0):
+            dy, dx = -dy, -dx
+        return float(both[y, x]), (dy, dx)
+
+
+class GhostTracker:
+    """Computes the three per-frame ghost numbers while frames stream in (each as soon as the frames it needs
+    have arrived). Keeps only the last few log spectra and cepstra; the grey frames are the analyser's."""
+
+    def __init__(self, fps: float) -> None:
+        self.gap = dissolve_gap(fps)
+        self.blend_meter = BlendMeter()
+        self.echo_meter = EchoMeter()
+        self.blend: list[float] = []
+        self.mix: list[float] = []
+        self.echo: list[float] = []
+        self._doubling: dict[int, tuple[int, int]] = {}
+        self._same: list[bool] = []  # frame j repeats frame j - 1 (a hold)
+        self._spectra: dict[int, np.ndarray | None] = {}
+        self._cepstra: dict[int, np.ndarray | None] = {}
+
+    def add(self, grays: list[np.ndarray]) -> None:
+        """Call after appending frame j = len(grays) - 1."""
+        j = len(grays) - 1
+        for lst in (self.blend, self.mix, self.echo):
+            lst.append(float("nan"))
+        g = self.gap
+        if j >= 2:
+            self.blend[j - 1] = self.blend_meter.evidence(grays[j - 2], grays[j - 1], grays[j])
+        if j >= 2 * g:
+            self.mix[j - g] = self.blend_meter.evidence(grays[j - 2 * g], grays[j - g], grays[j])
+        self._same.append(j > 0 and grays[j].shape == grays[j - 1].shape and
+                          float(cv2.absdiff(grays[j], grays[j - 1]).mean()) < HELD_FRAME_DIFF)
+        width = grays[j].shape[1]
+        self._spectra[j] = self.echo_meter.log_spectrum(grays[j])
+        if j >= g:
+            self._cepstra[j] = self.echo_meter.ratio_cepstrum(self._spectra[j], self._spectra[j - g], width)
+            i = j - g
+            if i >= g:
+                self.echo[i], self._doubling[i] = self.echo_meter.peak(self._cepstra.get(i), self._cepstra[j])
+        self._spectra.pop(j - g, None)
+        self._cepstra.pop(j - g, None)
+
+    def finish(self) -> dict[str, np.ndarray]:
+        return {"blend": np.asarray(self.blend, dtype=np.float64), "mix": np.asarray(self.mix, dtype=np.float64),
+                "echo": self._steady_echo()}
+
+    def _steady_echo(self) -> np.ndarray:
+        """A dissolve doubles the picture by the same offset over several frames; a chance peak of a content
+        change lands somewhere else each frame. A frame's echo counts as far as a neighbouring frame shows it
+        too, at the same doubling (+-1 px): min(own, neighbour's), the larger over both neighbours. Held
+        frames (anime on twos/threes) repeat their neighbour's picture, so the neighbour looked at is the
+        nearest *different* picture on each side."""
+        raw = np.asarray(self.echo, dtype=np.float64)
+        n = raw.shape[0]
+        out = np.full(raw.shape, np.nan)
+        for i in range(n):
+            if not np.isfinite(raw[i]):
+                continue
+            left = i - 1
+            while left >= 0 and self._same[left + 1]:
+                left -= 1
+            right = i + 1
+            while right < n and self._same[right]:
+                right += 1
+            best = 0.0
+            for j in (left, right):
+                if 0 <= j < n and np.isfinite(raw[j]):
+                    (ay, ax), (by, bx) = self._doubling[i], self._doubling[j]
+                    if abs(ay - by) <= ECHO_STEADY_PX and abs(ax - bx) <= ECHO_STEADY_PX:
+                        best = max(best, min(raw[i], raw[j]))
+            out[i] = best
+        return out
