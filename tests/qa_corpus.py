@@ -5,15 +5,21 @@ Nothing binary is committed: every item is built in memory from a seed.
 - clean segments: the built-in generator (productions/lib/generator.py) for several prompts and seeds; when it
   cannot be imported, the drawn scenes below stand in (the bench prints which was used);
 - defects injected into those clean segments: grid tiles (2x2 and 1x3; exact, shifted, scaled, time-offset,
-  with gutters), black frames, freezes, flicker, heavy blockiness, blurred runs, wrong frame counts, and hard
-  seams between two segments of an episode;
+  with gutters), black frames, freezes, flicker, heavy blockiness, blurred runs, wrong frame counts, hard
+  seams between two segments of an episode, and ghosting: blend-interpolated footage (drawn at 8 or 12 fps and
+  raised to 24 fps by linear blending, as ffmpeg's `framerate` filter does), a segment crossfaded with itself
+  0.5 s later, two chained segments (the second continues the first) crossfaded, and a dissolve between two
+  different segments that nobody declared;
 - hard negatives drawn here on purpose to look like defects to a naive check: flat skies, a horizon across
   the frame, mirror-symmetric compositions, a row of identical lanterns, fast pans, still shots with tiny
   motion, a dark night scene, a slow fade, film grain, mild JPEG compression, crossfaded and chained segment
-  joins, a fast pan across a segment boundary.
+  joins, a fast pan across a segment boundary; for ghosting: anime holds (each drawing on twos or threes),
+  pans at many speeds (sub-pixel to 24 px/frame), and chosen transitions declared to QA (a dissolve between
+  two scenes, a fade through black).
 
-Items are built at 512x288 (2x the QA analysis size) so the checks also exercise their downscale, and at
-24 fps like the delivered masters. `iter_corpus()` yields items one base at a time so memory stays bounded.
+Items are built at 512x288 (2x the QA analysis size) so the checks also exercise their downscale, at 24 fps
+like the delivered masters or (`fps=8`) at the native rate segment QA sees. `iter_corpus()` yields items one
+base at a time so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -33,8 +39,14 @@ SEGMENT_FRAMES = 72  # 3 s at 24 fps
 
 CLEAN = "clean"
 HARD_NEGATIVE = "hard_negative"
+GHOSTING = "ghosting"
 # Defect classes, named after the QA check expected to catch them.
-DEFECT_CLASSES = ("grid", "black_frames", "frozen", "flicker", "blockiness", "blur", "frame_count", "seams")
+DEFECT_CLASSES = ("grid", "black_frames", "frozen", "flicker", "blockiness", "blur", "frame_count", "seams",
+                  GHOSTING)
+# Crossfades and dissolves last this long, like the episode's (0.5 s).
+DISSOLVE_S = 0.5
+# Camera speeds (px per 24 fps frame at 512 px wide) of the clean motion items: sub-pixel drifts to whip pans.
+PAN_SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 24.0)
 
 PROMPTS = (
     "a girl with a red scarf walks along a river at sunset, anime style",
@@ -57,6 +69,9 @@ class CorpusItem:
     expected_frames: int | None = None
     boundaries_s: list[float] | None = None  # episode items: where segments meet
     variant: str = ""
+    # [start, end) frame ranges of transitions the producer chose (a dissolve, a fade through black): passed
+    # to check_frames(transitions=...), which leaves them out of the checks they trip by design
+    transitions: list[tuple[int, int]] = field(default_factory=list)
     source: str = ""  # "generator" or "drawn"
     params: dict = field(default_factory=dict)
 
@@ -476,6 +491,46 @@ def crossfade(a: list[np.ndarray], b: list[np.ndarray], overlap: int) -> list[np
     return a[:len(a) - overlap] + mixed + b[overlap:]
 
 
+def fade_through_black(a: list[np.ndarray], b: list[np.ndarray], overlap: int) -> list[np.ndarray]:
+    """Join two clips with a fade to black and back (xfade's `fadeblack`): over `overlap` frames `a` fades out
+    in the first half and `b` fades in in the second."""
+    mixed = []
+    for k in range(overlap):
+        t = (k + 1) / (overlap + 1)
+        src = a[len(a) - overlap + k] if t < 0.5 else b[k]
+        mixed.append(_finish(src.astype(np.float32) * abs(1 - 2 * t)))
+    return a[:len(a) - overlap] + mixed + b[overlap:]
+
+
+def blend_interpolate(native: list[np.ndarray], factor: int, n: int | None = None) -> list[np.ndarray]:
+    """Raise the frame rate `factor` times by linear blending, like ffmpeg's `framerate` filter: output frame j
+    sits at native time j / factor and is (1 - w) * native[k] + w * native[k + 1] with k, w its integer and
+    fractional parts (w = 1/3 and 2/3 at 8 -> 24 fps: two of every three frames are double exposures)."""
+    out = []
+    total = (len(native) - 1) * factor + 1
+    for j in range(total if n is None else min(n, total)):
+        k, r = divmod(j, factor)
+        if r == 0:
+            out.append(native[k])
+        else:
+            w = r / factor
+            out.append(_finish(native[k].astype(np.float32) * (1 - w) + native[k + 1].astype(np.float32) * w + 0.5))
+    return out
+
+
+def hold_frames(native: list[np.ndarray], factor: int, n: int | None = None) -> list[np.ndarray]:
+    """Anime's "on twos/threes": each drawing held for `factor` frames (ffmpeg `fps=` from the lower rate)."""
+    out = [frame for frame in native for _ in range(factor)]
+    return out[:n] if n is not None else out
+
+
+def same_scene_dissolve(shot: list[np.ndarray], start: int, overlap: int, offset: int) -> list[np.ndarray]:
+    """`shot` crossfaded with itself `offset` frames later: the first part runs to frame start + overlap, then
+    dissolves over `overlap` frames into the shot resumed `offset` frames ahead (every mixed frame shows the
+    scene twice, `offset` frames apart)."""
+    return crossfade(shot[: start + overlap], shot[start + offset :], overlap)
+
+
 # --------------------------------------------------------------------------------------------------------
 # The corpus.
 # --------------------------------------------------------------------------------------------------------
@@ -541,6 +596,15 @@ def defect_items(base: list[np.ndarray], name: str, k: int, source: str, fps: in
     delta = (-1, -4, 2)[k % 3]
     frames = base[:n + delta] if delta < 0 else base + base[-1:] * delta
     yield item("frame_count", frames, f"{delta:+d}", expected=n)
+    # ghosting: the clip drawn at a third (half) of its rate and raised back by linear blending (at 24 fps:
+    # 8 -> 24 and 12 -> 24 fps like ffmpeg `framerate`), and the clip crossfaded with itself 0.5 s later
+    factor = (3, 2)[k % 2]
+    frames = blend_interpolate(base[::factor], factor, n)
+    yield item(GHOSTING, frames, f"blend_x{factor}", expected=len(frames))
+    overlap = max(2, int(round(DISSOLVE_S * fps)))
+    start = int(rng.integers(frames_for(0.25), max(frames_for(0.25) + 1, n - 2 * overlap - frames_for(0.25))))
+    frames = same_scene_dissolve(base, start, overlap, overlap)
+    yield item(GHOSTING, frames, "same_scene_dissolve", expected=len(frames))
 
 
 def _drawn(render: Callable[[int, int], list[np.ndarray]], seed: int, n: int, fps: int) -> list[np.ndarray]:
@@ -565,6 +629,11 @@ def iter_corpus(*, bases: int = 24, hard_negative_seeds: int = 4, frames: int = 
                              source=source)
             yield CorpusItem(f"{name}/jpeg85", HARD_NEGATIVE, inject_jpeg(base, 85, 0, len(base)), fps,
                              len(base), variant="mild_jpeg", source=source)
+        if b % 4 == 1:  # the clip as anime holds it: every 2nd (3rd) frame held for 2 (3) frames
+            for factor in (2, 3):
+                held = hold_frames(base[::factor], factor, len(base))
+                yield CorpusItem(f"{name}/hold{factor}", HARD_NEGATIVE, held, fps, len(held),
+                                 variant=f"hold_{factor}s", source=source)
         yield from defect_items(base, name, b, source, fps)
         if seams and previous is not None:
             yield from seam_items(previous, (name, base), seam_k, source, fps)
@@ -574,6 +643,7 @@ def iter_corpus(*, bases: int = 24, hard_negative_seeds: int = 4, frames: int = 
         for s in range(hard_negative_seeds):
             yield CorpusItem(f"hard/{kind}/{s}", HARD_NEGATIVE, _drawn(render, s, frames, fps), fps, frames,
                              variant=kind, source="drawn")
+    yield from ghost_items(hard_negative_seeds, frames, fps)
     if seams:
         for s in range(max(1, hard_negative_seeds // 2)):  # a fast pan that runs across the boundary
             pan = _drawn(render_fast_pan, s + 50, 2 * frames, fps)
@@ -592,13 +662,50 @@ def seam_items(a: tuple[str, list[np.ndarray]], b: tuple[str, list[np.ndarray]],
     skip = n // 3  # the next segment did not start from the previous one's last frame: the shot jumps ahead
     yield CorpusItem(f"{nb}/seams/time_skip", "seams", fb[: n // 2] + fb[n // 2 + skip :], fps,
                      None, boundaries_s=[(n // 2) / fps], variant="time_skip", source=source)
-    overlap = max(2, int(round(0.5 * fps)))
+    overlap = max(2, int(round(DISSOLVE_S * fps)))
     joined = crossfade(fa, fb, overlap)
+    # the producer chose this dissolve: QA is told where it is
     yield CorpusItem(f"{na}+{nb}/crossfade", CLEAN, joined, fps, None, boundaries_s=[(n - overlap // 2) / fps],
-                     variant="crossfade_join", source=source)
+                     variant="crossfade_join", source=source, transitions=[(n - overlap, n)])
+    yield CorpusItem(f"{na}+{nb}/fade_black", CLEAN, fade_through_black(fa, fb, overlap), fps, None,
+                     variant="fade_black_join", source=source, transitions=[(n - overlap, n)])
     half = n // 2
     yield CorpusItem(f"{na}/chained", CLEAN, fa, fps, None, boundaries_s=[half / fps], variant="chained_join",
                      source=source)
+    # ...and the same dissolve nobody declared is a double exposure
+    yield CorpusItem(f"{na}+{nb}/ghosting/undeclared_dissolve", GHOSTING, joined, fps, None,
+                     variant="undeclared_dissolve", source=source)
+    # two chained segments (the second starts on the first's last frame and continues the shot) crossfaded:
+    # every mixed frame shows the shot twice, `overlap - 1` frames apart
+    start = half - overlap // 2
+    ghost = same_scene_dissolve(fa, start, overlap, overlap - 1)
+    yield CorpusItem(f"{na}/ghosting/chained_dissolve", GHOSTING, ghost, fps, None,
+                     boundaries_s=[(start + overlap // 2) / fps], variant="chained_dissolve", source=source)
+
+
+def ghost_items(seeds: int, frames: int, fps: int = FPS) -> Iterator[CorpusItem]:
+    """Drawn ghosting defects and their clean counterparts: a landscape panning at 1-8 px/frame, blended up
+    from a third of the rate and crossfaded with itself 0.5 s later; the same held on twos and threes; and
+    clean pans at every speed in PAN_SPEEDS."""
+    overlap = max(2, int(round(DISSOLVE_S * fps)))
+    step = max(1, int(round(FPS / fps)))
+    for s in range(seeds):
+        pan = (1.0, 2.0, 4.0, 8.0)[s % 4]
+        shot = render_landscape(200 + s, (frames + overlap) * step, pan_px=pan)[::step]
+        blended = blend_interpolate(shot[::3], 3, frames)
+        yield CorpusItem(f"drawn/ghosting/blend_x3/{s}", GHOSTING, blended, fps, len(blended), variant="blend_x3",
+                         source="drawn", params={"pan": pan})
+        ghost = same_scene_dissolve(shot, frames // 2 - overlap, overlap, overlap)
+        yield CorpusItem(f"drawn/ghosting/same_scene_dissolve/{s}", GHOSTING, ghost, fps, len(ghost),
+                         variant="same_scene_dissolve", source="drawn", params={"pan": pan})
+        for factor in (2, 3):
+            held = hold_frames(shot[::factor], factor, frames)
+            yield CorpusItem(f"drawn/hold{factor}/{s}", HARD_NEGATIVE, held, fps, len(held),
+                             variant=f"hold_{factor}s", source="drawn", params={"pan": pan})
+    for pan in PAN_SPEEDS:
+        shot = render_landscape(300, frames * step, pan_px=pan)[::step]
+        yield CorpusItem(f"hard/pan_speed/{pan:g}", HARD_NEGATIVE, shot, fps, frames, variant="pan_speed",
+                         source="drawn", params={"pan": pan})
 
 
 def small_corpus() -> list[CorpusItem]:

@@ -19,6 +19,7 @@ from .checks import (
     check_frame_count,
     check_frame_format,
     check_frozen,
+    check_ghosting,
     check_grid,
     check_seams,
 )
@@ -29,21 +30,37 @@ from .results import NOT_MEASURED, CheckResult, QAResult
 FULL_RESOLUTION_CHECKS = ("blockiness", "blur")
 
 
+def _transitions(transitions: Sequence[tuple[int, int]] | None) -> list[tuple[int, int]]:
+    """Declared transitions as sorted [start, end) frame ranges; ValueError for a malformed one."""
+    out = []
+    for item in transitions or ():
+        try:
+            start, end = (int(v) for v in item)
+        except (TypeError, ValueError):
+            raise ValueError(f"a transition is a (start, end) pair of frame numbers, not {item!r}") from None
+        if start < 0 or end <= start:
+            raise ValueError(f"a transition needs 0 <= start < end (frames), got {start}-{end}")
+        out.append((start, end))
+    return sorted(out)
+
+
 def _run_checks(analyzer: FrameAnalyzer, *, fps: float | None, expected_frames: int | None,
                 expected_fps: float | None, boundaries: Sequence[float] | None, prompt: str | None,
                 prompt_frames: list[np.ndarray], thumbnails: bool, full_resolution: bool,
-                not_measured_reason: str) -> tuple[list[CheckResult], Features]:
+                not_measured_reason: str, transitions: Sequence[tuple[int, int]] = ()
+                ) -> tuple[list[CheckResult], Features]:
     f = analyzer.finish()
     checks = [check_frame_format(f), check_frame_count(f.n, expected_frames), check_fps(fps, expected_fps)]
     if f.n:
         checks += [
-            check_black_frames(f, thumbnails),
+            check_black_frames(f, thumbnails, transitions),
             check_frozen(f, thumbnails),
-            check_flicker(f, thumbnails),
+            check_flicker(f, thumbnails, transitions),
             check_grid(f, thumbnails),
+            check_ghosting(f, thumbnails, transitions),
         ]
         if full_resolution:
-            checks += [check_blockiness(f, thumbnails), check_blur(f, thumbnails)]
+            checks += [check_blockiness(f, thumbnails), check_blur(f, thumbnails, transitions)]
         else:
             for name in FULL_RESOLUTION_CHECKS:
                 checks.append(CheckResult(name, True, name == "blockiness", None, None, "", "",
@@ -65,13 +82,17 @@ def check_frames(
     prompt: str | None = None,
     thumbnails: bool = True,
     analysis_width: int = ANALYSIS_WIDTH,
+    transitions: Sequence[tuple[int, int]] = (),
 ) -> QAResult:
     """Run every check on frames (H x W x 3 uint8 RGB) held in memory; each frame is looked at once.
 
-    boundaries: times (s) where segments meet, for the seam check; prompt: for the CLIP check (not measured
-    unless weights are configured). Thumbnails (small JPEGs) are attached to the worst frames of failed checks.
+    boundaries: times (s) where segments meet continuously, for the seam check; transitions: [start, end) frame
+    ranges where the producer chose a dissolve or a fade through black (left out of the ghosting, black-frame,
+    flicker and blur checks, with a frame either side); prompt: for the CLIP check (not measured unless
+    weights are configured). Thumbnails (small JPEGs) are attached to the worst frames of failed checks.
     """
     t0 = time.perf_counter()
+    transitions = _transitions(transitions)
     analyzer = FrameAnalyzer(fps, analysis_width=analysis_width, detail=True)
     keep = prompt is not None and clip_unavailable_reason() is None
     kept: list[np.ndarray] = []
@@ -81,7 +102,7 @@ def check_frames(
             kept.append(np.asarray(frame))
     checks, f = _run_checks(analyzer, fps=fps, expected_frames=expected_frames, expected_fps=expected_fps,
                             boundaries=boundaries, prompt=prompt, prompt_frames=kept, thumbnails=thumbnails,
-                            full_resolution=True, not_measured_reason="")
+                            full_resolution=True, not_measured_reason="", transitions=transitions)
     return QAResult(checks, f.n, fps, f.width or None, f.height or None, f.analysis if f.n else None,
                     time.perf_counter() - t0, "frames")
 
@@ -107,10 +128,12 @@ def check_episode_frames(
     *,
     expected_frames: int | None = None,
     thumbnails: bool = True,
+    transitions: Sequence[tuple[int, int]] = (),
 ) -> QAResult:
-    """QA of a joined episode in memory, with the seam check at `boundaries` (seconds)."""
+    """QA of a joined episode in memory, with the seam check at `boundaries` (seconds: the continuous joins)
+    and the chosen dissolves/fades at `transitions` ([start, end) frames) left out of the checks they trip."""
     return check_frames(frames, fps, expected_frames=expected_frames, boundaries=boundaries,
-                        thumbnails=thumbnails)
+                        thumbnails=thumbnails, transitions=transitions)
 
 
 def _probe_video(path: str | os.PathLike) -> dict:
@@ -151,15 +174,18 @@ def check_video_file(
     full_resolution: bool = False,
     thumbnails: bool = True,
     analysis_width: int = ANALYSIS_WIDTH,
+    transitions: Sequence[tuple[int, int]] = (),
 ) -> QAResult:
     """QA of a video file (a segment master or an episode): decoded once by ffmpeg.
 
+    `boundaries` (seconds) and `transitions` ([start, end) frames) as for check_frames.
     By default ffmpeg scales to the analysis size while decoding (cheap), and blockiness/blur are reported as
     not measured: they need full-resolution pixels, which the per-segment QA on generated frames has.
     `full_resolution=True` decodes at the file's own size and measures them too (several times slower).
     When `expected_frames` is None the frame count is checked against duration x fps (+-1 frame).
     """
     t0 = time.perf_counter()
+    transitions = _transitions(transitions)
     info = _probe_video(path)
     width, height, fps = info["width"], info["height"], info["fps"]
     analyzer = FrameAnalyzer(fps or 24.0, analysis_width=analysis_width, detail=full_resolution)
@@ -179,6 +205,7 @@ def check_video_file(
         analyzer, fps=fps, expected_frames=None, expected_fps=expected_fps, boundaries=boundaries, prompt=None,
         prompt_frames=[], thumbnails=thumbnails, full_resolution=full_resolution,
         not_measured_reason="file QA decodes at the analysis size (use full_resolution=True)",
+        transitions=transitions,
     )
     checks = [_file_frame_count(f.n, expected_frames, n_hint) if c.name == "frame_count" else c for c in checks]
     return QAResult(checks, f.n, fps, width, height, (aw, ah), time.perf_counter() - t0, os.fspath(path),

@@ -17,6 +17,8 @@ import numpy as np
 from .analysis import Features, block_means
 from .results import NOT_MEASURED, CheckResult, WorstFrame
 
+Transitions = Sequence[tuple[int, int]]
+
 # ---- frame count / fps -------------------------------------------------------------------------------
 # A clip whose frame count differs from what was asked for breaks the episode's timing (crossfade offsets
 # count frames), so any difference fails.
@@ -43,7 +45,9 @@ FREEZE_BLOCK_DIFF = 0.75
 # ... and the run's first and last frames must also be that close (x2 for accumulated noise), so a very slow
 # drift whose per-frame change hides under the limit is not taken for a freeze.
 FREEZE_DRIFT_DIFF = 1.5
-# A held frame becomes visible as a stall at about half a second (12 frames at 24 fps, 4 at 8 fps).
+# A held frame becomes visible as a stall at about half a second (12 frames at 24 fps, 4 at 8 fps). Anime's
+# own holds (each drawing on twos or threes: 2-3 frames, 0.08-0.125 s at 24 fps, 0.17-0.25 s at 12 fps) stay
+# well under it.
 FREEZE_MIN_S = 0.5
 
 # ---- flicker -----------------------------------------------------------------------------------------
@@ -114,7 +118,39 @@ SEAM_SEARCH = 1
 # Below this change (luma levels) a jump is invisible however still the neighbours are.
 SEAM_MIN_DIFF = 3.0
 # The neighbours' median is floored at this (luma levels) so a static shot does not make any change a seam.
+# The median is over the neighbours that change (block change >= FREEZE_BLOCK_DIFF), so held drawings (anime
+# on twos/threes: 1 of 2 or 2 of 3 differences are ~0) do not make every new drawing a seam.
 SEAM_MIN_CONTEXT = 0.5
+
+# ---- ghosting (double exposures) ---------------------------------------------------------------------
+# Per frame, three pieces of evidence (productions/lib/qa/ghost.py, where the method is explained), each
+# compared with its own threshold; a frame's ghost score is the largest evidence / threshold (1.0 = at the
+# threshold). Corpus values below are the 2nd-highest frame per item (what GHOST_MIN_FRAMES makes count),
+# tests/qa_corpus.py at 24 and 8 fps.
+# blend: share of the change between a frame's neighbours where the frame is a linear blend of them that
+# motion does not explain. Blend-interpolated footage (drawn at 8 or 12 fps, blended up to 24; and the same
+# at 8 fps from a third/half of the rate): 24 fps >= 0.30 (the generator's slow pans: its doubles are about
+# a pixel apart at 256 px), 8 fps >= 0.54; clean motion at 0.1-24 px/frame, holds, tiles, heavy JPEG,
+# tiny motion <= 0.24 at both rates. 0.27 sits between.
+GHOST_BLEND = 0.27
+# mix: the same with the neighbours ghost.DISSOLVE_GAP_S away: dissolves between two different pictures that
+# nobody declared >= 0.53 (8 fps) / 0.69 (24 fps); clean footage <= 0.22 (a still shot whose only changes are
+# a blink, a drifting leaf and a slow push-in). 0.4 sits between.
+GHOST_MIX = 0.4
+# echo: cepstral peak (log-power units) of a doubling that a frame shows against both references and a
+# neighbouring frame shows at the same offset. Same-scene dissolves (a shot crossfaded with itself 0.5 s
+# later; chained segments crossfaded) 0.09-0.36 where the doubled content is much of the picture's detail
+# (camera moves, walkers, rain); clean footage, fast pans, flat skies, blur, holds <= 0.066 (tiled frames,
+# which repeat their content by construction, are left to the grid check). A doubled small object on a
+# static detailed background (the built-in generator's slow pans, where only the foreground moves) scores
+# 0.01-0.05 and is missed; so are drawn pans dissolved at 8 fps (0.05-0.07, 4-frame dissolves).
+GHOST_ECHO = 0.075
+# A clip fails with at least this many ghost frames (a single borderline frame is not a double exposure one
+# can see; a 0.5 s dissolve has 4 frames even at 8 fps, a blended clip 1 in 2 or 2 in 3).
+GHOST_MIN_FRAMES = 2
+# Declared transitions (a chosen dissolve or a fade through black) are left out of the checks that a
+# transition trips by design (ghosting, black frames, flicker, blur), with this many frames either side.
+TRANSITION_MARGIN = 1
 
 # How many worst frames a check reports, and the thumbnails' JPEG quality.
 WORST_FRAMES = 3
@@ -161,6 +197,14 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     if start is not None:
         runs.append((start, len(mask)))
     return runs
+
+
+def transition_frames(n: int, transitions: Transitions, margin: int = TRANSITION_MARGIN) -> np.ndarray:
+    """Per frame: True inside a declared transition [start, end), widened by `margin` frames either side."""
+    mask = np.zeros(n, dtype=bool)
+    for start, end in transitions or ():
+        mask[max(0, int(start) - margin) : max(0, min(n, int(end) + margin))] = True
+    return mask
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -211,8 +255,8 @@ def black_frames(f: Features) -> np.ndarray:
     return f.dark >= BLACK_PICTURE_FRACTION
 
 
-def check_black_frames(f: Features, thumbnails: bool = True) -> CheckResult:
-    black = black_frames(f)
+def check_black_frames(f: Features, thumbnails: bool = True, transitions: Transitions = ()) -> CheckResult:
+    black = black_frames(f) & ~transition_frames(f.n, transitions)  # a fade through black is chosen
     count = int(black.sum())
     ok = count <= MAX_BLACK_FRAMES
     runs = _runs(black)
@@ -222,7 +266,8 @@ def check_black_frames(f: Features, thumbnails: bool = True) -> CheckResult:
     return CheckResult("black_frames", ok, True, float(count), float(MAX_BLACK_FRAMES), "<=", "frames", msg,
                        worst_frames=worst_frames(f, scores, thumbnails=thumbnails and not ok),
                        details={"runs": [[a, b - a] for a, b in runs[:20]],
-                                "picture_fraction": BLACK_PICTURE_FRACTION, "pixel_luma": 0.10 * 255})
+                                "picture_fraction": BLACK_PICTURE_FRACTION, "pixel_luma": 0.10 * 255,
+                                "transitions": [[int(a), int(b)] for a, b in transitions]})
 
 
 def _frozen_runs(f: Features) -> list[tuple[int, int]]:
@@ -283,12 +328,13 @@ def flicker_swings(f: Features) -> np.ndarray:
     return swings
 
 
-def check_flicker(f: Features, thumbnails: bool = True) -> CheckResult:
+def check_flicker(f: Features, thumbnails: bool = True, transitions: Transitions = ()) -> CheckResult:
     if f.n < 3:
         return CheckResult("flicker", True, True, None, FLICKER_LEVELS, "<", "luma levels",
                            "fewer than 3 frames", status=NOT_MEASURED)
-    # A black frame is a swing too, but the black-frame check reports it.
-    swings = np.where(black_frames(f), 0.0, flicker_swings(f))
+    # A black frame is a swing too, but the black-frame check reports it; a declared fade through black
+    # swings by design.
+    swings = np.where(black_frames(f) | transition_frames(f.n, transitions), 0.0, flicker_swings(f))
     worst = float(swings.max())
     ok = worst < FLICKER_LEVELS
     count = int((swings >= FLICKER_LEVELS).sum())
@@ -311,17 +357,30 @@ def grid_evidence(f: Features) -> tuple[np.ndarray, np.ndarray]:
     return sim, border
 
 
-def check_grid(f: Features, thumbnails: bool = True) -> CheckResult:
+def grid_level(f: Features) -> tuple[float, float] | None:
+    """(similarity level reached by GRID_PERSISTENCE of the sampled frames, fraction of sampled frames with
+    panel borders); None when no frame was sampled."""
     sim, border = grid_evidence(f)
     sampled = np.isfinite(sim)
     if not sampled.any():
+        return None
+    return float(np.quantile(sim[sampled], 1.0 - GRID_PERSISTENCE)), float(border[sampled].mean())
+
+
+def is_tiled(f: Features) -> bool:
+    """The grid check's verdict: the frames repeat themselves (tiles or panels)."""
+    level = grid_level(f)
+    return level is not None and (level[0] >= GRID_SIMILARITY or level[1] >= GRID_PERSISTENCE)
+
+
+def check_grid(f: Features, thumbnails: bool = True) -> CheckResult:
+    sim, border = grid_evidence(f)
+    sampled = np.isfinite(sim)
+    levels = grid_level(f)
+    if levels is None:
         return CheckResult("grid", True, True, None, GRID_SIMILARITY, "<", "ncc", "no frames sampled",
                            status=NOT_MEASURED)
-    s = sim[sampled]
-    b = border[sampled]
-    q = 1.0 - GRID_PERSISTENCE
-    level = float(np.quantile(s, q))
-    border_frac = float(b.mean())
+    level, border_frac = levels
     panels = border_frac >= GRID_PERSISTENCE
     ok = level < GRID_SIMILARITY and not panels
     if ok:
@@ -357,17 +416,18 @@ def check_blockiness(f: Features, thumbnails: bool = True) -> CheckResult:
                                 "trace": [round(float(x), 3) if np.isfinite(x) else None for x in b]})
 
 
-def relative_sharpness(f: Features) -> np.ndarray:
+def relative_sharpness(f: Features, transitions: Transitions = ()) -> np.ndarray:
     """Per frame sharpness over the clip's median; NaN for frames reported by a more specific check (black,
-    blocky) or with no texture."""
+    blocky), with no texture, or inside a declared transition (a dissolve is softer by design)."""
     skip = (f.texture < BLUR_MIN_FRAME_TEXTURE) | black_frames(f) | (f.blockiness >= BLOCKINESS_MAX)
+    skip |= transition_frames(f.n, transitions)
     s = np.where(skip, np.nan, f.sharpness)
     if not np.isfinite(s).any():
         return s
     return s / float(np.nanmedian(s))
 
 
-def check_blur(f: Features, thumbnails: bool = True) -> CheckResult:
+def check_blur(f: Features, thumbnails: bool = True, transitions: Transitions = ()) -> CheckResult:
     texture = f.texture[np.isfinite(f.texture)]
     if texture.size < 3:
         return CheckResult("blur", True, BLUR_BLOCKING, None, BLUR_RELATIVE, ">", "ratio",
@@ -376,7 +436,7 @@ def check_blur(f: Features, thumbnails: bool = True) -> CheckResult:
         return CheckResult("blur", True, BLUR_BLOCKING, None, BLUR_RELATIVE, ">", "ratio",
                            f"not measured: the clip has too little detail (texture {float(np.median(texture)):.2f}"
                            f" < {BLUR_MIN_TEXTURE})", status=NOT_MEASURED)
-    rel = relative_sharpness(f)
+    rel = relative_sharpness(f, transitions)
     if np.isfinite(rel).sum() < 3:
         return CheckResult("blur", True, BLUR_BLOCKING, None, BLUR_RELATIVE, ">", "ratio",
                            "not measured: too few textured frames", status=NOT_MEASURED)
@@ -407,6 +467,12 @@ def seam_scores(f: Features, boundary_frames: Sequence[int]) -> list[tuple[int, 
             ctx = [d[j] for j in range(b - SEAM_CONTEXT, b + SEAM_CONTEXT + 1) if j != b and 1 <= j < f.n]
             if not ctx:
                 continue
+            # Footage held on twos/threes repeats each drawing: its held frames change by ~0 and would make
+            # every new drawing look like a jump. Compare with the frames that change.
+            moving = [d[j] for j in range(b - SEAM_CONTEXT, b + SEAM_CONTEXT + 1)
+                      if j != b and 1 <= j < f.n and f.block_mad[j] >= FREEZE_BLOCK_DIFF]
+            if moving:
+                ctx = moving
             base = max(float(np.median(ctx)), SEAM_MIN_CONTEXT)
             ratio = float(d[b]) / base
             if float(d[b]) < SEAM_MIN_DIFF:
@@ -438,3 +504,65 @@ def check_seams(f: Features, boundaries_s: Sequence[float], thumbnails: bool = T
                        details={"boundaries": [{"frame": b, "ratio": round(r, 3), "jump": round(j, 3)}
                                                for b, r, j in scores],
                                 "context": SEAM_CONTEXT, "min_diff": SEAM_MIN_DIFF})
+
+
+def ghost_scores(f: Features, transitions: Transitions = ()) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Per frame: the ghost score (largest evidence / its threshold; NaN where nothing was measured or the
+    frame is left out) and each evidence over its threshold. Left out: declared transitions (+-1 frame),
+    black frames; for mix and echo also the frames whose references lie in a transition; echo on tiled
+    footage (the grid check's)."""
+    g = f.ghost or {}
+    n = f.n
+    near = transition_frames(n, transitions)
+    far = transition_frames(n, transitions, TRANSITION_MARGIN + max(0, f.ghost_gap))
+    skip = near | black_frames(f)
+    echo_skip = skip | far | (np.ones(n, dtype=bool) if is_tiled(f) else np.zeros(n, dtype=bool))
+    parts = {}
+    for name, threshold, mask in (("blend", GHOST_BLEND, skip), ("mix", GHOST_MIX, skip | far),
+                                  ("echo", GHOST_ECHO, echo_skip)):
+        v = np.asarray(g.get(name, np.full(n, np.nan)), dtype=np.float64)[:n]
+        if v.shape[0] < n:
+            v = np.concatenate([v, np.full(n - v.shape[0], np.nan)])
+        parts[name] = np.where(mask, np.nan, v / threshold)
+    stack = np.stack(list(parts.values()))
+    measured = np.isfinite(stack).any(axis=0)
+    score = np.where(measured, np.nanmax(np.where(np.isfinite(stack), stack, -np.inf), axis=0), np.nan)
+    return score, parts
+
+
+def check_ghosting(f: Features, thumbnails: bool = True, transitions: Transitions = ()) -> CheckResult:
+    """Frames that are a mix of two different pictures: blended in-betweens and dissolves (see ghost.py)."""
+    score, parts = ghost_scores(f, transitions)
+    measured = np.isfinite(score)
+    if not measured.any():
+        return CheckResult("ghosting", True, True, None, 1.0, "<", "x threshold",
+                           "not measured: fewer than 3 comparable frames", status=NOT_MEASURED)
+    ghost = measured & (np.nan_to_num(score, nan=0.0) >= 1.0)
+    count = int(ghost.sum())
+    values = np.sort(score[measured])[::-1]
+    value = float(values[min(GHOST_MIN_FRAMES, values.size) - 1])
+    ok = count < GHOST_MIN_FRAMES
+    runs = _runs(ghost)
+    kinds = {name: int((np.nan_to_num(v, nan=0.0) >= 1.0).sum()) for name, v in parts.items()}
+    worst_kind = {"blend": "blended in-betweens", "mix": "a dissolve", "echo": "a doubled picture"}
+    if ok:
+        msg = f"no double exposures (ghost score {value:.2f} of the threshold)"
+    else:
+        main = max(kinds, key=lambda k: kinds[k])
+        msg = (f"{count} frame(s) are a mix of two pictures ({worst_kind[main]}), in {len(runs)} run(s), "
+               f"first at frame {runs[0][0]}")
+    details = {
+        "ghost_frames": count,
+        "runs": [[a, b - a] for a, b in runs[:20]],
+        "frames": [int(i) for i in np.flatnonzero(ghost)[:60]],
+        "by_kind": kinds,
+        "max": {name: (round(float(np.nanmax(v)), 3) if np.isfinite(v).any() else None)
+                for name, v in parts.items()},
+        "thresholds": {"blend": GHOST_BLEND, "mix": GHOST_MIX, "echo": GHOST_ECHO, "min_frames": GHOST_MIN_FRAMES},
+        "gap_frames": int(f.ghost_gap),
+        "transitions": [[int(a), int(b)] for a, b in transitions],
+    }
+    return CheckResult("ghosting", ok, True, value, 1.0, "<", "x threshold", msg,
+                       worst_frames=worst_frames(f, np.where(measured, score, np.nan),
+                                                 thumbnails=thumbnails and not ok),
+                       details=details)

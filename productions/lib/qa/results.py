@@ -16,7 +16,13 @@ FAILED = "failed"
 NOT_MEASURED = "not_measured"
 
 # Bump when a check's meaning or threshold changes, so stored reports can be told apart.
-QA_VERSION = 1
+# 2: the ghosting check; declared transitions; seams measured against the frames that change.
+QA_VERSION = 2
+
+# Plain-words names for the QA page, where a check's own name would not say what it looks for.
+CHECK_LABELS = {
+    "ghosting": "Ghosting (blended frames)",
+}
 
 
 def _clean(value: Any) -> Any:
@@ -96,6 +102,7 @@ class CheckResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "label": CHECK_LABELS.get(self.name, self.name),
             "status": self.status,
             "passed": bool(self.passed),
             "blocking": bool(self.blocking),
