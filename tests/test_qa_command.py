@@ -67,11 +67,30 @@ def test_a_hard_seam_at_a_given_boundary_fails(tmp_path):
     (["/nonexistent.mp4"], "does not exist"),
     (["{clean}", "--boundaries", "one,two"], "seconds separated by commas"),
     (["{clean}", "--boundaries", "3,1"], "increasing order"),
+    (["{clean}", "--transitions", "12"], "frame ranges start-end"),
+    (["{clean}", "--transitions", "30-20"], "0 <= start < end"),
+    (["{clean}", "--transitions", "20-30,25-40"], "must not overlap"),
 ])
 def test_bad_input_is_a_clear_error_with_exit_code_2(clean, args, message):
     result = qa(*[a.format(clean=clean) for a in args])
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_a_declared_fade_through_black_is_left_out(tmp_path):
+    from tests.qa_corpus import fade_through_black
+
+    frames = fade_through_black(moving(24), moving(24, shade=2.5), 8)  # frames 16-23 fade out and in
+    path = write_video(tmp_path / "fade.mp4", frames)
+    undeclared = qa(str(path), "--no-conformance", "--no-thumbnails")
+    assert undeclared.returncode == 1
+    checks = {c["name"]: c for c in json.loads(undeclared.stdout)["qa"]["checks"]}
+    assert checks["black_frames"]["passed"] is False
+    declared = qa(str(path), "--no-conformance", "--no-thumbnails", "--transitions", "16-24")
+    assert declared.returncode == 0, declared.stdout[-2000:]
+    checks = {c["name"]: c for c in json.loads(declared.stdout)["qa"]["checks"]}
+    assert checks["black_frames"]["details"]["transitions"] == [[16, 24]]
+    assert checks["ghosting"]["passed"] is True
 
 
 def test_a_file_that_is_not_video_is_refused(tmp_path):
