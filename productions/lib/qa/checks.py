@@ -129,21 +129,21 @@ SEAM_MIN_CONTEXT = 0.5
 # tests/qa_corpus.py at 24 and 8 fps.
 # blend: share of the change between a frame's neighbours where the frame is a linear blend of them that
 # motion does not explain. Blend-interpolated footage (drawn at 8 or 12 fps, blended up to 24; and the same
-# at 8 fps from a third/half of the rate): 24 fps >= 0.30 (the generator's slow pans: its doubles are about
-# a pixel apart at 256 px), 8 fps >= 0.54; clean motion at 0.1-24 px/frame, holds, tiles, heavy JPEG,
-# tiny motion <= 0.24 at both rates. 0.27 sits between.
+# at 8 fps from a third/half of the rate): >= 0.30 at 24 fps (the generator's slow pans: its doubles are about
+# a pixel apart at 256 px), >= 0.54 at 8 fps; clean footage <= 0.23 (a generated clip), holds 0, pans at
+# 0.1-24 px/frame, tiny motion, and the other defects (tiles, heavy JPEG) <= 0.24. 0.27 sits between.
 GHOST_BLEND = 0.27
-# mix: the same with the neighbours ghost.DISSOLVE_GAP_S away: dissolves between two different pictures that
-# nobody declared >= 0.53 (8 fps) / 0.69 (24 fps); clean footage <= 0.22 (a still shot whose only changes are
-# a blink, a drifting leaf and a slow push-in). 0.4 sits between.
-GHOST_MIX = 0.4
+# mix: the same at half the analysis size with the neighbours ghost.DISSOLVE_GAP_S away: dissolves between
+# two different pictures that nobody declared >= 0.67 (8 fps) / 0.79 (24 fps); clean footage, holds, the other
+# defects <= 0.25. 0.42 sits between.
+GHOST_MIX = 0.42
 # echo: cepstral peak (log-power units) of a doubling that a frame shows against both references and a
 # neighbouring frame shows at the same offset. Same-scene dissolves (a shot crossfaded with itself 0.5 s
-# later; chained segments crossfaded) 0.09-0.36 where the doubled content is much of the picture's detail
-# (camera moves, walkers, rain); clean footage, fast pans, flat skies, blur, holds <= 0.066 (tiled frames,
-# which repeat their content by construction, are left to the grid check). A doubled small object on a
-# static detailed background (the built-in generator's slow pans, where only the foreground moves) scores
-# 0.01-0.05 and is missed; so are drawn pans dissolved at 8 fps (0.05-0.07, 4-frame dissolves).
+# later; chained segments crossfaded) where the doubled content is much of the picture's detail (camera moves,
+# walkers, rain): 0.09-0.36; clean footage, pans, flat skies, night, holds, blur, heavy JPEG <= 0.065 (tiled
+# frames, which repeat their content by construction, are left to the grid check). Missed: a doubled small
+# foreground on a static detailed background (the built-in generator's slow pans) 0.01-0.05, and drawn pans
+# dissolved over 4 frames at 8 fps 0.05-0.07.
 GHOST_ECHO = 0.075
 # A clip fails with at least this many ghost frames (a single borderline frame is not a double exposure one
 # can see; a 0.5 s dissolve has 4 frames even at 8 fps, a blended clip 1 in 2 or 2 in 3).
