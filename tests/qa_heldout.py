@@ -614,7 +614,9 @@ def scene_spec(kind: str, seed: int, variant: int = 0, camera: str | None = None
 
 
 def _night(pal: dict[str, Color]) -> dict[str, Color]:
-    """Darken sky and land for a night scene (not black: a night sky keeps 12-40 % value)."""
+    """Darken sky and land for a night scene: sky value (HSV) at least 12 %, land at least 6 %. Saturated dark
+    hues have less luma than value (a neon night can have 99 % of its pixels under 10 % luma while its signs,
+    rain and walker stay plainly visible)."""
     out = dict(pal)
     for role, k in (("sky0", 0.35), ("sky1", 0.55), ("far", 0.35), ("mid", 0.3), ("near", 0.25), ("ground", 0.3)):
         h, s, v = colorsys.rgb_to_hsv(*(c / 255 for c in pal[role]))
