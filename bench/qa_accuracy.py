@@ -17,8 +17,8 @@ threshold, the negatives by kind, and last, over every (rate, class) cell of the
 
 `--frames` (default: 3 s at each rate, i.e. 72 at 24 fps, 24 at 8 fps) sets the tuning corpus's segment length;
 the held-out set has its own (4 s at 24 fps, the native 41 frames at 8 fps). `--timing` also makes a real 30 s
-episode with the pipeline's own functions (built-in generator, write_segment_files, stitch_episode) and times QA
-against that post-generation: per segment on the native frames in memory and on the 1080p master, and on the
+episode with the pipeline's own functions (built-in generator, SegmentClipWriter, render_episode_file) and times QA
+against that post-generation: per segment on the native frames in memory and on the review proxy, and on the
 episode file with its seams; plus 130 frames of 1920x1080 in memory.
 """
 
@@ -265,21 +265,21 @@ def run_timing() -> None:
 
     from productions.lib.backend import KeyframeRequest, SegmentRequest, never_cancel, no_progress
     from productions.lib.generator import BuiltinGenerator
-    from productions.lib.planning import plan_episode
-    from productions.lib.post import SegmentFiles, stitch_episode, write_segment_files
-    from productions.lib.qa import check_segment_frames, episode_boundaries
+    from productions.lib.planning import continuous_boundaries, plan_episode
+    from productions.lib.post import Clip, SegmentClipWriter, SegmentFiles, render_episode_file
+    from productions.lib.qa import check_segment_frames
     from productions.lib.spec import DELIVERY_SPEC, NATIVE_HEIGHT, NATIVE_WIDTH
-    from productions.lib.upscale import LanczosUpscaler
 
     spec = DELIVERY_SPEC
-    plan = plan_episode("A girl walks along a river. She meets a cat. They watch the sunset.", 7, spec)
+    plan = plan_episode("A girl walks along a river. She meets a cat. They watch the sunset.", 7, spec,
+                        native_fps=12, interpolation="hold")
     gen = BuiltinGenerator()
     init = gen.generate_keyframe(KeyframeRequest(plan.segments[0].prompt, 7, NATIVE_WIDTH, NATIVE_HEIGHT),
                                  no_progress, never_cancel)
     post_s = post_cpu = 0.0
     qa_native, qa_master = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        masters = []
+        clips = []
         for seg in plan.segments:
             frames = gen.generate_segment(
                 SegmentRequest(seg.prompt, seg.seed, init, NATIVE_WIDTH, NATIVE_HEIGHT, seg.native_frames,
@@ -287,22 +287,27 @@ def run_timing() -> None:
             init = frames[-1]
             r, wall, cpu = _timed(check_segment_frames, frames, plan.native_fps, seg.native_frames)
             qa_native.append((wall, cpu, r.passed))
-            files = SegmentFiles(Path(tmp) / f"n{seg.index}.mkv", Path(tmp) / f"m{seg.index}.mp4")
-            _, wall, cpu = _timed(write_segment_files, frames, native_fps=plan.native_fps,
-                                  delivered_frames=seg.delivered_frames, spec=spec, upscaler=LanczosUpscaler(),
-                                  files=files)
+            files = SegmentFiles(Path(tmp) / f"segment-{seg.index}")
+
+            def write(frames=frames, files=files) -> None:
+                with SegmentClipWriter(files, NATIVE_WIDTH, NATIVE_HEIGHT, plan.native_fps) as writer:
+                    for frame in frames:
+                        writer.write(frame)
+                    writer.commit()
+
+            _, wall, cpu = _timed(write)
             post_s += wall
             post_cpu += cpu
-            r, wall, cpu = _timed(check_video_file, files.master, expected_frames=seg.delivered_frames)
+            r, wall, cpu = _timed(check_video_file, files.proxy, expected_frames=seg.native_frames)
             qa_master.append((wall, cpu, r.passed))
-            masters.append(files.master)
+            clips.append(Clip(files.native, plan.native_fps, plan.interpolation, seg.join, seg.delivered_frames))
         counts = [s.delivered_frames for s in plan.segments]
         episode = Path(tmp) / "episode.mp4"
-        _, wall, cpu = _timed(stitch_episode, masters, counts, crossfade_frames=plan.crossfade_frames, spec=spec,
-                              out_path=episode)
+        _, wall, cpu = _timed(render_episode_file, clips, spec=spec,
+                              upscale=f"scale={spec.width}:{spec.height}:flags=lanczos", out_path=episode)
         post_s += wall
         post_cpu += cpu
-        bounds = episode_boundaries(counts, plan.crossfade_frames, spec.fps)
+        bounds = [b / spec.fps for b in continuous_boundaries(counts, plan.joins)]
         ep, ep_wall, ep_cpu = _timed(check_video_file, episode, bounds, expected_frames=plan.total_frames)
         # 130 delivered-size frames in memory (what a pipeline holding 1080p frames would pass)
         big = [cv2.resize(f, (spec.width, spec.height), interpolation=cv2.INTER_LINEAR)
@@ -317,11 +322,12 @@ def run_timing() -> None:
 
     n_native = plan.segments[0].native_frames
     print(f"timing: episode of {len(plan.segments)} segments, {plan.total_frames} frames ({plan.duration_s:.1f} s)")
-    print(f"timing: post-generation (write_segment_files x{len(plan.segments)} + stitch_episode): "
+    print(f"timing: post-generation (SegmentClipWriter x{len(plan.segments)} + render_episode_file): "
           f"{post_s:.1f} s wall / {post_cpu:.1f} s CPU")
     print(f"timing: QA per segment, {n_native} native frames {NATIVE_WIDTH}x{NATIVE_HEIGHT} in memory: "
           f"{summary(qa_native)}")
-    print(f"timing: QA per segment, master file ({counts[0]} frames 1080p, decode included): {summary(qa_master)}")
+    print(f"timing: QA per segment, proxy file ({plan.segments[0].native_frames} frames 960x540, decode included): "
+          f"{summary(qa_master)}")
     print(f"timing: QA of 130 frames 1920x1080 in memory: {big_wall:.3f} s wall / {big_cpu:.3f} s CPU "
           f"({1e3 * big_wall / 130:.2f} ms/frame)")
     print(f"timing: QA of the episode file with {len(bounds)} seams: {ep_wall:.2f} s wall / {ep_cpu:.2f} s CPU "

@@ -20,7 +20,6 @@ from .api import (
     check_frames,
     check_segment_frames,
     check_video_file,
-    episode_boundaries,
 )
 from .prompt import CLIP_ENV, check_prompt_compliance
 from .results import FAILED, NOT_MEASURED, PASSED, CheckResult, QAResult, WorstFrame
@@ -38,5 +37,4 @@ __all__ = [
     "check_prompt_compliance",
     "check_segment_frames",
     "check_video_file",
-    "episode_boundaries",
 ]

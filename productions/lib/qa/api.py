@@ -221,19 +221,3 @@ def _file_frame_count(n: int, expected: int | None, from_duration: int | None) -
     msg = f"{n} frames decoded, {from_duration} expected from the stream's duration x fps"
     return CheckResult("frame_count", ok, True, float(n), float(from_duration), "==", "frames", msg,
                        details={"expected_from": "duration x fps", "tolerance": 1})
-
-
-
-def episode_boundaries(frame_counts: Sequence[int], crossfade_frames: int, fps: float) -> list[float]:
-    """Where segments meet in an episode made by post.stitch_episode, in seconds, for the seam check.
-
-    Segment k (k >= 1) starts sum(frame_counts[:k]) - k * crossfade_frames frames in; with a crossfade the
-    boundary is the middle of the overlap (the seam check looks one frame either side and compares with
-    4 frames around), with a hard cut it is the first frame of the new segment.
-    """
-    out = []
-    start = 0
-    for count in frame_counts[:-1]:
-        start += count - crossfade_frames
-        out.append((start + crossfade_frames // 2) / fps)
-    return out
