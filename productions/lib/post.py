@@ -155,6 +155,9 @@ class SegmentClipWriter:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
+        if self._proc is not None and self._proc.stdin is not None and not self._proc.stdin.closed:
+            with suppress(BrokenPipeError):
+                self._proc.stdin.close()
         if exc_type is None and not self._committed:
             exc_type, exc = _Discarded, _Discarded()  # atomic_path removes what an exception passes through
         self._stack.__exit__(exc_type, exc, tb)
