@@ -40,6 +40,7 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
+    from productions.lib.planning import timeline_frames
     from productions.models import Episode, Project
     from productions.render import EpisodeRender
     from tests.ghosts import file_ghosts
@@ -69,7 +70,8 @@ def main() -> int:
             qa_ghosts = (ghost.get("details") or {}).get("ghost_frames", ghost["value"]) if ghost else "-"
             t = episode.timings
             post = t["post_segments_s"] + t["stitch_encode_s"]
-            frames = sum(s.delivered_frames for s in episode.segments.all())
+            segments = list(episode.segments.all())
+            frames = timeline_frames([s.delivered_frames for s in segments], [s.join_spec for s in segments])
             print(f"| {method} | {rate} | {frames} | {qa_ghosts} | {len(file_ghosts(episode.final_file))} | "
                   f"{wall:.1f} | {post:.1f} |", flush=True)
             shutil.rmtree(episode.media_dir, ignore_errors=True)

@@ -72,6 +72,7 @@ def main() -> int:
 
     from productions.lib.encoding import delivery_encode_args
     from productions.lib.ffmpeg import ffmpeg_command
+    from productions.lib.planning import timeline_frames
     from productions.lib.post import episode_graph
     from productions.models import Episode, Project
     from productions.render import EpisodeRender
@@ -98,7 +99,7 @@ def main() -> int:
         spec = episode.delivery_spec()
         t = dict(episode.timings)
         segments = list(episode.segments.order_by("index"))
-        frames = sum(s.delivered_frames for s in segments) - sum(s.join_spec.overlap for s in segments[1:])
+        frames = timeline_frames([s.delivered_frames for s in segments], [s.join_spec for s in segments])
 
         # The floor's input: the delivered frames, made from the native clips as Tower makes them, in memory.
         render = EpisodeRender(episode)

@@ -7,7 +7,7 @@ from django.conf import settings
 
 from productions.lib.interpolation import resolve_profile
 from productions.lib.planning import parse_joins, plan_episode
-from productions.lib.spec import DELIVERY_SPEC
+from productions.lib.spec import DELIVERY_SPEC, DeliverySpec
 from productions.lib.upscale.config import realesrgan_problem
 from productions.models import Episode, Project
 
@@ -125,7 +125,7 @@ class EpisodeForm(forms.ModelForm):
         if profile.native_fps > fps:
             self.add_error("native_fps", f"Generate at most at the delivery rate ({fps} fps).")
             return
-        spec = DELIVERY_SPEC.__class__(fps=fps, min_duration_s=data["duration_s"])
+        spec = DeliverySpec(fps=fps, min_duration_s=data["duration_s"])
         try:
             plan_episode("", 0, spec, duration_s=data["duration_s"], segments=count, joins=joins,
                          native_fps=profile.native_fps, interpolation=profile.interpolation)

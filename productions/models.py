@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from productions.lib.interpolation import LABELS as INTERPOLATION_LABELS
 from productions.lib.interpolation import GenerationProfile, resolve_profile
-from productions.lib.planning import DEFAULT_SEGMENTS, JOIN_KINDS, Join, parse_joins
+from productions.lib.planning import DEFAULT_SEGMENTS, JOIN_KINDS, OVERLAPPING, Join, parse_joins
 from productions.lib.spec import DELIVERY_SPEC, DeliverySpec
 
 
@@ -347,7 +347,7 @@ class Segment(models.Model):
 
     @property
     def join_spec(self) -> Join:
-        return Join(self.join, self.join_frames if self.join in ("dissolve", "fade") else 0)
+        return Join(self.join, self.join_frames if self.join in OVERLAPPING else 0)
 
     def join_label(self) -> str:
         return "opening shot" if self.index == 0 else self.join_spec.label()

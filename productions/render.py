@@ -342,44 +342,52 @@ class EpisodeRender:
             failed = "; ".join(check.detail or check.name for check in report.failures)
             self.finish(Episode.Status.FAILED, f"The final video does not meet the delivery spec: {failed}.")
 
+    def clip_fps(self, segment: Segment) -> float:
+        """The rate of the segment's native clip (recorded when written; the plan's for older segments)."""
+        return segment.clip_fps or self.episode.generation_profile().native_fps
+
     def clip(self, segment: Segment, *, upscaled: bool) -> Clip:
         files = SegmentFiles(segment.media_dir)
         return Clip(path=files.upscaled if upscaled else files.native,
-                    fps=segment.clip_fps or self.episode.native_fps or self.spec.fps,
+                    fps=self.clip_fps(segment),
                     interpolation=self.episode.generation_profile().interpolation, join=segment.join_spec,
                     frames=segment.delivered_frames, upscaled=upscaled)
 
     def keyframe(self, backend: Backend) -> Frame:
+        """The episode's opening keyframe (made once; the first segment starts from it)."""
         episode = self.episode
-        path = episode.media_dir / "keyframe.png"
-        if episode.keyframe_path and path.exists():
-            return load_image(path, native_size())
         first = episode.segments.order_by("index").first()
-        frame = self.draw_keyframe(backend, first.prompt if first else episode.synopsis, episode.seed)
-        save_image(frame, path)
-        Episode.objects.filter(pk=episode.pk).update(keyframe_path=relative(path))
-        episode.keyframe_path = relative(path)
+        path = episode.media_dir / "keyframe.png"
+        frame, made = self.stored_keyframe(path, bool(episode.keyframe_path), backend,
+                                           first.prompt if first else episode.synopsis, episode.seed)
+        if made:
+            Episode.objects.filter(pk=episode.pk).update(keyframe_path=relative(path))
+            episode.keyframe_path = relative(path)
         return frame
 
     def shot_keyframe(self, segment: Segment, backend: Backend) -> Frame:
         """The first frame of a segment that starts a new shot (its join is a cut, a dissolve or a fade)."""
         path = SegmentFiles(segment.media_dir).keyframe
-        if segment.keyframe_path and path.exists():
-            return load_image(path, native_size())
-        frame = self.draw_keyframe(backend, segment.prompt, segment.seed)
-        save_image(frame, path)
-        Segment.objects.filter(pk=segment.pk).update(keyframe_path=relative(path))
-        segment.keyframe_path = relative(path)
+        frame, made = self.stored_keyframe(path, bool(segment.keyframe_path), backend, segment.prompt, segment.seed)
+        if made:
+            Segment.objects.filter(pk=segment.pk).update(keyframe_path=relative(path))
+            segment.keyframe_path = relative(path)
         return frame
 
-    def draw_keyframe(self, backend: Backend, prompt: str, seed: int) -> Frame:
+    def stored_keyframe(self, path: Path, recorded: bool, backend: Backend, prompt: str,
+                        seed: int) -> tuple[Frame, bool]:
+        """(frame, newly made): the keyframe already on disk, else drawn by the backend and saved."""
+        if recorded and path.exists():
+            return load_image(path, native_size()), False
         episode = self.episode
-        return backend.generate_keyframe(
+        frame = backend.generate_keyframe(
             KeyframeRequest(prompt=prompt, seed=seed, width=native_size()[0], height=native_size()[1],
                             negative_prompt=episode.negative_prompt, style=episode.style),
             lambda step, total, preview: self.keep_lease(),
             self.should_cancel,
         )
+        save_image(frame, path)
+        return frame, True
 
     def make_segment(self, segment: Segment, init: Frame, backend: Backend) -> Frame:
         """Generate one segment, streaming its frames through segment QA and into its native clip and proxy
@@ -390,7 +398,7 @@ class EpisodeRender:
         tries_left = max_attempts
         while True:
             tries_left -= 1
-            attempt, qa, last = self.generate(segment, init, backend, keep_files=None if tries_left else True)
+            attempt, qa, last = self.generate(segment, init, backend, last_try=tries_left <= 0)
             if qa.passed or tries_left <= 0:
                 break
             fail_attempt_qa(attempt, qa)
@@ -415,9 +423,9 @@ class EpisodeRender:
         return last
 
     def generate(self, segment: Segment, init: Frame, backend: Backend,
-                 keep_files: bool | None) -> tuple[SegmentAttempt, QAResult, Frame]:
+                 last_try: bool) -> tuple[SegmentAttempt, QAResult, Frame]:
         """One try: generation, segment QA and the clips in one pass over the frames. The clips are kept when
-        QA passes or `keep_files` (the last try: a flagged segment's files are kept for the producer)."""
+        QA passes or on the `last_try` (a flagged segment's files are kept for the producer)."""
         episode = self.episode
         segment.attempts += 1
         segment.status = Segment.Status.GENERATING
@@ -463,7 +471,8 @@ class EpisodeRender:
                 qa = check_segment_frames(
                     through_writer(first, frames, writer, last, clock), result.fps,
                     segment.native_frames if native else None, prompt=segment.prompt)
-                if qa.passed or keep_files:
+                keep = qa.passed or last_try
+                if keep:
                     Segment.objects.filter(pk=segment.pk).update(status=Segment.Status.POST,
                                                                  progress=Segment.GENERATION_SHARE)
                     self.publish({"type": "segment", "segment": segment.index, "status": Segment.Status.POST})
@@ -472,7 +481,7 @@ class EpisodeRender:
                     clock["post"] += time.monotonic() - t0
                     clock["post_cpu"] += time.thread_time() - c0
             clock["post_cpu"] += children_cpu_s() - cpu
-            if qa.passed or keep_files:
+            if keep:
                 save_image(last[0], files.last_frame)
                 save_image(thumbnail(last[0]), files.preview, quality=85)
         except BaseException as exc:
@@ -491,7 +500,7 @@ class EpisodeRender:
             SegmentAttempt.objects.filter(pk=attempt.pk).update(server=str(result.info["server"]))
         timings = dict(segment.timings)
         timings["qa_s"] = round(timings.get("qa_s", 0) + qa_s, 3)
-        if qa.passed or keep_files:
+        if keep:
             segment.progress = 1.0
             segment.native_path = relative(files.native)
             segment.proxy_path = relative(files.proxy)
@@ -515,8 +524,8 @@ class EpisodeRender:
             return
         self.keep_lease()
         started = time.monotonic()
-        write_upscaled_clip(files, native_size=native_size(), fps=segment.clip_fps or self.episode.native_fps,
-                            spec=self.spec, upscaler=upscaler)
+        write_upscaled_clip(files, native_size=native_size(), fps=self.clip_fps(segment), spec=self.spec,
+                            upscaler=upscaler)
         segment.upscaled_path = relative(files.upscaled)
         segment.timings = {**segment.timings, "upscale_s": round(time.monotonic() - started, 3)}
         segment.save(update_fields=["upscaled_path", "timings"])
