@@ -154,13 +154,42 @@ def test_dissolve_and_fade_through_black_overlap_by_their_length(tmp_path):
             assert mid.mean() > 80  # a dissolve stays lit
 
 
+def test_a_fade_through_black_never_shows_both_pictures(tmp_path):
+    """Out to black, then in from black: the incoming shot (a white square on black) never shows while the
+    outgoing one (waves) is on screen, and the waves are gone once the square fades in."""
+    overlap, n = 8, 10
+    square = np.zeros((H, W, 3), np.uint8)
+    square[40:100, 100:160] = 255
+    inside = (slice(None), slice(40 * 180 // H + 2, 100 * 180 // H - 2), slice(100 * 320 // W + 2, 160 * 320 // W - 2))
+    outside = (slice(None), slice(0, 30), slice(None))  # rows the square never reaches
+    a = write_clip(tmp_path / "a", moving_frames(n, 0), 12)
+    b = write_clip(tmp_path / "b", [square] * n, 12)
+    clips = [Clip(a.native, 12, "hold", Join(CUT), 20), Clip(b.native, 12, "hold", Join(FADE, overlap), 20)]
+    out = tmp_path / "fade.mp4"
+    render_episode_file(clips, spec=SPEC, upscale=UPSCALE, out_path=out, preset="ultrafast")
+    frames = [f.transpose(2, 0, 1) for f in decoded(out)]
+    waves = [f.transpose(2, 0, 1) for f in decoded(a.native)]  # the outgoing shot alone
+    start = 20 - overlap
+    for k in range(overlap):
+        frame = frames[start + k]
+        if k < overlap // 2:  # the waves fading out: the square region is the waves dimmed alike, nothing more
+            shown = waves[(start + k) // 2]
+            factor = frame[outside].mean() / shown[outside].mean()
+            assert abs(frame[inside].mean() - factor * shown[inside].mean()) < 4, k
+        else:  # the square fading in: no waves left around it
+            assert frame[outside].mean() < 3, k
+    lit = frames[start - 1].mean()  # the waves just before the fade
+    assert frames[start + overlap // 2 - 1].mean() < 0.3 * lit and frames[start + overlap // 2].mean() < 0.3 * lit
+
+
 def test_graph_uses_concat_for_cuts_and_continuous_joins_and_xfade_for_transitions():
     clips = [Clip(Path(f"{i}.mkv"), 12, "hold", j, 24)
              for i, j in enumerate([Join(CUT), Join(CONTINUOUS), Join(CUT), Join(DISSOLVE, 12), Join(FADE, 6)])]
     graph = episode_graph(clips, SPEC, UPSCALE)
     assert graph.count("concat=n=2") == 2
     assert "xfade=transition=fade:duration=0.500000:offset=2.500000" in graph  # (3 * 24 - 12) / 24
-    assert "xfade=transition=fadeblack:duration=0.250000:offset=3.250000" in graph  # (72 + 24 - 12 - 6) / 24
+    assert "xfade=transition=custom:expr='if(gt(P,0.5)" in graph  # a dip to black, not ffmpeg's fadeblack
+    assert "duration=0.250000:offset=3.250000" in graph  # (72 + 24 - 12 - 6) / 24
     assert "[1:v]setpts=N/(12*TB),trim=start_frame=1" in graph  # the chained clip drops its first drawing
     assert "[3:v]setpts=N/(12*TB),scale" in graph  # a new shot keeps it
     assert graph.endswith("[out]")

@@ -218,6 +218,14 @@ def clip_filter(i: int, clip: Clip, spec: DeliverySpec, upscale: str | None) -> 
     return f"[{i}:v]" + ",".join(steps) + f"[c{i}]"
 
 
+# A fade through black as an editor means it: the outgoing shot fades down to black over the first half of the
+# join, then the incoming one up from black; the two pictures are never on screen together. (ffmpeg's own
+# `fadeblack` cross-dissolves them through a darkened middle: both show, dimmed, at mid-point.) xfade's P runs
+# from 1 to 0 across the transition; black is 16 in luma and 128 in chroma (limited-range yuv420p).
+_BLACK = "if(eq(PLANE,0),16,128)"
+DIP_TO_BLACK = f"if(gt(P,0.5),{_BLACK}+(A-{_BLACK})*(2*P-1),{_BLACK}+(B-{_BLACK})*(1-2*P))"
+
+
 def episode_graph(clips: Sequence[Clip], spec: DeliverySpec, upscale: str | None, out: str = "out") -> str:
     """The filtergraph of the whole episode; output label [`out`]."""
     parts = [clip_filter(i, clip, spec, upscale) for i, clip in enumerate(clips)]
@@ -226,7 +234,7 @@ def episode_graph(clips: Sequence[Clip], spec: DeliverySpec, upscale: str | None
         join = clips[i].join
         label = out if i == len(clips) - 1 else f"j{i}"
         if join.overlap:
-            transition = "fadeblack" if join.kind == FADE else "fade"
+            transition = f"custom:expr='{DIP_TO_BLACK}'" if join.kind == FADE else "fade"
             offset = (elapsed - join.overlap) / spec.fps
             parts.append(f"[{previous}][c{i}]xfade=transition={transition}:duration={join.overlap / spec.fps:.6f}"
                          f":offset={offset:.6f},settb=1/{spec.fps},setpts=N[{label}]")
