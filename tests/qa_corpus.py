@@ -274,6 +274,37 @@ def render_fast_pan(seed: int, n: int, w: int = WIDTH, h: int = HEIGHT, start: i
     return full[start:]
 
 
+# Camera moves other than a horizontal pan (per 24 fps frame): a push-in, a tilt, a roll, diagonal pans.
+CAMERA_MOVES = {
+    "dolly": dict(zoom=0.004),
+    "slow_dolly": dict(zoom=0.0012),
+    "tilt": dict(dy=0.8),
+    "roll": dict(angle=0.12),
+    "diagonal": dict(dx=0.7, dy=0.5),
+    "slow_diagonal": dict(dx=0.3, dy=0.2),
+    "drift": dict(dx=0.25, zoom=0.0006, angle=0.03),
+    "shake": dict(shake=3.0),  # a handheld shake: up to 3 px up and down, half that sideways, every frame
+}
+
+
+def render_camera_move(seed: int, n: int, w: int = WIDTH, h: int = HEIGHT, *, move: str = "dolly"
+                       ) -> list[np.ndarray]:
+    """A landscape seen through a camera that pushes in, tilts, rolls or drifts diagonally (CAMERA_MOVES): the
+    scene is drawn at 1.5x and each frame is an affine view of it (bilinear, like a real camera's resampling)."""
+    m = CAMERA_MOVES[move]
+    big_w, big_h = int(w * 1.5), int(h * 1.5)
+    scene = render_landscape(seed, n, big_w, big_h, pan_px=0.0, walk=0.5)
+    frames = []
+    for i, img in enumerate(scene):
+        scale = 1.0 + m.get("zoom", 0.0) * i
+        a = cv2.getRotationMatrix2D((big_w / 2, big_h / 2), m.get("angle", 0.0) * i, scale)
+        shake = m.get("shake", 0.0)
+        a[0, 2] += -(big_w - w) / 2 - m.get("dx", 0.0) * i - 0.5 * shake * math.sin(2.3 * i)
+        a[1, 2] += -(big_h - h) / 2 - m.get("dy", 0.0) * i - shake * math.sin(1.7 * i + 0.5)
+        frames.append(cv2.warpAffine(img, a, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
+    return frames
+
+
 def render_tiny_motion(seed: int, n: int, w: int = WIDTH, h: int = HEIGHT) -> list[np.ndarray]:
     """A still shot that is not frozen: hair sways a pixel, a blink, a leaf drifts, a very slow push-in."""
     rng = _rng("tiny", seed)
@@ -305,6 +336,26 @@ def render_night(seed: int, n: int, w: int = WIDTH, h: int = HEIGHT) -> list[np.
         for wx, wy in wins:
             cv2.rectangle(img, (int(wx), int(wy)), (int(wx + 6), int(wy + 8)), (200, 170, 80), -1)
         _character(img, w * 0.3 + i * 1.0, h * 0.95, 1.0, i / FPS, ((40, 40, 70), (30, 30, 40), (200, 200, 220)))
+        frames.append(_finish(img))
+    return frames
+
+
+def render_new_moon(seed: int, n: int, w: int = WIDTH, h: int = HEIGHT) -> list[np.ndarray]:
+    """A moonless street: 99 % of the pixels under 10 % luma, yet a picture (a few lamps and windows, stars,
+    a dim figure walking under a lamp): black by blackdetect's pixel count, not a black frame."""
+    rng = _rng("new_moon", seed)
+    lamps = [(rng.uniform(0.1, 0.9) * w, rng.uniform(0.35, 0.6) * h) for _ in range(3)]
+    stars = [(rng.uniform(0, w), rng.uniform(0, 0.3) * h) for _ in range(12)]
+    frames = []
+    for i in range(n):
+        img = _sky(h, w, (2, 2, 6), (8, 9, 16))
+        _hills(img, _rng("nm", seed), h * 0.55, h * 0.1, (4, 4, 8), i * 0.4, 30)
+        for sx, sy in stars:
+            cv2.circle(img, (int(sx), int(sy)), 1, (180, 180, 200), -1, cv2.LINE_AA)
+        for lx, ly in lamps:
+            cv2.circle(img, (int(lx), int(ly)), 3, (255, 230, 160), -1, cv2.LINE_AA)
+            cv2.circle(img, (int(lx), int(ly)), 9, (40, 34, 20), 1, cv2.LINE_AA)
+        _character(img, w * 0.2 + i * 0.8, h * 0.95, 1.0, i / FPS, ((14, 14, 22), (10, 10, 14), (60, 60, 70)))
         frames.append(_finish(img))
     return frames
 
@@ -482,6 +533,21 @@ def inject_blur(frames: list[np.ndarray], sigma: float, start: int, count: int) 
     return out
 
 
+def inject_soft(frames: list[np.ndarray], kind: str, start: int, count: int) -> list[np.ndarray]:
+    """Soft frames of other kinds than a Gaussian: "box5" (a 5x5 box blur, like a defocus) or "half" (the frame
+    made at half resolution and scaled back up)."""
+    out = list(frames)
+    for i in range(start, min(len(frames), start + count)):
+        f = frames[i]
+        if kind == "box5":
+            out[i] = cv2.blur(f, (5, 5))
+        else:
+            h, w = f.shape[:2]
+            small = cv2.resize(f, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+            out[i] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return out
+
+
 def crossfade(a: list[np.ndarray], b: list[np.ndarray], overlap: int) -> list[np.ndarray]:
     """Join two clips like the episode's xfade: `overlap` frames blended linearly."""
     mixed = []
@@ -549,6 +615,7 @@ HARD_NEGATIVES: dict[str, Callable[[int, int], list[np.ndarray]]] = {
     "fast_pan": render_fast_pan,
     "tiny_motion": render_tiny_motion,
     "night": render_night,
+    "new_moon": render_new_moon,
     "slow_fade": render_slow_fade,
 }
 
@@ -588,11 +655,7 @@ def defect_items(base: list[np.ndarray], name: str, k: int, source: str, fps: in
     start = 0 if whole else int(rng.integers(0, n // 2))
     yield item("blockiness", inject_jpeg(base, quality, start, n if whole else frames_for(1.0)),
                f"q{quality}-" + ("all" if whole else "1s"))
-    sigma = (1.0, 1.5, 2.5, 4.0)[k % 4]
-    seconds = (0.25, 0.5, 1.0)[(k // 3) % 3]
-    count = max(2, frames_for(seconds))
-    start = int(rng.integers(0, n - count))
-    yield item("blur", inject_blur(base, sigma, start, count), f"sigma{sigma}-{seconds}s")
+    yield blur_item(base, name, k, source, fps)
     delta = (-1, -4, 2)[k % 3]
     frames = base[:n + delta] if delta < 0 else base + base[-1:] * delta
     yield item("frame_count", frames, f"{delta:+d}", expected=n)
@@ -605,6 +668,20 @@ def defect_items(base: list[np.ndarray], name: str, k: int, source: str, fps: in
     start = int(rng.integers(frames_for(0.25), max(frames_for(0.25) + 1, n - 2 * overlap - frames_for(0.25))))
     frames = same_scene_dissolve(base, start, overlap, overlap)
     yield item(GHOSTING, frames, "same_scene_dissolve", expected=len(frames))
+
+
+def blur_item(base: list[np.ndarray], name: str, k: int, source: str, fps: int = FPS) -> CorpusItem:
+    """A run of soft frames in `base`: Gaussian (sigma 1-4 px), box or half resolution, 0.25-1 s."""
+    n = len(base)
+    rng = _rng("blur", name)
+    seconds = (0.25, 0.5, 1.0)[(k // 3) % 3]
+    count = max(2, int(round(seconds * fps)))
+    start = int(rng.integers(0, n - count))
+    kind = ("sigma1.0", "sigma1.5", "box5", "sigma2.5", "half", "sigma4.0")[k % 6]
+    frames = (inject_blur(base, float(kind[5:]), start, count) if kind.startswith("sigma")
+              else inject_soft(base, kind, start, count))
+    return CorpusItem(f"{name}/blur/{kind}-{seconds}s", "blur", frames, fps, n, variant=f"{kind}-{seconds}s",
+                      source=source)
 
 
 def _drawn(render: Callable[[int, int], list[np.ndarray]], seed: int, n: int, fps: int) -> list[np.ndarray]:
@@ -641,8 +718,10 @@ def iter_corpus(*, bases: int = 24, hard_negative_seeds: int = 4, frames: int = 
         previous = (name, base)
     for kind, render in HARD_NEGATIVES.items():
         for s in range(hard_negative_seeds):
-            yield CorpusItem(f"hard/{kind}/{s}", HARD_NEGATIVE, _drawn(render, s, frames, fps), fps, frames,
-                             variant=kind, source="drawn")
+            drawn = _drawn(render, s, frames, fps)
+            yield CorpusItem(f"hard/{kind}/{s}", HARD_NEGATIVE, drawn, fps, frames, variant=kind, source="drawn")
+            if s == 0:  # soft frames in the hard scenes too: a flat sky or a night street can be blurred
+                yield blur_item(drawn, f"hard/{kind}", len(kind), "drawn", fps)
     yield from ghost_items(hard_negative_seeds, frames, fps)
     if seams:
         for s in range(max(1, hard_negative_seeds // 2)):  # a fast pan that runs across the boundary
@@ -686,7 +765,7 @@ def seam_items(a: tuple[str, list[np.ndarray]], b: tuple[str, list[np.ndarray]],
 def ghost_items(seeds: int, frames: int, fps: int = FPS) -> Iterator[CorpusItem]:
     """Drawn ghosting defects and their clean counterparts: a landscape panning at 1-8 px/frame, blended up
     from a third of the rate and crossfaded with itself 0.5 s later; the same held on twos and threes; and
-    clean pans at every speed in PAN_SPEEDS."""
+    clean pans at every speed in PAN_SPEEDS; camera moves (CAMERA_MOVES) clean and blended up."""
     overlap = max(2, int(round(DISSOLVE_S * fps)))
     step = max(1, int(round(FPS / fps)))
     for s in range(seeds):
@@ -706,6 +785,17 @@ def ghost_items(seeds: int, frames: int, fps: int = FPS) -> Iterator[CorpusItem]
         shot = render_landscape(300, frames * step, pan_px=pan)[::step]
         yield CorpusItem(f"hard/pan_speed/{pan:g}", HARD_NEGATIVE, shot, fps, frames, variant="pan_speed",
                          source="drawn", params={"pan": pan})
+    # camera moves other than a pan: clean (slow smooth motion looks like a blend to first order), and blended
+    # up from a third (half) of the rate
+    for k, move in enumerate(CAMERA_MOVES):
+        shot = render_camera_move(400 + k, frames * step, move=move)[::step]
+        yield CorpusItem(f"hard/camera/{move}", HARD_NEGATIVE, shot, fps, frames, variant="camera_move",
+                         source="drawn", params={"move": move})
+        factor = (3, 2)[k % 2]
+        full = render_camera_move(400 + k, frames * factor * step, move=move)[::step]
+        blended = blend_interpolate(full[::factor], factor, frames)
+        yield CorpusItem(f"drawn/ghosting/camera_{move}_x{factor}", GHOSTING, blended, fps, frames,
+                         variant=f"blend_x{factor}", source="drawn", params={"move": move})
 
 
 def small_corpus() -> list[CorpusItem]:

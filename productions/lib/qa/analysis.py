@@ -1,8 +1,9 @@
 """One streaming pass over the frames: per-frame features the checks are computed from.
 
 Each frame is reduced once to the analysis size (256 px wide by default) and measured there; blockiness and
-sharpness need the original pixels, so they are measured on a few small tiles cut from the frame at its own
-resolution (aligned to 16 px, so codec block grids keep their phase). Only small things are kept per frame:
+sharpness need the original pixels: blockiness is measured on a few small tiles cut from the frame at its own
+resolution (aligned to 16 px, so codec block grids keep their phase), sharpness on the edges of the whole
+frame (flat-shaded drawings have few edges, and tiles at fixed places can miss all of them). Only small things are kept per frame:
 the analysis-size grey image, a 128 px thumbnail and a handful of numbers. The ghost evidence (ghost.py) is
 computed in the same pass from the grey images, each frame's as soon as the frames it is compared with have
 arrived; it keeps a few log spectra and cepstra of the last frames only.
@@ -10,6 +11,7 @@ arrived; it keeps a few log spectra and cepstra of the last frames only.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import cv2
@@ -24,6 +26,9 @@ BLOCK_ROWS = 8
 BLOCK_COLS = 8
 # Luma below 10 % of full scale counts as black (ffmpeg blackdetect's default pix_th=0.10).
 BLACK_PIXEL_LUMA = 0.10 * 255
+# Luma above 25 % of full scale is lit: a lamp, a window, a sign, the moon. (A black frame's noise stays far
+# under it.)
+LIT_PIXEL_LUMA = 0.25 * 255
 # Detail tiles for blockiness/sharpness: 4x3 tiles of 64x64 px at the frame's own resolution.
 DETAIL_TILE = 64
 DETAIL_COLS = 4
@@ -33,6 +38,21 @@ DETAIL_ROWS = 3
 BLOCK_PERIOD = 8
 # |gradient| is clipped here (luma levels) before averaging: quantisation steps are small, content edges big.
 BLOCK_CLIP = 16.0
+# Sharpness is measured on edge pixels only: where the gradient of the frame blurred by SHARPNESS_SIGMA (px at
+# the frame's own resolution) is at least EDGE_LEVELS luma levels per px. Flat areas (skies, cel shading)
+# and noise (grain, codec noise: well under 6 levels per px once blurred) stay out of it.
+SHARPNESS_SIGMA = 1.0
+EDGE_LEVELS = 6.0
+# A frame with fewer edge pixels than this fraction has nothing to measure sharpness on (a blank frame).
+MIN_EDGE_FRACTION = 2e-4
+# A pixel whose luma changes by more than this (levels, at the analysis size) from the previous frame has
+# changed: codec noise on a repeated frame (and the corpus's sigma 0.8 noise, averaged down to the analysis
+# size) stays far under it, while an edge moving by a tenth of a pixel changes by about that much.
+CHANGED_PIXEL_LUMA = 6.0
+# Brightness steps are measured after undoing the camera's shift between two frames (phase correlation at the
+# analysis size) when it moved at least this far (px): a handheld shake moves a horizon or a sky gradient up
+# and down, which changes every block's mean like a flicker would.
+SHIFT_MIN_PX = 0.25
 # Grid sampling: score 2 frames per second for tiling (10 per 5 s segment). Tiling persists over a clip (the
 # generator keeps its init image's layout); scoring a frame costs ~5 ms, every frame would cost 12x more.
 GRID_SAMPLES_PER_S = 2.0
@@ -158,7 +178,8 @@ def _shifted_ncc(a: np.ndarray, b: np.ndarray, dx: int, dy: int) -> float:
 def _pc_ncc(a: np.ndarray, b: np.ndarray, cache: dict) -> float:
     """Phase-correlate two parts of a frame, then verify: NCC of the parts aligned by the shift found,
     scaled down when the correlation peak is weak (a periodic texture spreads it over several shifts)."""
-    (sx, sy), resp = cv2.phaseCorrelate(a, b, _hann(a.shape, cache))
+    # (phaseCorrelate multiplies its inputs by the window in place, and a and b are views: give it copies)
+    (sx, sy), resp = cv2.phaseCorrelate(a.copy(), b.copy(), _hann(a.shape, cache))
     h, w = a.shape
     if abs(sx) > MAX_TILE_SHIFT * w or abs(sy) > MAX_TILE_SHIFT * h:
         return 0.0
@@ -261,8 +282,8 @@ def _grid_step(profile: np.ndarray) -> tuple[float, int]:
     return (float(phase[k]) - others) / max(others, 0.25), k
 
 
-def blockiness_and_sharpness(tiles: list[np.ndarray]) -> tuple[float, float, float]:
-    """(blockiness, sharpness, texture) of one frame from its detail tiles.
+def blockiness(tiles: list[np.ndarray]) -> float:
+    """Blockiness of one frame from its detail tiles.
 
     blockiness: the luma steps on a BLOCK_PERIOD px grid against those between grid lines: |gradient| clipped
     at BLOCK_CLIP (so a few strong real edges do not decide it, while the small steps of coarse quantisation
@@ -270,28 +291,39 @@ def blockiness_and_sharpness(tiles: list[np.ndarray]) -> tuple[float, float, flo
     the strongest phase over the others. Codec grids start at the frame's corner, so the columns and the rows
     must peak at the same phase; the score is the smaller of the two (a straight horizon or pillar that happens
     to sit on the grid shows in one direction only). 0 when the phases differ. ~0.1-0.3 for clean frames.
-    sharpness: gradient energy at full resolution over gradient energy after a 2x area downscale. An edge
-    sharp at this resolution scores ~1, a blurred one falls to ~0.3 (the ratio tends to 1/4 once the blur is
-    wider than 2 px); the amount of texture cancels out.
-    texture: mean |gradient| (0-255 per px).
     """
     if not tiles:
-        return float("nan"), float("nan"), 0.0
+        return float("nan")
     stack = np.stack(tiles).astype(np.float32)
     dx = np.abs(np.diff(stack, axis=2))  # n, s, s-1
     dy = np.abs(np.diff(stack, axis=1))  # n, s-1, s
     col_excess, col_phase = _grid_step(np.minimum(dx, BLOCK_CLIP).mean(axis=(0, 1)))
     row_excess, row_phase = _grid_step(np.minimum(dy, BLOCK_CLIP).mean(axis=(0, 2)))
-    best = min(col_excess, row_excess) if col_phase == row_phase else 0.0
-    flat_dx, flat_dy = dx.ravel(), dy.ravel()
-    texture = float(0.5 * (flat_dx.sum() / flat_dx.size + flat_dy.sum() / flat_dy.size))
-    e_full = float(np.dot(flat_dx, flat_dx) / flat_dx.size + np.dot(flat_dy, flat_dy) / flat_dy.size)
-    half = 0.25 * (stack[:, 0::2, 0::2] + stack[:, 1::2, 0::2] + stack[:, 0::2, 1::2] + stack[:, 1::2, 1::2])
-    hx = np.diff(half, axis=2).ravel()
-    hy = np.diff(half, axis=1).ravel()
-    e_half = float(np.dot(hx, hx) / hx.size + np.dot(hy, hy) / hy.size)
-    sharp = e_full / e_half if e_half > 1e-3 else float("nan")
-    return best, sharp, texture
+    return min(col_excess, row_excess) if col_phase == row_phase else 0.0
+
+
+def edge_sharpness(frame: np.ndarray) -> tuple[float, float]:
+    """(sharpness, edge fraction) of one RGB frame at its own resolution.
+
+    sharpness: on the edge pixels (see EDGE_LEVELS), the gradient energy of the frame over that of the frame
+    blurred by SHARPNESS_SIGMA. A crisp drawn edge loses most of its peak gradient to that blur (ratio ~2-2.5
+    for anti-aliased lines); an edge that is already soft loses little (ratio -> 1). How many edges there are
+    and how strong cancels out, so a flat-shaded shot with a few outlines is measured like a busy one.
+    NaN when fewer than MIN_EDGE_FRACTION of the pixels are edges. edge fraction: the share of edge pixels.
+    """
+    g = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+    r = cv2.GaussianBlur(g, (0, 0), SHARPNESS_SIGMA)
+    rx = cv2.Sobel(r, cv2.CV_32F, 1, 0, ksize=3)
+    ry = cv2.Sobel(r, cv2.CV_32F, 0, 1, ksize=3)
+    e_blur = rx * rx + ry * ry
+    edges = e_blur >= (4.0 * EDGE_LEVELS) ** 2  # a 3x3 Sobel reads 4x the per-px step
+    fraction = float(np.count_nonzero(edges)) / edges.size
+    if fraction < MIN_EDGE_FRACTION:
+        return float("nan"), fraction
+    e_full = gx * gx + gy * gy
+    return float(e_full[edges].sum() / e_blur[edges].sum()), fraction
 
 
 @dataclass
@@ -304,13 +336,16 @@ class Features:
     analysis: tuple[int, int]
     luma: np.ndarray  # mean luma
     dark: np.ndarray  # fraction of pixels darker than BLACK_PIXEL_LUMA
+    lit: np.ndarray  # fraction of pixels at least LIT_PIXEL_LUMA
     blocks: np.ndarray  # (n, BLOCK_ROWS*BLOCK_COLS) block mean luma
     mad: np.ndarray  # mean |difference| to the previous frame (0 for frame 0)
     block_mad: np.ndarray  # largest block mean |difference| to the previous frame
+    changed: np.ndarray  # fraction of pixels changed by more than CHANGED_PIXEL_LUMA (1 for frame 0)
+    gain_step: np.ndarray  # brightness change from the previous frame, camera shift undone (see _gain_step)
     grid: dict[str, np.ndarray]  # per-frame grid scores, NaN where the frame was not sampled
     blockiness: np.ndarray  # NaN when not measured (no full-resolution pixels)
-    sharpness: np.ndarray
-    texture: np.ndarray
+    sharpness: np.ndarray  # edge sharpness (see edge_sharpness); NaN when not measured
+    edges: np.ndarray  # fraction of pixels on edges
     grays: list[np.ndarray]  # analysis-size grey, uint8
     thumbs: list[np.ndarray]  # THUMB_WIDTH px RGB
     bad_shapes: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)
@@ -340,8 +375,8 @@ class FrameAnalyzer:
         self._full: tuple[int, int] | None = None
         self._cache: dict = {}
         self._prev: np.ndarray | None = None
-        self._rows: dict[str, list[float]] = {k: [] for k in ("luma", "dark", "mad", "block_mad",
-                                                               "blockiness", "sharpness", "texture")}
+        self._rows: dict[str, list[float]] = {k: [] for k in ("luma", "dark", "lit", "mad", "block_mad", "changed", "gain_step",
+                                                               "blockiness", "sharpness", "edges")}
         self._blocks: list[np.ndarray] = []
         self._grid: dict[str, list[float]] = {}
         self._grays: list[np.ndarray] = []
@@ -377,14 +412,19 @@ class FrameAnalyzer:
         r = self._rows
         r["luma"].append(float(gray.mean()))
         r["dark"].append(float(np.count_nonzero(gray8 < BLACK_PIXEL_LUMA)) / gray8.size)
+        r["lit"].append(float(np.count_nonzero(gray8 >= LIT_PIXEL_LUMA)) / gray8.size)
         self._blocks.append(block_means(gray).ravel())
         if self._prev is None:
             r["mad"].append(0.0)
             r["block_mad"].append(0.0)
+            r["changed"].append(1.0)
+            r["gain_step"].append(0.0)
         else:
             diff = np.abs(gray - self._prev)
             r["mad"].append(float(diff.mean()))
             r["block_mad"].append(float(block_means(diff).max()))
+            r["changed"].append(float(np.count_nonzero(diff > CHANGED_PIXEL_LUMA)) / diff.size)
+            r["gain_step"].append(self._gain_step(self._prev, gray))
         self._prev = gray
         if i % self.grid_stride == 0:
             scores = grid_scores(gray, self._cache)
@@ -394,17 +434,35 @@ class FrameAnalyzer:
             if len(lst) < i + 1:
                 lst.append(float("nan"))
         if full is not None:
-            b, s, t = blockiness_and_sharpness(detail_tiles(full))
+            b = blockiness(detail_tiles(full))
+            s, t = edge_sharpness(full)
         else:
             b, s, t = float("nan"), float("nan"), float("nan")
         r["blockiness"].append(b)
         r["sharpness"].append(s)
-        r["texture"].append(t)
+        r["edges"].append(t)
         self._grays.append(gray8)
         self._ghost.add(self._grays)
         tw = min(THUMB_WIDTH, small.shape[1])
         th = max(2, int(round(small.shape[0] * tw / small.shape[1])))
         self._thumbs.append(cv2.resize(small, (tw, th), interpolation=cv2.INTER_AREA))
+
+    def _gain_step(self, prev: np.ndarray, cur: np.ndarray) -> float:
+        """The whole picture's brightness change from `prev` to `cur` (luma levels): the median over the blocks
+        of each block's mean change (a moving object or a lit window does not count), as it is and with the
+        camera's shift undone (the blocks at the frame's edge, where the shift brings new content in, left
+        out), whichever is smaller: a change of light is there either way, a shake's is not once undone, and
+        a fast pan over layers moving at different speeds is better left as it is."""
+        plain = float(np.median(block_means(cur) - block_means(prev)))
+        # (phaseCorrelate applies the window to its inputs in place: give it copies)
+        (dx, dy), _ = cv2.phaseCorrelate(prev.copy(), cur.copy(), _hann(prev.shape, self._cache))
+        if math.hypot(dx, dy) < SHIFT_MIN_PX or abs(dx) > prev.shape[1] / BLOCK_COLS or \
+                abs(dy) > prev.shape[0] / BLOCK_ROWS:
+            return plain
+        moved = cv2.warpAffine(prev, np.float32([[1, 0, dx], [0, 1, dy]]), (prev.shape[1], prev.shape[0]),
+                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        undone = float(np.median((block_means(cur) - block_means(moved))[1:-1, 1:-1]))
+        return undone if abs(undone) < abs(plain) else plain
 
     def add_analysis_frame(self, small: np.ndarray, full_size: tuple[int, int]) -> None:
         """Add a frame that is already at the analysis size (a decoder scaled it); no detail tiles."""
@@ -421,8 +479,8 @@ class FrameAnalyzer:
         full = self._full or (0, 0)
         return Features(
             fps=self.fps, width=full[0], height=full[1], analysis=self._size or (0, 0),
-            luma=r["luma"], dark=r["dark"], blocks=blocks, mad=r["mad"], block_mad=r["block_mad"],
-            grid=grid, blockiness=r["blockiness"], sharpness=r["sharpness"], texture=r["texture"],
+            luma=r["luma"], dark=r["dark"], lit=r["lit"], blocks=blocks, mad=r["mad"], block_mad=r["block_mad"], changed=r["changed"], gain_step=r["gain_step"],
+            grid=grid, blockiness=r["blockiness"], sharpness=r["sharpness"], edges=r["edges"],
             grays=self._grays, thumbs=self._thumbs, bad_shapes=self._bad,
             ghost=self._ghost.finish(), ghost_gap=self._ghost.gap,
         )

@@ -60,7 +60,7 @@ def _run_checks(analyzer: FrameAnalyzer, *, fps: float | None, expected_frames: 
             check_ghosting(f, thumbnails, transitions),
         ]
         if full_resolution:
-            checks += [check_blockiness(f, thumbnails), check_blur(f, thumbnails, transitions)]
+            checks += [check_blockiness(f, thumbnails), check_blur(f, thumbnails, transitions, boundaries or ())]
         else:
             for name in FULL_RESOLUTION_CHECKS:
                 checks.append(CheckResult(name, True, name == "blockiness", None, None, "", "",

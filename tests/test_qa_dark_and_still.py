@@ -1,0 +1,56 @@
+"""Black frames and freezes versus pictures that only look like them: a moonless street (99 % of its pixels
+under 10 % luma, yet lamps, stars and a face) is no black frame; a figure bobbing slowly, seen at 8 fps, is no
+freeze; a noisy black frame and a held frame still are."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from productions.lib.qa import FAILED, PASSED, check_frames
+from productions.lib.qa.analysis import FrameAnalyzer
+from tests import qa_corpus as corpus
+
+
+def test_a_moonless_street_is_not_black() -> None:
+    frames = corpus.render_new_moon(0, 24)
+    f = FrameAnalyzer(24)
+    for frame in frames:
+        f.add(frame)
+    features = f.finish()
+    assert features.dark.min() >= 0.98  # black by blackdetect's pixel count alone
+    check = check_frames(frames, 24).check("black_frames")
+    assert check.status == PASSED, check.message
+
+
+def test_a_noisy_black_frame_in_the_dark_street_is_black() -> None:
+    frames = corpus.inject_black(corpus.render_new_moon(0, 24), 10, 1, level=6, seed=2)
+    check = check_frames(frames, 24).check("black_frames")
+    assert check.status == FAILED and check.value == 1, check.message
+
+
+def bobbing(n: int, fps: int) -> list[np.ndarray]:
+    """A figure on a still background rising and falling 8 px (at 512 px wide) once every 1.5 s."""
+    frames = []
+    base = corpus.render_horizon(4, 1)[0]
+    for i in range(n):
+        img = base.copy()
+        y = 200 + 8.0 * math.sin(2 * math.pi * i / (1.5 * fps))
+        cv2.ellipse(img, (256 * 16, int(round(y * 16))), (18 * 16, 30 * 16), 0, 0, 360, (200, 80, 60), -1,
+                    cv2.LINE_AA, shift=4)
+        frames.append(img)
+    return frames
+
+
+def test_a_slow_bob_at_the_native_rate_is_not_frozen() -> None:
+    frames = bobbing(40, 8)
+    check = check_frames(frames, 8).check("frozen")
+    assert check.status == PASSED, check.message
+
+
+def test_a_held_frame_in_the_bob_is_frozen() -> None:
+    frames = corpus.inject_freeze(bobbing(40, 8), 10, 6, noise=0.8, seed=1)
+    check = check_frames(frames, 8).check("frozen")
+    assert check.status == FAILED, check.message
