@@ -526,6 +526,19 @@ def inject_jpeg(frames: list[np.ndarray], quality: int, start: int, count: int) 
     return out
 
 
+def inject_jpeg_upscaled(frames: list[np.ndarray], quality: int, start: int, count: int) -> list[np.ndarray]:
+    """JPEG at half size (area downscale), decoded and scaled back up 2x (bilinear)."""
+    out = list(frames)
+    for i in range(start, min(len(frames), start + count)):
+        h, w = frames[i].shape[:2]
+        small = cv2.resize(frames[i], (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+        ok, buf = cv2.imencode(".jpg", small[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+        assert ok
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
+        out[i] = np.ascontiguousarray(cv2.resize(decoded, (w, h), interpolation=cv2.INTER_LINEAR))
+    return out
+
+
 def inject_blur(frames: list[np.ndarray], sigma: float, start: int, count: int) -> list[np.ndarray]:
     out = list(frames)
     for i in range(start, min(len(frames), start + count)):
@@ -653,8 +666,12 @@ def defect_items(base: list[np.ndarray], name: str, k: int, source: str, fps: in
     quality = (3, 6, 10)[k % 3]
     whole = k % 2 == 0
     start = 0 if whole else int(rng.integers(0, n // 2))
-    yield item("blockiness", inject_jpeg(base, quality, start, n if whole else frames_for(1.0)),
-               f"q{quality}-" + ("all" if whole else "1s"))
+    if k % 4 == 3:  # compressed at half size and blown up 2x: a 16 px grid, each step over two pixels
+        yield item("blockiness", inject_jpeg_upscaled(base, quality + 2, start, n if whole else frames_for(1.0)),
+                   f"q{quality + 2}-half-upscaled-" + ("all" if whole else "1s"))
+    else:
+        yield item("blockiness", inject_jpeg(base, quality, start, n if whole else frames_for(1.0)),
+                   f"q{quality}-" + ("all" if whole else "1s"))
     yield blur_item(base, name, k, source, fps)
     delta = (-1, -4, 2)[k % 3]
     frames = base[:n + delta] if delta < 0 else base + base[-1:] * delta

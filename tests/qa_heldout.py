@@ -1157,18 +1157,19 @@ def make_item(name: str, label: str, frames: list[np.ndarray], fps: int, expecte
     return item
 
 
-def base_specs(fps: int, count: int = BASES) -> list[SceneSpec]:
-    """The base scenes of one rate: every kind in turn; other seeds, camera moves and palettes per rate."""
-    offset = 0 if fps == 24 else 1
-    return [scene_spec(KINDS[b % len(KINDS)], seed=fps * 10 + b, variant=offset + 2 * (b // len(KINDS)))
-            for b in range(count)]
+def base_specs(fps: int, count: int = BASES, draw: int = 0) -> list[SceneSpec]:
+    """The base scenes of one rate: every kind in turn; other seeds, camera moves and palettes per rate.
+    `draw` > 0 makes a fresh draw of the same set: other seeds, and camera moves and palettes shifted."""
+    offset = (0 if fps == 24 else 1) + draw
+    return [scene_spec(KINDS[b % len(KINDS)], seed=fps * 10 + b + 1000 * draw,
+                       variant=offset + 2 * (b // len(KINDS))) for b in range(count)]
 
 
-def extra_specs(fps: int, count: int) -> list[SceneSpec]:
+def extra_specs(fps: int, count: int, draw: int = 0) -> list[SceneSpec]:
     """Clean-only scenes (more negatives): other seeds, camera moves and palettes than the bases."""
-    offset = 2 if fps == 24 else 3
-    return [scene_spec(KINDS[b % len(KINDS)], seed=100 + 31 * b + fps, variant=offset + 2 * (b // len(KINDS)))
-            for b in range(count)]
+    offset = (2 if fps == 24 else 3) + draw
+    return [scene_spec(KINDS[b % len(KINDS)], seed=100 + 31 * b + fps + 1000 * draw,
+                       variant=offset + 2 * (b // len(KINDS))) for b in range(count)]
 
 
 def _frames_for(seconds: float, fps: int) -> int:
@@ -1301,8 +1302,10 @@ def _whip_across_boundary(scene: Scene, frames: list[np.ndarray], name: str, fps
                      boundaries=[t0 + dur / 2], scene=scene.spec.name)
 
 
-def iter_heldout(fps: int = 24, bases: int = BASES, extra_clean: int | None = None) -> Iterator[CorpusItem]:
-    """Yield the held-out items of one rate (24 or 8 fps), one base scene at a time (bounded memory)."""
+def iter_heldout(fps: int = 24, bases: int = BASES, extra_clean: int | None = None, draw: int = 0
+                 ) -> Iterator[CorpusItem]:
+    """Yield the held-out items of one rate (24 or 8 fps), one base scene at a time (bounded memory). `draw`:
+    0 is the set scored since it was made; 1, 2, ... are fresh draws of it (other seeds, moves, palettes)."""
     if fps not in (8, 24):
         raise ValueError("the held-out set exists at 24 and 8 fps")
     w, h = SIZE_24 if fps == 24 else SIZE_8
@@ -1312,7 +1315,7 @@ def iter_heldout(fps: int = 24, bases: int = BASES, extra_clean: int | None = No
     overlap = _frames_for(0.5, fps)
     previous: tuple[str, list[np.ndarray]] | None = None
     transitions = TRANSITIONS_24 if fps == 24 else TRANSITIONS_8
-    for b, spec in enumerate(base_specs(fps, bases)):
+    for b, spec in enumerate(base_specs(fps, bases, draw)):
         scene = Scene(spec, w, h)
         name = f"{fps}fps/{spec.name}"
         full = scene.render([i / fps for i in range(n + skip + overlap)])  # continuous shot, longer than n
@@ -1384,7 +1387,7 @@ def iter_heldout(fps: int = 24, bases: int = BASES, extra_clean: int | None = No
                             scene=spec.name)
         previous = (name, full)
 
-    for e, spec in enumerate(extra_specs(fps, extra_clean)):
+    for e, spec in enumerate(extra_specs(fps, extra_clean, draw)):
         scene = Scene(spec, w, h)
         frames = scene.render([i / fps for i in range(n)])
         yield make_item(f"{fps}fps/{spec.name}/clean", CLEAN, frames, fps, n, "clean_extra", scene=spec.name,
