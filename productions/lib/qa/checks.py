@@ -89,12 +89,11 @@ BORDER_COVERAGE = 0.95
 GRID_PERSISTENCE = 0.5
 
 # ---- blockiness --------------------------------------------------------------------------------------
-# Per frame: how much stronger luma steps are on an 8 px block grid (or a 16 px one softened over two pixels:
-# a compressed half-size picture blown up 2x) than between grid lines (0 = no grid; see analysis.blockiness).
-# On the corpus clips (2nd-worst frame): clean, grainy, mild JPEG (q85), fast pans, fades <= 0.45; heavy JPEG
-# (q3-q10) >= 1.5. Single frames: q50 0.3-0.7, q30 0.6-1.1; at half size blown up, q5 >= 1.47, q8 0.65-2.55,
-# q12 0.38-1.51, clean drawn and generated frames <= 0.39. 0.9 sits between (geometric mean of 0.45 and 1.5):
-# it flags heavy blocking, not ordinary compression.
+# Per frame: how much stronger luma steps are on an 8 px block grid than between grid lines (0 = no grid;
+# see analysis.blockiness). On the corpus clips (2nd-worst frame): clean, grainy, mild JPEG (q85), fast pans,
+# fades <= 0.45; heavy JPEG (q3-q10) >= 1.5. Single frames: q50 0.3-0.7, q30 0.6-1.1. 0.9 sits between
+# (geometric mean of 0.45 and 1.5): it flags heavy blocking, not ordinary compression. Not found: heavy JPEG of
+# a half-size picture blown up 2x (its grid is 16 px and soft), which the blur check reports as soft frames.
 BLOCKINESS_MAX = 0.9
 # A clip fails when this many frames are that blocky (one odd measurement is not enough).
 BLOCKINESS_MIN_FRAMES = 2
