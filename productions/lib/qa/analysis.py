@@ -485,5 +485,5 @@ class FrameAnalyzer:
             luma=r["luma"], dark=r["dark"], lit=r["lit"], blocks=blocks, mad=r["mad"], block_mad=r["block_mad"], changed=r["changed"], gain_step=r["gain_step"],
             grid=grid, blockiness=r["blockiness"], sharpness=r["sharpness"], edges=r["edges"],
             grays=self._grays, thumbs=self._thumbs, bad_shapes=self._bad,
-            ghost=self._ghost.finish(), ghost_gap=self._ghost.gap,
+            ghost=self._ghost.finish(self._grays), ghost_gap=self._ghost.gap,
         )

@@ -89,6 +89,8 @@ HELD_FRAME_DIFF = 0.5
 # Tuning corpus, 24 fps: same-scene dissolves' echo frames 0.44-0.99 (one generated base 0.22-0.43), clean
 # generated clips with two look-alike characters or repeated grass strokes 0.10-0.23.
 ECHO_MIN_SHARE = 0.35
+# ... looked at only where the steady echo reaches this (2/3 of checks.GHOST_ECHO): lower ones never count.
+ECHO_SHARE_FROM = 0.05
 ECHO_NCC = 0.15
 ECHO_SHARE_ROWS = 6
 ECHO_SHARE_COLS = 8
@@ -317,17 +319,14 @@ class GhostTracker:
             i = j - g
             if i >= g:
                 self.echo[i], self._doubling[i] = self.echo_meter.peak(self._cepstra.get(i), self._cepstra[j])
-                if np.isfinite(self.echo[i]) and self.echo[i] > 0 and \
-                        doubled_share(grays[i], self._doubling[i]) < ECHO_MIN_SHARE:
-                    self.echo[i] = 0.0  # a spectral echo the pixels do not show over the picture
         self._spectra.pop(j - g, None)
         self._cepstra.pop(j - g, None)
 
-    def finish(self) -> dict[str, np.ndarray]:
+    def finish(self, grays: list[np.ndarray]) -> dict[str, np.ndarray]:
         return {"blend": np.asarray(self.blend, dtype=np.float64), "mix": np.asarray(self.mix, dtype=np.float64),
-                "echo": self._steady_echo()}
+                "echo": self._steady_echo(grays)}
 
-    def _steady_echo(self) -> np.ndarray:
+    def _steady_echo(self, grays: list[np.ndarray]) -> np.ndarray:
         """A dissolve doubles the picture by the same offset over several frames; a chance peak of a content
         change lands somewhere else each frame. A frame's echo counts as far as a neighbouring frame shows it
         too, at the same doubling (+-1 px): min(own, neighbour's), the larger over both neighbours. Held
@@ -335,6 +334,18 @@ class GhostTracker:
         nearest *different* picture on each side."""
         raw = np.asarray(self.echo, dtype=np.float64)
         n = raw.shape[0]
+        checked: dict[int, float] = {}
+
+        def pixel_checked(k: int) -> float:
+            """raw[k], or 0 where the pixels do not show the doubling over the picture (doubled_share). The
+            pixel test costs more than the rest, so it runs only where the echo could count at all."""
+            if raw[k] < ECHO_SHARE_FROM:
+                return raw[k]
+            if k not in checked:
+                ok = doubled_share(grays[k], self._doubling[k]) >= ECHO_MIN_SHARE
+                checked[k] = raw[k] if ok else 0.0
+            return checked[k]
+
         out = np.full(raw.shape, np.nan)
         for i in range(n):
             if not np.isfinite(raw[i]):
@@ -349,7 +360,8 @@ class GhostTracker:
             for j in (left, right):
                 if 0 <= j < n and np.isfinite(raw[j]):
                     (ay, ax), (by, bx) = self._doubling[i], self._doubling[j]
-                    if abs(ay - by) <= ECHO_STEADY_PX and abs(ax - bx) <= ECHO_STEADY_PX:
-                        best = max(best, min(raw[i], raw[j]))
+                    if abs(ay - by) <= ECHO_STEADY_PX and abs(ax - bx) <= ECHO_STEADY_PX and \
+                            min(raw[i], raw[j]) > best:
+                        best = max(best, min(pixel_checked(i), pixel_checked(j)))
             out[i] = best
         return out
