@@ -3,10 +3,10 @@
 Each frame is reduced once to the analysis size (256 px wide by default) and measured there; blockiness and
 sharpness need the original pixels: blockiness is measured on a few small tiles cut from the frame at its own
 resolution (aligned to 16 px, so codec block grids keep their phase), sharpness on the edges of the whole
-frame (flat-shaded drawings have few edges, and tiles at fixed places can miss all of them). Only small things are kept per frame:
-the analysis-size grey image, a 128 px thumbnail and a handful of numbers. The ghost evidence (ghost.py) is
-computed in the same pass from the grey images, each frame's as soon as the frames it is compared with have
-arrived; it keeps a few log spectra and cepstra of the last frames only.
+frame (flat-shaded drawings have few edges, and tiles at fixed places can miss all of them). Only small things
+are kept per frame: the analysis-size grey image, a 128 px thumbnail and a handful of numbers. The ghost
+evidence (ghost.py) is computed in the same pass from the grey images, each frame's as soon as the frames it
+is compared with have arrived; it keeps a few log spectra and cepstra of the last frames only.
 """
 
 from __future__ import annotations
@@ -340,7 +340,6 @@ class Features:
     luma: np.ndarray  # mean luma
     dark: np.ndarray  # fraction of pixels darker than BLACK_PIXEL_LUMA
     lit: np.ndarray  # fraction of pixels at least LIT_PIXEL_LUMA
-    blocks: np.ndarray  # (n, BLOCK_ROWS*BLOCK_COLS) block mean luma
     mad: np.ndarray  # mean |difference| to the previous frame (0 for frame 0)
     block_mad: np.ndarray  # largest block mean |difference| to the previous frame
     changed: np.ndarray  # fraction of pixels changed by more than CHANGED_PIXEL_LUMA (1 for frame 0)
@@ -378,9 +377,8 @@ class FrameAnalyzer:
         self._full: tuple[int, int] | None = None
         self._cache: dict = {}
         self._prev: np.ndarray | None = None
-        self._rows: dict[str, list[float]] = {k: [] for k in ("luma", "dark", "lit", "mad", "block_mad", "changed", "gain_step",
-                                                               "blockiness", "sharpness", "edges")}
-        self._blocks: list[np.ndarray] = []
+        self._rows: dict[str, list[float]] = {k: [] for k in ("luma", "dark", "lit", "mad", "block_mad", "changed",
+                                                               "gain_step", "blockiness", "sharpness", "edges")}
         self._grid: dict[str, list[float]] = {}
         self._grays: list[np.ndarray] = []
         self._thumbs: list[np.ndarray] = []
@@ -416,7 +414,6 @@ class FrameAnalyzer:
         r["luma"].append(float(gray.mean()))
         r["dark"].append(float(np.count_nonzero(gray8 < BLACK_PIXEL_LUMA)) / gray8.size)
         r["lit"].append(float(np.count_nonzero(gray8 >= LIT_PIXEL_LUMA)) / gray8.size)
-        self._blocks.append(block_means(gray).ravel())
         if self._prev is None:
             r["mad"].append(0.0)
             r["block_mad"].append(0.0)
@@ -478,11 +475,11 @@ class FrameAnalyzer:
         n = len(self._grays)
         r = {k: np.asarray(v, dtype=np.float64) for k, v in self._rows.items()}
         grid = {k: np.asarray(v[:n], dtype=np.float64) for k, v in self._grid.items()}
-        blocks = np.stack(self._blocks) if self._blocks else np.zeros((0, BLOCK_ROWS * BLOCK_COLS))
         full = self._full or (0, 0)
         return Features(
             fps=self.fps, width=full[0], height=full[1], analysis=self._size or (0, 0),
-            luma=r["luma"], dark=r["dark"], lit=r["lit"], blocks=blocks, mad=r["mad"], block_mad=r["block_mad"], changed=r["changed"], gain_step=r["gain_step"],
+            luma=r["luma"], dark=r["dark"], lit=r["lit"], mad=r["mad"], block_mad=r["block_mad"],
+            changed=r["changed"], gain_step=r["gain_step"],
             grid=grid, blockiness=r["blockiness"], sharpness=r["sharpness"], edges=r["edges"],
             grays=self._grays, thumbs=self._thumbs, bad_shapes=self._bad,
             ghost=self._ghost.finish(self._grays), ghost_gap=self._ghost.gap,

@@ -61,8 +61,9 @@ FREEZE_MIN_S = 0.5
 # ---- flicker -----------------------------------------------------------------------------------------
 # Flicker is a brightness change of the whole picture that goes one way and comes back within a quarter of
 # a second. The frame-to-frame brightness change is the median over 64 blocks of each block's mean change
-# (so a moving object does not count), measured after undoing the camera's shift between the two frames (a
-# handheld shake moves a sky gradient or a horizon up and down: 2.7 levels of "flicker" without it); a swing is min(rise, fall) around a peak or a trough within
+# (so a moving object does not count), as it is and with the camera's shift between the two frames undone,
+# whichever is smaller (a handheld shake moves a sky gradient or a horizon up and down like a flicker; see
+# analysis.FrameAnalyzer._gain_step); a swing is min(rise, fall) around a peak or a trough within
 # FLICKER_WINDOW_S on each side. Monotonic changes (fades, crossfades, dusk) have no swing.
 FLICKER_WINDOW_S = 0.25
 # Swing (luma levels) that counts as flicker. Clean clips, film grain, fast pans, fades and crossfades in the
@@ -100,12 +101,12 @@ BLOCKINESS_MIN_FRAMES = 2
 
 # ---- blur / quality consistency ----------------------------------------------------------------------
 # Per frame edge sharpness (analysis.edge_sharpness: the gradient energy of the edges against that of the same
-# edges blurred by 1 px, so how many edges there are and how strong cancels out) relative to the clip's
-# median: frames that lose the crispness the rest of the clip has. A clip fails when sharpness drops under
-# this fraction of the median for BLUR_MIN_FRAMES consecutive frames. On the tuning corpus (generated
-# segments and the drawn hard negatives: flat skies, horizons, night, symmetric shots, lanterns, fades, at 24
-# and 8 fps): clean clips >= 0.98; Gaussian blur sigma >= 1 px, 5x5 and 7x7 box blur and half-resolution
-# frames over 0.25-1 s <= 0.76. 0.85 sits between.
+# edges blurred by 1 px, so how many edges there are and how strong cancels out) relative to its shot's
+# median (see relative_sharpness): frames that lose the crispness the rest of the shot has. A clip fails when
+# sharpness drops under this fraction of the median for BLUR_MIN_FRAMES consecutive frames. On the tuning
+# corpus (generated segments and the drawn hard negatives: flat skies, horizons, night streets, symmetric
+# shots, lanterns, fades, camera moves, at 24 and 8 fps): clean clips >= 0.95; Gaussian blur sigma >= 1 px,
+# 5x5 box blur and half-resolution frames over 0.25-1 s <= 0.76. 0.85 sits between.
 BLUR_RELATIVE = 0.85
 BLUR_MIN_FRAMES = 2
 # A clip whose median frame has fewer edge pixels than this fraction (a plain sky with nothing in it) has
@@ -452,7 +453,7 @@ def relative_sharpness(f: Features, transitions: Transitions = (), boundaries_s:
     cuts = sorted(c for c in cuts if 0 <= c <= f.n)
     whole = float(np.nanmedian(s))
     out = np.full(f.n, np.nan)
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in zip(cuts, cuts[1:], strict=False):
         part = s[a:b]
         # a shot too short to have its own median is compared with the whole clip
         out[a:b] = part / (float(np.nanmedian(part)) if np.isfinite(part).sum() >= 3 * BLUR_MIN_FRAMES else whole)

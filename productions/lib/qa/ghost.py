@@ -15,7 +15,8 @@ frames the streaming pass keeps anyway (see analysis.FrameAnalyzer):
   by their RMS change. A blend is also *exact*: one weight a explains the whole frame's change but for
   quantisation noise (BLEND_MAX_RESIDUAL), while a camera that pushes in, tilts or rolls slowly leaves a fifth
   or more unexplained, though its midpoint test (optical flow is poor at zooms and rolls) can look like a
-  blend's. Frames that fail the exactness test have no blend evidence. Holds (cur == prev or cur == next) fit with a = 1 or 0, outside the blend range.
+  blend's. Frames that fail the exactness test have no blend evidence. Holds (cur == prev or cur == next)
+  fit with a = 1 or 0, outside the blend range.
 - **mix** (gap H = DISSOLVE_GAP_S): the same measurement with prev and next H frames away, at half the
   analysis size: a dissolve between two different pictures is a slowly changing blend of both, which motion
   cannot explain (not exact: both pictures go on moving during the dissolve).
@@ -248,6 +249,12 @@ class EchoMeter:
         return float(both[y, x]), (dy, dx)
 
 
+def _grid_sums(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Sum of each cell of a rows x cols grid over x (cropped to a multiple of the grid)."""
+    bh, bw = x.shape[0] // rows, x.shape[1] // cols
+    return cv2.resize(x[: bh * rows, : bw * cols], (cols, rows), interpolation=cv2.INTER_AREA) * (bh * bw)
+
+
 def doubled_share(g8: np.ndarray, doubling: tuple[int, int]) -> float:
     """The share of the frame's detail that correlates with itself shifted by `doubling` (dy, dx), see
     ECHO_MIN_SHARE; the best over the doubling and its +-1 px neighbours (the cepstral peak's position is only
@@ -264,15 +271,11 @@ def doubled_share(g8: np.ndarray, doubling: tuple[int, int]) -> float:
         a = hp[max(0, dy) : h + min(0, dy), max(0, dx) : w + min(0, dx)]
         b = hp[max(0, -dy) : h + min(0, -dy), max(0, -dx) : w + min(0, -dx)]
         bh, bw = a.shape[0] // rows, a.shape[1] // cols
-
-        def sums(x: np.ndarray) -> np.ndarray:
-            return cv2.resize(x[: bh * rows, : bw * cols], (cols, rows), interpolation=cv2.INTER_AREA) * (bh * bw)
-
-        energy = np.sqrt(sums(a * a) * sums(b * b))
+        energy = np.sqrt(_grid_sums(a * a, rows, cols) * _grid_sums(b * b, rows, cols))
         detailed = energy > bh * bw  # more than 1 level RMS of detail
         if not detailed.any():
             continue
-        ncc = sums(a * b) / (energy + 1e-6)
+        ncc = _grid_sums(a * b, rows, cols) / (energy + 1e-6)
         best = max(best, float((energy * (ncc > ECHO_NCC))[detailed].sum() / energy[detailed].sum()))
         if best >= ECHO_MIN_SHARE:
             break
