@@ -175,11 +175,17 @@ def _shifted_ncc(a: np.ndarray, b: np.ndarray, dx: int, dy: int) -> float:
     return _regional_ncc(a2, b2)
 
 
+def _phase_shift(a: np.ndarray, b: np.ndarray, cache: dict) -> tuple[tuple[float, float], float]:
+    """cv2.phaseCorrelate of two equal-size float32 images with a Hann window: ((dx, dy), response).
+    phaseCorrelate multiplies its inputs by the window in place (OpenCV 5), so it gets copies: callers pass
+    views of, or the very images, that other measurements read afterwards."""
+    return cv2.phaseCorrelate(a.copy(), b.copy(), _hann(a.shape, cache))
+
+
 def _pc_ncc(a: np.ndarray, b: np.ndarray, cache: dict) -> float:
     """Phase-correlate two parts of a frame, then verify: NCC of the parts aligned by the shift found,
     scaled down when the correlation peak is weak (a periodic texture spreads it over several shifts)."""
-    # (phaseCorrelate multiplies its inputs by the window in place, and a and b are views: give it copies)
-    (sx, sy), resp = cv2.phaseCorrelate(a.copy(), b.copy(), _hann(a.shape, cache))
+    (sx, sy), resp = _phase_shift(a, b, cache)
     h, w = a.shape
     if abs(sx) > MAX_TILE_SHIFT * w or abs(sy) > MAX_TILE_SHIFT * h:
         return 0.0
@@ -376,7 +382,8 @@ class FrameAnalyzer:
         self._size: tuple[int, int] | None = None
         self._full: tuple[int, int] | None = None
         self._cache: dict = {}
-        self._prev: np.ndarray | None = None
+        self._prev: np.ndarray | None = None  # the previous frame's analysis-size grey (float32) ...
+        self._prev_blocks: np.ndarray | None = None  # ... and its block means
         self._rows: dict[str, list[float]] = {k: [] for k in ("luma", "dark", "lit", "mad", "block_mad", "changed",
                                                                "gain_step", "blockiness", "sharpness", "edges")}
         self._grid: dict[str, list[float]] = {}
@@ -414,6 +421,7 @@ class FrameAnalyzer:
         r["luma"].append(float(gray.mean()))
         r["dark"].append(float(np.count_nonzero(gray8 < BLACK_PIXEL_LUMA)) / gray8.size)
         r["lit"].append(float(np.count_nonzero(gray8 >= LIT_PIXEL_LUMA)) / gray8.size)
+        blocks = block_means(gray)
         if self._prev is None:
             r["mad"].append(0.0)
             r["block_mad"].append(0.0)
@@ -424,8 +432,8 @@ class FrameAnalyzer:
             r["mad"].append(float(diff.mean()))
             r["block_mad"].append(float(block_means(diff).max()))
             r["changed"].append(float(np.count_nonzero(diff > CHANGED_PIXEL_LUMA)) / diff.size)
-            r["gain_step"].append(self._gain_step(self._prev, gray))
-        self._prev = gray
+            r["gain_step"].append(self._gain_step(self._prev, gray, self._prev_blocks, blocks))
+        self._prev, self._prev_blocks = gray, blocks
         if i % self.grid_stride == 0:
             scores = grid_scores(gray, self._cache)
             for k, v in scores.items():
@@ -447,21 +455,22 @@ class FrameAnalyzer:
         th = max(2, int(round(small.shape[0] * tw / small.shape[1])))
         self._thumbs.append(cv2.resize(small, (tw, th), interpolation=cv2.INTER_AREA))
 
-    def _gain_step(self, prev: np.ndarray, cur: np.ndarray) -> float:
-        """The whole picture's brightness change from `prev` to `cur` (luma levels): the median over the blocks
+    def _gain_step(self, prev: np.ndarray, cur: np.ndarray, prev_blocks: np.ndarray, cur_blocks: np.ndarray
+                   ) -> float:
+        """The whole picture's brightness change from `prev` to `cur` (luma levels; their block means given,
+        each frame's are computed once): the median over the blocks
         of each block's mean change (a moving object or a lit window does not count), as it is and with the
         camera's shift undone (the blocks at the frame's edge, where the shift brings new content in, left
         out), whichever is smaller: a change of light is there either way, a shake's is not once undone, and
         a fast pan over layers moving at different speeds is better left as it is."""
-        plain = float(np.median(block_means(cur) - block_means(prev)))
-        # (phaseCorrelate applies the window to its inputs in place: give it copies)
-        (dx, dy), _ = cv2.phaseCorrelate(prev.copy(), cur.copy(), _hann(prev.shape, self._cache))
+        plain = float(np.median(cur_blocks - prev_blocks))
+        (dx, dy), _ = _phase_shift(prev, cur, self._cache)
         if math.hypot(dx, dy) < SHIFT_MIN_PX or abs(dx) > prev.shape[1] / BLOCK_COLS or \
                 abs(dy) > prev.shape[0] / BLOCK_ROWS:
             return plain
         moved = cv2.warpAffine(prev, np.float32([[1, 0, dx], [0, 1, dy]]), (prev.shape[1], prev.shape[0]),
                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        undone = float(np.median((block_means(cur) - block_means(moved))[1:-1, 1:-1]))
+        undone = float(np.median((cur_blocks - block_means(moved))[1:-1, 1:-1]))
         return undone if abs(undone) < abs(plain) else plain
 
     def add_analysis_frame(self, small: np.ndarray, full_size: tuple[int, int]) -> None:

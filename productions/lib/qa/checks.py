@@ -375,10 +375,10 @@ def grid_evidence(f: Features) -> tuple[np.ndarray, np.ndarray]:
     return sim, border
 
 
-def grid_level(f: Features) -> tuple[float, float] | None:
+def grid_level(f: Features, evidence: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, float] | None:
     """(similarity level reached by GRID_PERSISTENCE of the sampled frames, fraction of sampled frames with
-    panel borders); None when no frame was sampled."""
-    sim, border = grid_evidence(f)
+    panel borders); None when no frame was sampled. `evidence`: grid_evidence(f), when already computed."""
+    sim, border = evidence if evidence is not None else grid_evidence(f)
     sampled = np.isfinite(sim)
     if not sampled.any():
         return None
@@ -394,7 +394,7 @@ def is_tiled(f: Features) -> bool:
 def check_grid(f: Features, thumbnails: bool = True) -> CheckResult:
     sim, border = grid_evidence(f)
     sampled = np.isfinite(sim)
-    levels = grid_level(f)
+    levels = grid_level(f, (sim, border))
     if levels is None:
         return CheckResult("grid", True, True, None, GRID_SIMILARITY, "<", "ncc", "no frames sampled",
                            status=NOT_MEASURED)
@@ -498,15 +498,13 @@ def seam_scores(f: Features, boundary_frames: Sequence[int]) -> list[tuple[int, 
         for b in range(b0 - SEAM_SEARCH, b0 + SEAM_SEARCH + 1):
             if not (1 <= b < f.n):
                 continue
-            ctx = [d[j] for j in range(b - SEAM_CONTEXT, b + SEAM_CONTEXT + 1) if j != b and 1 <= j < f.n]
-            if not ctx:
+            around = [j for j in range(b - SEAM_CONTEXT, b + SEAM_CONTEXT + 1) if j != b and 1 <= j < f.n]
+            if not around:
                 continue
             # Footage held on twos/threes repeats each drawing: its held frames change by ~0 and would make
             # every new drawing look like a jump. Compare with the frames that change.
-            moving = [d[j] for j in range(b - SEAM_CONTEXT, b + SEAM_CONTEXT + 1)
-                      if j != b and 1 <= j < f.n and f.block_mad[j] >= FREEZE_BLOCK_DIFF]
-            if moving:
-                ctx = moving
+            moving = [j for j in around if f.block_mad[j] >= FREEZE_BLOCK_DIFF]
+            ctx = [d[j] for j in (moving or around)]
             base = max(float(np.median(ctx)), SEAM_MIN_CONTEXT)
             ratio = float(d[b]) / base
             if float(d[b]) < SEAM_MIN_DIFF:

@@ -109,12 +109,12 @@ def dissolve_gap(fps: float) -> int:
     return max(1, int(round(DISSOLVE_GAP_S * fps)))
 
 
-def _block_sums(x: np.ndarray) -> np.ndarray:
-    """Sum of each block of the GHOST_ROWS x GHOST_COLS grid (float32 image), flattened."""
+def _block_sums(x: np.ndarray, rows: int = GHOST_ROWS, cols: int = GHOST_COLS) -> np.ndarray:
+    """Sum of each block of a rows x cols grid over x (float32 image, cropped to a multiple of the grid),
+    flattened."""
     h, w = x.shape
-    bh, bw = h // GHOST_ROWS, w // GHOST_COLS
-    means = cv2.resize(x[: bh * GHOST_ROWS, : bw * GHOST_COLS], (GHOST_COLS, GHOST_ROWS),
-                       interpolation=cv2.INTER_AREA)
+    bh, bw = h // rows, w // cols
+    means = cv2.resize(x[: bh * rows, : bw * cols], (cols, rows), interpolation=cv2.INTER_AREA)
     return means.ravel().astype(np.float64) * (bh * bw)
 
 
@@ -249,12 +249,6 @@ class EchoMeter:
         return float(both[y, x]), (dy, dx)
 
 
-def _grid_sums(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """Sum of each cell of a rows x cols grid over x (cropped to a multiple of the grid)."""
-    bh, bw = x.shape[0] // rows, x.shape[1] // cols
-    return cv2.resize(x[: bh * rows, : bw * cols], (cols, rows), interpolation=cv2.INTER_AREA) * (bh * bw)
-
-
 def doubled_share(g8: np.ndarray, doubling: tuple[int, int]) -> float:
     """The share of the frame's detail that correlates with itself shifted by `doubling` (dy, dx), see
     ECHO_MIN_SHARE; the best over the doubling and its +-1 px neighbours (the cepstral peak's position is only
@@ -271,11 +265,11 @@ def doubled_share(g8: np.ndarray, doubling: tuple[int, int]) -> float:
         a = hp[max(0, dy) : h + min(0, dy), max(0, dx) : w + min(0, dx)]
         b = hp[max(0, -dy) : h + min(0, -dy), max(0, -dx) : w + min(0, -dx)]
         bh, bw = a.shape[0] // rows, a.shape[1] // cols
-        energy = np.sqrt(_grid_sums(a * a, rows, cols) * _grid_sums(b * b, rows, cols))
+        energy = np.sqrt(_block_sums(a * a, rows, cols) * _block_sums(b * b, rows, cols))
         detailed = energy > bh * bw  # more than 1 level RMS of detail
         if not detailed.any():
             continue
-        ncc = _grid_sums(a * b, rows, cols) / (energy + 1e-6)
+        ncc = _block_sums(a * b, rows, cols) / (energy + 1e-6)
         best = max(best, float((energy * (ncc > ECHO_NCC))[detailed].sum() / energy[detailed].sum()))
         if best >= ECHO_MIN_SHARE:
             break
