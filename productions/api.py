@@ -13,9 +13,9 @@ from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import django_auth
 
+from productions.catalog import profiles
 from productions.downloads import serve_file
 from productions.forms import EpisodeForm, ProjectForm
-from productions.lib.planning import DEFAULT_SEGMENTS
 from productions.lib.spec import DELIVERY_SPEC
 from productions.models import Episode, Membership, Project, SegmentAttempt
 from productions.review import ReviewError, approve_segment, reject_segment
@@ -80,11 +80,12 @@ class EpisodeIn(Schema):
     height: int = DELIVERY_SPEC.height
     fps: int = DELIVERY_SPEC.fps
     min_bitrate_bps: int = DELIVERY_SPEC.min_bitrate_bps
-    segment_count: int = DEFAULT_SEGMENTS
+    segment_count: int | None = Field(None, description="blank: as many as the model needs, one native run each")
+    video_model: str = Field("", description="a video model profile (GET /api/models); blank: the instance's")
     transitions: str = Field("", description="how segments join, e.g. '3: cut; 5: dissolve 12; 6: fade 24' "
                                               "(blank: every segment continues the one before)")
-    interpolation: str = Field("", description="none, hold, mci, rife or blend; blank: the backend's default")
-    native_fps: int | None = Field(None, description="generation rate; blank: the backend's default")
+    interpolation: str = Field("", description="none, hold, mci, rife or blend; blank: the model's default")
+    native_fps: int | None = Field(None, description="generation rate; blank: the model's default")
     backend: str = ""
     upscaler: str = ""
     start: bool = False
@@ -166,6 +167,10 @@ class EpisodeOut(Schema):
     interpolation: str
     interpolation_label: str
     native_fps: int
+    video_model: str
+    plan: dict | None = Field(None, description="the plan (model, native size and rate, upscale factor, "
+                                                "segments with their native and delivered frames)")
+    plan_error: str | None = None
     created_at: datetime
     finished_at: datetime | None
     timings: dict
@@ -185,6 +190,7 @@ def episode_out(episode: Episode) -> dict:
     report = episode.latest_conformance()
     segments = list(episode.segments.order_by("index"))
     profile = episode.generation_profile()
+    plan, plan_error = episode.plan_or_error(segments)
     return {
         "id": episode.pk,
         "project_id": episode.project_id,
@@ -206,6 +212,9 @@ def episode_out(episode: Episode) -> dict:
         "interpolation": profile.interpolation,
         "interpolation_label": profile.label(),
         "native_fps": profile.native_fps,
+        "video_model": plan.model if plan else episode.video_model,
+        "plan": plan.as_dict() if plan else None,
+        "plan_error": plan_error,
         "created_at": episode.created_at,
         "finished_at": episode.finished_at,
         "timings": episode.timings,
@@ -246,6 +255,13 @@ def episode_for(request: HttpRequest, episode_id: int, *, produce: bool = False)
 
 
 # --- routes ---------------------------------------------------------------------------------------------
+@api.get("/models", response=list[dict], tags=["models"])
+def list_models(request: HttpRequest):
+    """The generation model profiles of this instance (video and keyframe models): native size, frames per run,
+    native rate, conditioning, how each reaches the delivery rate, estimated VRAM and its source."""
+    return [p.as_dict() for p in sorted(profiles().values(), key=lambda p: (p.kind, p.backend, p.name))]
+
+
 @api.get("/projects", response=list[ProjectOut], tags=["projects"])
 def list_projects(request: HttpRequest):
     return [

@@ -43,3 +43,12 @@ def upscaler_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
                 hint="Set TOWER_UPSCALE_MODEL or TOWER_MODELS_DIR, or TOWER_UPSCALER=lanczos to choose it.",
                 id="tower.W013"))
     return messages
+
+
+@checks.register("tower")
+def video_model_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """TOWER_VIDEO_MODEL names a video profile that runs on TOWER_BACKEND, and every profile file parses."""
+    from productions.catalog import configuration_problem
+
+    problem = configuration_problem()
+    return [checks.Error(f"{problem}.", id="tower.E020")] if problem else []

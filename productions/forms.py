@@ -5,9 +5,9 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
-from productions.lib.interpolation import resolve_profile
-from productions.lib.planning import parse_joins, plan_episode
-from productions.lib.spec import DELIVERY_SPEC, DeliverySpec
+from productions.catalog import cannot_render, video_models
+from productions.lib.model_profiles import ProfileError
+from productions.lib.spec import DELIVERY_SPEC
 from productions.lib.upscale.config import realesrgan_problem
 from productions.models import Episode, Project
 
@@ -51,7 +51,13 @@ class EpisodeForm(forms.ModelForm):
     min_bitrate_bps = forms.IntegerField(
         label="Minimum video bitrate (bit/s)", min_value=DELIVERY_SPEC.min_bitrate_bps,
         max_value=MAX_BITRATE_BPS, initial=DELIVERY_SPEC.min_bitrate_bps)
-    segment_count = forms.IntegerField(label="Segments", min_value=1, max_value=MAX_SEGMENTS, initial=6)
+    segment_count = forms.IntegerField(
+        label="Segments", min_value=1, max_value=MAX_SEGMENTS, required=False,
+        help_text="Blank: as many as the model needs, each one native run of it (see the plan). A number: that "
+                  "many equal segments, each still no longer than one run.")
+    video_model = forms.ChoiceField(
+        label="Video model", required=False, choices=(),
+        help_text="Blank: the instance's model. Each model generates at its own native size, length and rate.")
     transitions = forms.CharField(
         required=False, max_length=500, strip=True,
         help_text="How segments join. Blank: every segment continues the one before (a continuous join, no "
@@ -59,19 +65,20 @@ class EpisodeForm(forms.ModelForm):
                   "6: fade 24' (dissolve and fade through black last that many frames).")
     native_fps = forms.IntegerField(
         label="Generation rate (fps)", required=False, min_value=1, max_value=MAX_FPS,
-        help_text="Blank: the backend's own rate (the built-in generator draws on twos; SVD runs at 8 fps).")
+        help_text="Blank: the model's own rate (the built-in generator draws on twos; SVD-XT runs at 6 fps, "
+                  "Wan 2.2 TI2V-5B at 24).")
 
     class Meta:
         model = Episode
         fields = [
             "title", "synopsis", "style", "characters", "negative_prompt", "seed", "duration_s",
-            "width", "height", "fps", "min_bitrate_bps", "segment_count", "transitions", "backend", "upscaler",
-            "interpolation", "native_fps",
+            "width", "height", "fps", "min_bitrate_bps", "segment_count", "transitions", "video_model", "backend",
+            "upscaler", "interpolation", "native_fps",
         ]
         help_texts = {
-            "interpolation": "From the generation rate to the delivery rate. Blank: the backend's default "
-                             "(hold for the built-in generator, RIFE/mci for ComfyUI). 'blend' makes double "
-                             "exposures on anything that moves.",
+            "interpolation": "From the generation rate to the delivery rate. Blank: the model's default "
+                             "(hold for the built-in generator, RIFE for SVD-XT, none for Wan 2.2 at 24 fps). "
+                             "'blend' makes double exposures on anything that moves.",
         }
 
     def clean_title(self) -> str:
@@ -106,29 +113,58 @@ class EpisodeForm(forms.ModelForm):
         self.check_plan(data)
         return data
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["video_model"].choices = [("", "Instance default")] + [
+            (p.name, f"{p.label} ({p.native_width}x{p.native_height}"
+                     + (f", {p.frames_per_run} frames per run" if p.frames_per_run else "") + ")")
+            for p in video_models()]
+
+    def clean_video_model(self) -> str:
+        name = self.cleaned_data.get("video_model", "")
+        if name:
+            profile = next((p for p in video_models() if p.name == name), None)
+            if profile and cannot_render(profile):
+                raise forms.ValidationError(f"{cannot_render(profile)}.")
+            if profile and profile.backend == "comfyui" and not settings.TOWER_COMFYUI_URLS:
+                raise forms.ValidationError(f"{profile.label} runs on ComfyUI, and no ComfyUI server is "
+                                            "configured (TOWER_COMFYUI_URLS is empty).")
+        return name
+
     def check_plan(self, data: dict) -> None:
-        """The joins, rate and interpolation must give a plan: say which field is wrong when they don't."""
-        count, fps = data.get("segment_count"), data.get("fps")
-        if not count or not fps or "duration_s" not in data:
+        """The model, joins, rate and interpolation must give a plan: say which field is wrong when they don't.
+        The plan is the episode's own (Episode.plan), made from the submitted values."""
+        if not data.get("fps") or "duration_s" not in data:
             return
+        model = data.get("video_model", "")
+        backend = data.get("backend", "")
+        if model and backend:
+            profile = next((p for p in video_models() if p.name == model), None)
+            if profile and profile.backend != backend:
+                self.add_error("video_model", f"{profile.label} runs on the {profile.backend} backend, not "
+                                              f"{backend}: choose another model or backend.")
+                return
+        episode = Episode(**{k: data.get(k) for k in (
+            "synopsis", "style", "characters", "seed", "width", "height", "fps", "duration_s", "min_bitrate_bps")
+            if data.get(k) is not None})
+        episode.segment_count = data.get("segment_count") or None
+        episode.transitions = data.get("transitions", "")
+        episode.video_model, episode.backend = model, backend
+        episode.native_fps, episode.interpolation = data.get("native_fps"), data.get("interpolation", "")
         try:
-            joins = parse_joins(data.get("transitions", ""), count)
-        except ValueError as exc:
-            self.add_error("transitions", f"{exc}.")
+            profile = episode.generation_profile()
+        except ProfileError as exc:
+            self.add_error("video_model", f"{exc}.")
             return
-        backend = data.get("backend") or settings.TOWER_BACKEND
-        try:
-            profile = resolve_profile(backend, fps, data.get("native_fps"), data.get("interpolation", ""))
         except ValueError as exc:
             self.add_error("interpolation", f"{exc}.")
             return
-        if profile.native_fps > fps:
-            self.add_error("native_fps", f"Generate at most at the delivery rate ({fps} fps).")
+        if profile.native_fps > data["fps"]:
+            self.add_error("native_fps", f"Generate at most at the delivery rate ({data['fps']} fps).")
             return
-        spec = DeliverySpec(fps=fps, min_duration_s=data["duration_s"])
         try:
-            plan_episode("", 0, spec, duration_s=data["duration_s"], segments=count, joins=joins,
-                         native_fps=profile.native_fps, interpolation=profile.interpolation)
-        except ValueError as exc:
-            field = "interpolation" if "interpolation" in str(exc) else "transitions"
-            self.add_error(field, f"{str(exc)[0].upper()}{str(exc)[1:]}.")
+            episode.plan()
+        except ValueError as exc:  # PlanError names its field; the producer's transitions raise plain ValueError
+            field = getattr(exc, "field", None)
+            text = f"{str(exc)[0].upper()}{str(exc)[1:]}" if field else str(exc)
+            self.add_error(field or "transitions", f"{text}.")

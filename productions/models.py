@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+from contextlib import suppress
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,9 +18,19 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from productions.catalog import default_video_model, video_model
 from productions.lib.interpolation import LABELS as INTERPOLATION_LABELS
 from productions.lib.interpolation import GenerationProfile, resolve_profile
-from productions.lib.planning import DEFAULT_SEGMENTS, JOIN_KINDS, OVERLAPPING, Join, parse_joins
+from productions.lib.model_profiles import ModelProfile, ProfileError
+from productions.lib.planning import (
+    JOIN_KINDS,
+    OVERLAPPING,
+    EpisodePlan,
+    Join,
+    SegmentPlan,
+    parse_joins,
+    plan_episode,
+)
 from productions.lib.spec import DELIVERY_SPEC, DeliverySpec
 
 
@@ -133,7 +144,8 @@ class Episode(models.Model):
     fps = models.PositiveIntegerField(default=DELIVERY_SPEC.fps)
     duration_s = models.FloatField(default=DELIVERY_SPEC.min_duration_s)
     min_bitrate_bps = models.PositiveIntegerField(default=DELIVERY_SPEC.min_bitrate_bps)
-    segment_count = models.PositiveSmallIntegerField(default=DEFAULT_SEGMENTS)
+    # Blank: as many segments as the model's runs need (each one native run); a number: that many, equal.
+    segment_count = models.PositiveSmallIntegerField(null=True, blank=True)
     # How segments join, as the producer wrote it ("3: cut; 5: dissolve 12"); blank: every segment continues
     # the one before. Parsed into each segment's join when the episode is planned.
     transitions = models.CharField(max_length=500, blank=True)
@@ -142,6 +154,9 @@ class Episode(models.Model):
     interpolation = models.CharField(max_length=10, blank=True, default="",
                                      choices=[("", "Backend default"), *INTERPOLATION_LABELS.items()])
     backend = models.CharField(max_length=20, choices=Backend.choices, blank=True, default="")
+    # The video model (a profile name, productions.catalog); blank: the instance's (TOWER_VIDEO_MODEL) or the
+    # backend's default.
+    video_model = models.CharField(max_length=60, blank=True, default="")
     upscaler = models.CharField(max_length=20, choices=Upscaler.choices, blank=True, default="")
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
@@ -182,17 +197,72 @@ class Episode(models.Model):
         )
 
     def backend_name(self) -> str:
+        """Where it generates: its model's backend when it chose a model, else its own choice or the instance's."""
+        if self.video_model:
+            with suppress(ProfileError):
+                return video_model(self.video_model).backend
         return self.backend or settings.TOWER_BACKEND
+
+    def model_profile(self) -> ModelProfile:
+        """The video model it generates with (ProfileError when it names one this instance does not have)."""
+        if self.video_model:
+            return video_model(self.video_model)
+        return default_video_model(self.backend or settings.TOWER_BACKEND)
+
+    def native_size(self) -> tuple[int, int]:
+        """What the model generates at: the profile's size nearest the delivery's aspect (TOWER_NATIVE_SIZE
+        overrides every model)."""
+        if settings.TOWER_NATIVE_SIZE:
+            return tuple(settings.TOWER_NATIVE_SIZE)
+        return self.model_profile().size_for(self.width, self.height)
+
+    def plan(self) -> EpisodePlan:
+        """The plan: segments (one native run of the model each), joins and exact frame counts. The one place
+        an episode is planned: the render, the episode page, the API and the form all use it. ValueError (or
+        ProfileError) in plain words when its settings do not give a plan."""
+        model = self.model_profile()
+        profile = resolve_profile(model, self.fps, self.native_fps, self.interpolation)
+        return plan_episode(
+            self.synopsis,
+            self.seed,
+            self.delivery_spec(),
+            duration_s=self.duration_s,
+            segments=self.segment_count or None,
+            joins=lambda count: parse_joins(self.transitions, count),
+            native_fps=profile.native_fps,
+            interpolation=profile.interpolation,
+            style=self.style,
+            characters=self.characters,
+            run=model.run,
+            model=model.name,
+            native_size=self.native_size(),
+        )
 
     def upscaler_choice(self) -> str:
         return self.upscaler or settings.TOWER_UPSCALER
 
-    def generation_profile(self) -> GenerationProfile:
-        """The native rate and interpolation this episode renders with (its own choice or its backend's)."""
-        return resolve_profile(self.backend_name(), self.fps, self.native_fps, self.interpolation)
+    def plan_or_error(self, segments: list[Segment] | None = None) -> tuple[EpisodePlan | None, str | None]:
+        """What the page and the API show: the plan the segments were made from once they exist (their rows
+        are the plan), else the plan its settings give now; or why there is none, in a sentence."""
+        try:
+            model = self.model_profile()
+            if segments is None:
+                segments = list(self.segments.order_by("index"))
+            if not segments:
+                return self.plan(), None
+            profile = self.generation_profile()
+            return EpisodePlan(
+                [SegmentPlan(s.index, s.prompt, s.seed, s.join_spec, s.native_frames, s.delivered_frames)
+                 for s in segments],
+                profile.native_fps, self.fps, profile.interpolation, model=model.name,
+                native_size=self.native_size(), size=(self.width, self.height), run=model.run,
+            ), None
+        except ValueError as exc:  # ProfileError and PlanError are ValueErrors
+            return None, str(exc)
 
-    def planned_joins(self) -> list[Join]:
-        return parse_joins(self.transitions, self.segment_count)
+    def generation_profile(self) -> GenerationProfile:
+        """The native rate and interpolation this episode renders with (its own choice or its model's)."""
+        return resolve_profile(self.model_profile(), self.fps, self.native_fps, self.interpolation)
 
     @property
     def is_active(self) -> bool:

@@ -33,7 +33,7 @@ from productions.lib.conformance import check_conformance
 from productions.lib.ffmpeg import FFmpegError
 from productions.lib.files import load_image, remove_stale_temporaries, save_image, thumbnail
 from productions.lib.interpolation import clip_method
-from productions.lib.planning import continuous_boundaries, plan_episode, timeline_frames, transition_ranges
+from productions.lib.planning import continuous_boundaries, timeline_frames, transition_ranges
 from productions.lib.post import Clip, SegmentClipWriter, SegmentFiles, render_episode_file, write_upscaled_clip
 from productions.lib.qa import QAResult, check_episode_frames, check_segment_frames
 from productions.lib.upscale import Upscaler
@@ -69,9 +69,11 @@ def get_backend(name: str) -> Backend:
 
         return BuiltinGenerator()
     if name == "comfyui":
-        from productions.lib.comfyui import ComfyUIBackend
+        from productions.catalog import profiles
+        from productions.lib.comfyui import ComfyUIBackend, WorkflowLibrary
 
-        return ComfyUIBackend.from_env()
+        return ComfyUIBackend.from_env(profiles=profiles(),
+                                       library=WorkflowLibrary(settings.TOWER_WORKFLOWS_DIR or None))
     raise BackendError(f"unknown generation backend {name!r} (use 'builtin' or 'comfyui')")
 
 
@@ -84,10 +86,6 @@ def get_upscaler(choice: str) -> Upscaler:
         )
     except (ImportError, ValueError) as exc:  # WeightsError is a ValueError: a bad or mismatched weights file
         raise BackendError(f"the {choice} upscaler cannot run: {exc}") from exc
-
-
-def native_size() -> tuple[int, int]:
-    return settings.TOWER_NATIVE_WIDTH, settings.TOWER_NATIVE_HEIGHT
 
 
 def relative(path: Path) -> str:
@@ -113,18 +111,7 @@ def ensure_segments(episode: Episode) -> list[Segment]:
     if existing:
         return existing
     profile = episode.generation_profile()
-    plan = plan_episode(
-        episode.synopsis,
-        episode.seed,
-        episode.delivery_spec(),
-        duration_s=episode.duration_s,
-        segments=episode.segment_count,
-        joins=episode.planned_joins(),
-        native_fps=profile.native_fps,
-        interpolation=profile.interpolation,
-        style=episode.style,
-        characters=episode.characters,
-    )
+    plan = episode.plan()
     with transaction.atomic():
         Episode.objects.filter(pk=episode.pk).update(native_fps=profile.native_fps,
                                                      interpolation=profile.interpolation)
@@ -262,6 +249,11 @@ class EpisodeRender:
         upscaler = get_upscaler(episode.upscaler_choice())
         self.set_stage("planning")
         segments = ensure_segments(episode)
+        if hasattr(backend, "check_servers") and not all(s.is_complete() for s in segments):
+            self.set_stage("checking servers")  # what each server lacks is named before anything is queued
+            width, height = episode.native_size()
+            backend.check_servers(episode.model_profile().name, width, height,
+                                  max(s.native_frames for s in segments), episode.generation_profile().native_fps)
 
         self.set_stage("keyframe")
         started = time.monotonic()
@@ -378,10 +370,11 @@ class EpisodeRender:
                         seed: int) -> tuple[Frame, bool]:
         """(frame, newly made): the keyframe already on disk, else drawn by the backend and saved."""
         if recorded and path.exists():
-            return load_image(path, native_size()), False
+            return load_image(path, self.episode.native_size()), False
         episode = self.episode
+        size = episode.native_size()
         frame = backend.generate_keyframe(
-            KeyframeRequest(prompt=prompt, seed=seed, width=native_size()[0], height=native_size()[1],
+            KeyframeRequest(prompt=prompt, seed=seed, width=size[0], height=size[1],
                             negative_prompt=episode.negative_prompt, style=episode.style),
             lambda step, total, preview: self.keep_lease(),
             self.should_cancel,
@@ -444,15 +437,17 @@ class EpisodeRender:
             extra["on_attempt"] = self.record_tries(attempt)
         files = SegmentFiles(segment.media_dir)
         profile = episode.generation_profile()
+        size = episode.native_size()
         clock = {"generate": 0.0, "post": 0.0, "post_cpu": 0.0}
         started = time.monotonic()
         try:
             result = stream(
                 SegmentRequest(
-                    prompt=segment.prompt, seed=segment.seed, init_image=init, width=native_size()[0],
-                    height=native_size()[1], num_frames=segment.native_frames, fps=profile.native_fps,
+                    prompt=segment.prompt, seed=segment.seed, init_image=init, width=size[0],
+                    height=size[1], num_frames=segment.native_frames, fps=profile.native_fps,
                     index=segment.index, negative_prompt=episode.negative_prompt, style=episode.style,
-                    server_interpolation=profile.interpolation == "rife",
+                    server_interpolation=profile.interpolation == "rife", model=episode.model_profile().name,
+                    delivery_fps=self.spec.fps,
                 ),
                 self.segment_progress(segment),
                 self.should_cancel,
@@ -524,8 +519,8 @@ class EpisodeRender:
             return
         self.keep_lease()
         started = time.monotonic()
-        write_upscaled_clip(files, native_size=native_size(), fps=self.clip_fps(segment), spec=self.spec,
-                            upscaler=upscaler)
+        write_upscaled_clip(files, native_size=self.episode.native_size(), fps=self.clip_fps(segment),
+                            spec=self.spec, upscaler=upscaler)
         segment.upscaled_path = relative(files.upscaled)
         segment.timings = {**segment.timings, "upscale_s": round(time.monotonic() - started, 3)}
         segment.save(update_fields=["upscaled_path", "timings"])

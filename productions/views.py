@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from productions.api import generator_label
+from productions.catalog import profiles
 from productions.downloads import serve_file
 from productions.forms import EpisodeForm, ProjectForm
 from productions.live import episode_state
@@ -87,9 +88,13 @@ def episode_context(request: HttpRequest, episode: Episode) -> dict:
     rows = []
     for segment, seg_state in zip(segments, state["segments"], strict=True):
         rows.append({"segment": segment, "state": seg_state, "attempts": attempts.get(segment.pk, [])})
+    plan, plan_error = episode.plan_or_error(segments)
     return {
         "episode": episode,
         "project": episode.project,
+        "plan": plan.as_dict() if plan else None,
+        "plan_error": plan_error,
+        "model_label": profiles()[plan.model].label if plan and plan.model in profiles() else "",
         "state": state,
         "segment_rows": rows,
         "conformance": episode.latest_conformance(),

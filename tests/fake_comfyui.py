@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import contextlib
 import copy
+import functools
 import io
 import json
 import os
@@ -70,6 +71,14 @@ DEFAULT_LORAS = ["tower_character.safetensors"]
 DEFAULT_RIFE_MODELS = ["rife47.pth", "rife49.pth"]
 SAMPLERS = ["euler", "euler_ancestral", "heun", "dpm_2", "dpmpp_2m", "dpmpp_sde", "ddim", "uni_pc"]
 SCHEDULERS = ["normal", "karras", "exponential", "sgm_uniform", "simple", "ddim_uniform", "beta"]
+# The model files of the shipped profiles (workflows/*.profile.json): the fake's install has them.
+DEFAULT_UNETS = ["wan2.2_ti2v_5B_fp16.safetensors", "wan2.1_flf2v_720p_14B_fp16.safetensors"]
+DEFAULT_TEXT_ENCODERS = ["umt5_xxl_fp8_e4m3fn_scaled.safetensors"]
+DEFAULT_VAES = ["wan2.2_vae.safetensors", "wan_2.1_vae.safetensors"]
+DEFAULT_CLIP_VISIONS = ["clip_vision_h.safetensors"]
+# A real ComfyUI 0.3.64's /object_info (core nodes), which the fake serves (with its own model files).
+OBJECT_INFO_PATH = Path(os.environ.get("TOWER_COMFYUI_OBJECT_INFO")
+                        or _REPO.parent / "shared" / "comfyui" / "object_info-0.3.64.json")
 PREVIEW_IMAGE = 1
 PREVIEW_IMAGE_WITH_METADATA = 4
 MAX_SEED = 0xFFFFFFFFFFFFFFFF
@@ -80,6 +89,23 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+@functools.lru_cache(maxsize=1)
+def real_object_info() -> dict[str, Any]:
+    try:
+        return json.loads(OBJECT_INFO_PATH.read_text())
+    except OSError as exc:
+        raise RuntimeError(f"the fake ComfyUI serves a real server's node schemas from {OBJECT_INFO_PATH}: {exc} "
+                           "(set TOWER_COMFYUI_OBJECT_INFO to its path)") from exc
+
+
+def _set_options(spec: list, options: list) -> None:
+    """Replace a dropdown's choices in place, in whichever style the node declares it."""
+    if spec and isinstance(spec[0], list):
+        spec[0] = list(options)
+    elif spec and spec[0] == "COMBO":
+        spec[1] = {**(spec[1] if len(spec) > 1 else {}), "options": list(options)}
 
 
 def _int(default: int, lo: int, hi: int, step: int = 1) -> list:
@@ -173,6 +199,10 @@ class FakeComfyUI:
         loras: list[str] | None = None,
         upscale_models: list[str] | None = None,
         rife_models: list[str] | None = None,
+        unets: list[str] | None = None,
+        text_encoders: list[str] | None = None,
+        vaes: list[str] | None = None,
+        clip_visions: list[str] | None = None,
         custom_nodes: bool = False,
         missing_nodes: tuple[str, ...] = (),
         devices: list[dict] | None = None,
@@ -197,6 +227,10 @@ class FakeComfyUI:
         self.loras = list(DEFAULT_LORAS if loras is None else loras)
         self.upscale_models = list(upscale_models or [])
         self.rife_models = list(DEFAULT_RIFE_MODELS if rife_models is None else rife_models)
+        self.unets = list(DEFAULT_UNETS if unets is None else unets)
+        self.text_encoders = list(DEFAULT_TEXT_ENCODERS if text_encoders is None else text_encoders)
+        self.vaes = list(DEFAULT_VAES if vaes is None else vaes)
+        self.clip_visions = list(DEFAULT_CLIP_VISIONS if clip_visions is None else clip_visions)
         self.custom_nodes = custom_nodes
         self.missing_nodes = set(missing_nodes)
         self.devices = devices or [{
@@ -371,88 +405,55 @@ class FakeComfyUI:
             return []
         return sorted(str(p.relative_to(base)).replace(os.sep, "/") for p in base.rglob("*") if p.is_file())
 
-    def node_classes(self) -> dict[str, dict]:
-        ckpts = [self.checkpoints, {"tooltip": "The name of the checkpoint (model) to load."}]
-        nodes: dict[str, dict] = {
-            "CheckpointLoaderSimple": {"required": {"ckpt_name": ckpts}, "output": ["MODEL", "CLIP", "VAE"]},
-            "ImageOnlyCheckpointLoader": {"required": {"ckpt_name": [self.checkpoints]},
-                                          "output": ["MODEL", "CLIP_VISION", "VAE"]},
-            "LoraLoader": {"required": {"model": ["MODEL"], "clip": ["CLIP"], "lora_name": [self.loras],
-                                        "strength_model": _float(1.0, -100.0, 100.0),
-                                        "strength_clip": _float(1.0, -100.0, 100.0)},
-                           "output": ["MODEL", "CLIP"]},
-            "CLIPTextEncode": {"required": {"text": ["STRING", {"multiline": True, "dynamicPrompts": True}],
-                                            "clip": ["CLIP"]}, "output": ["CONDITIONING"]},
-            "EmptyLatentImage": {"required": {"width": _int(512, 16, 16384, 8), "height": _int(512, 16, 16384, 8),
-                                              "batch_size": _int(1, 1, 4096)}, "output": ["LATENT"]},
-            "KSampler": {"required": {"model": ["MODEL"], "seed": _int(0, 0, MAX_SEED),
-                                      "steps": _int(20, 1, 10000), "cfg": _float(8.0, 0.0, 100.0, 0.1),
-                                      "sampler_name": [SAMPLERS], "scheduler": [SCHEDULERS],
-                                      "positive": ["CONDITIONING"], "negative": ["CONDITIONING"],
-                                      "latent_image": ["LATENT"], "denoise": _float(1.0, 0.0, 1.0)},
-                         "output": ["LATENT"]},
-            "VAEDecode": {"required": {"samples": ["LATENT"], "vae": ["VAE"]}, "output": ["IMAGE"]},
-            "SaveImage": {"required": {"images": ["IMAGE"], "filename_prefix": ["STRING", {"default": "ComfyUI"}]},
-                          "hidden": {"prompt": "PROMPT", "extra_pnginfo": "EXTRA_PNGINFO"},
-                          "output": [], "output_node": True},
-            "PreviewImage": {"required": {"images": ["IMAGE"]}, "output": [], "output_node": True},
-            "LoadImage": {"required": {"image": [self.input_files(), {"image_upload": True}]},
-                          "output": ["IMAGE", "MASK"]},
-            "SVD_img2vid_Conditioning": {"required": {
-                "clip_vision": ["CLIP_VISION"], "init_image": ["IMAGE"], "vae": ["VAE"],
-                "width": _int(1024, 16, 16384, 8), "height": _int(576, 16, 16384, 8),
-                "video_frames": _int(14, 1, 4096), "motion_bucket_id": _int(127, 1, 1023),
-                "fps": _int(6, 1, 1024), "augmentation_level": _float(0.0, 0.0, 10.0)},
-                "output": ["CONDITIONING", "CONDITIONING", "LATENT"]},
-            "VideoLinearCFGGuidance": {"required": {"model": ["MODEL"], "min_cfg": _float(1.0, 0.0, 100.0, 0.5)},
-                                       "output": ["MODEL"]},
-            "UpscaleModelLoader": {"required": {"model_name": ["COMBO", {"options": self.upscale_models}]},
-                                   "output": ["UPSCALE_MODEL"]},
-            "ImageUpscaleWithModel": {"required": {"upscale_model": ["UPSCALE_MODEL"], "image": ["IMAGE"]},
-                                      "output": ["IMAGE"]},
-            "ImageScale": {"required": {"image": ["IMAGE"], "upscale_method": [["nearest-exact", "bilinear", "area",
-                                                                                  "bicubic", "lanczos"]],
-                                        "width": _int(512, 0, 16384), "height": _int(512, 0, 16384),
-                                        "crop": [["disabled", "center"]]},
-                           "output": ["IMAGE"]},
-        }
-        if self.custom_nodes:
-            nodes["RIFE VFI"] = {
-                "required": {
-                    "ckpt_name": ["COMBO", {"options": self.rife_models, "default": "rife47.pth"}],
-                    "frames": ["IMAGE"],
-                    "clear_cache_after_n_frames": _int(10, 1, 1000),
-                    "multiplier": _int(2, 1, 64),
-                    "fast_mode": ["BOOLEAN", {"default": True}],
-                    "ensemble": ["BOOLEAN", {"default": True}],
-                    "scale_factor": [[0.25, 0.5, 1.0, 2.0, 4.0], {"default": 1.0}],
-                    "dtype": [["float32", "float16"], {"default": "float32"}],
-                    "torch_compile": ["BOOLEAN", {"default": False}],
-                    "batch_size": _int(1, 1, 64),
-                },
-                "optional": {"optional_interpolation_states": ["INTERPOLATION_STATES"]},
-                "output": ["IMAGE"],
-            }
-        return {k: v for k, v in nodes.items() if k not in self.missing_nodes}
-
     def object_info(self) -> dict[str, Any]:
-        out = {}
-        for name, spec in self.node_classes().items():
-            inputs = {k: spec[k] for k in ("required", "optional", "hidden") if k in spec}
-            out[name] = {
-                "input": inputs,
-                "input_order": {k: list(v) for k, v in inputs.items()},
-                "output": spec["output"],
-                "output_is_list": [False] * len(spec["output"]),
-                "output_name": spec["output"],
-                "name": name,
-                "display_name": name,
-                "description": "",
-                "python_module": "custom_nodes.fake" if name == "RIFE VFI" else "nodes",
-                "category": "fake",
-                "output_node": bool(spec.get("output_node", False)),
+        """A real ComfyUI 0.3.64's node schemas (../shared/comfyui/object_info-0.3.64.json), with this fake's
+        model files in the model dropdowns (kept in the style each node uses), its input files in LoadImage,
+        the custom `RIFE VFI` node when `custom_nodes`, and without `missing_nodes`."""
+        info = dict(real_object_info())
+        files = {
+            ("CheckpointLoaderSimple", "ckpt_name"): self.checkpoints,
+            ("ImageOnlyCheckpointLoader", "ckpt_name"): self.checkpoints,
+            ("LoraLoader", "lora_name"): self.loras,
+            ("LoraLoaderModelOnly", "lora_name"): self.loras,
+            ("UNETLoader", "unet_name"): self.unets,
+            ("CLIPLoader", "clip_name"): self.text_encoders,
+            ("VAELoader", "vae_name"): self.vaes,
+            ("CLIPVisionLoader", "clip_name"): self.clip_visions,
+            ("UpscaleModelLoader", "model_name"): self.upscale_models,
+            ("LoadImage", "image"): self.input_files(),
+        }
+        for (cls, name), options in files.items():
+            if cls in info:
+                entry = copy.deepcopy(info[cls])
+                _set_options(entry["input"]["required"][name], options)
+                info[cls] = entry
+        if self.custom_nodes:
+            required = {
+                "ckpt_name": ["COMBO", {"options": self.rife_models, "default": "rife47.pth"}],
+                "frames": ["IMAGE"],
+                "clear_cache_after_n_frames": _int(10, 1, 1000),
+                "multiplier": _int(2, 1, 64),
+                "fast_mode": ["BOOLEAN", {"default": True}],
+                "ensemble": ["BOOLEAN", {"default": True}],
+                "scale_factor": [[0.25, 0.5, 1.0, 2.0, 4.0], {"default": 1.0}],
+                "dtype": [["float32", "float16"], {"default": "float32"}],
+                "torch_compile": ["BOOLEAN", {"default": False}],
+                "batch_size": _int(1, 1, 64),
             }
-        return out
+            inputs = {"required": required, "optional": {"optional_interpolation_states": ["INTERPOLATION_STATES"]}}
+            info["RIFE VFI"] = {
+                "input": inputs, "input_order": {k: list(v) for k, v in inputs.items()}, "output": ["IMAGE"],
+                "output_is_list": [False], "output_name": ["IMAGE"], "name": "RIFE VFI", "display_name": "RIFE VFI",
+                "description": "", "python_module": "custom_nodes.fake", "category": "fake", "output_node": False,
+            }
+        return {k: v for k, v in info.items() if k not in self.missing_nodes}
+
+    def node_classes(self) -> dict[str, dict]:
+        """What validation needs of each node class: its inputs, outputs and whether it is an output node."""
+        return {name: {"required": entry["input"].get("required") or {},
+                       "optional": entry["input"].get("optional") or {},
+                       "output": entry["output"], "output_node": bool(entry.get("output_node"))}
+                for name, entry in self.object_info().items()}
 
     # -- validation (execution.validate_prompt) ----------------------------------------------------------
 
@@ -938,6 +939,21 @@ class FakeComfyUI:
             return ({"svd": True}, {"svd": True}, latent), None
         if cls == "VideoLinearCFGGuidance":
             return (inp["model"],), None
+        if cls in ("UNETLoader", "CLIPLoader", "VAELoader", "CLIPVisionLoader"):
+            return ({"UNETLoader": "MODEL", "CLIPLoader": "CLIP", "VAELoader": "VAE",
+                     "CLIPVisionLoader": "CLIP_VISION"}[cls],), None
+        if cls == "ModelSamplingSD3":
+            return (inp["model"],), None
+        if cls == "CLIPVisionEncode":
+            return ({"clip_vision_output": True},), None
+        if cls in ("Wan22ImageToVideoLatent", "WanFirstLastFrameToVideo"):
+            # length steps by 4: a real server makes ((length - 1) // 4) * 4 + 1 frames (nodes_wan.py)
+            frames = ((int(inp["length"]) - 1) // 4) * 4 + 1
+            start = inp.get("start_image")
+            latent = {"w": inp["width"], "h": inp["height"], "n": frames, "init": start[0] if start else None}
+            if cls == "Wan22ImageToVideoLatent":
+                return (latent,), None
+            return (inp["positive"], inp["negative"], latent), None
         if cls == "KSampler":
             return (await self._sample(node_id, inp, extra, t_end),), None
         if cls == "VAEDecode":

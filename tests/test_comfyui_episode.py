@@ -77,3 +77,26 @@ def test_a_server_killed_mid_episode_fails_over_to_the_other(project, servers, t
     assert all(s.backend_info["server"] == survivor.url for s in episode.segments.all()
                if s.attempt_log.filter(server=survivor.url).exists())
     assert check_conformance(episode.final_file, episode.delivery_spec()).passed
+
+
+def test_an_episode_renders_with_the_wan_shaped_profile(project, servers, tmp_path, settings):
+    """Wan 2.2 TI2V-5B: 121-frame runs (4n+1) at 24 fps and 1280x704, no interpolation, its own core-node
+    workflow with its model files, validated against the real schemas the fake serves."""
+    episode = small_episode(project, video_model="wan22_ti2v_5b", segment_count=None, duration_s=6.0)
+    worker = comfy_worker(tmp_path, settings, [servers[0].url]).start()
+    try:
+        assert start_render(episode)
+        wait_for_render(episode, worker)
+    finally:
+        worker.stop()
+    episode.refresh_from_db()
+    assert episode.status != "failed", episode.error
+    assert (episode.native_fps, episode.interpolation) == (24, "none")
+    segments = list(episode.segments.order_by("index"))
+    assert [s.native_frames for s in segments] == [121, 25]  # one full run, then the shortest that finishes
+    for segment in segments:
+        info = segment.backend_info
+        assert info["workflow"] == "wan22_ti2v_5b" and info["model"] == "wan22_ti2v_5b"
+        assert info["frames"] == segment.native_frames and info["size"] == [1280, 704]
+    report = check_conformance(episode.final_file, episode.delivery_spec())
+    assert report.passed and report.probe.frame_count == 144

@@ -33,8 +33,9 @@ def library() -> WorkflowLibrary:
 def test_library_discovers_the_workflows_by_kind(library: WorkflowLibrary) -> None:
     assert {"keyframe_txt2img", "svd_img2vid", "svd_img2vid_rife", "svd_img2vid_upscale"} <= set(library.names())
     assert library.errors == {}
-    segment = [w.name for w in library.of_kind("segment")]
+    segment = [w.name for w in library.of_kind("segment") if w.name.startswith("svd_")]
     assert segment[0] == "svd_img2vid_rife" and segment[-1] == "svd_img2vid"  # highest priority first
+    assert {"wan22_ti2v_5b", "wan21_flf2v_720p"} <= {w.name for w in library.of_kind("segment")}
     assert [w.name for w in library.of_kind("keyframe")] == ["keyframe_txt2img"]
 
 

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def test_an_episode_upscaled_with_realesrgan(project, settings, users):
-    settings.TOWER_NATIVE_WIDTH, settings.TOWER_NATIVE_HEIGHT = 128, 72
+    settings.TOWER_NATIVE_SIZE = (128, 72)
     episode = small_episode(project, upscaler="realesrgan")
     status = render_now(episode)
     episode.refresh_from_db()
@@ -51,7 +51,7 @@ def test_an_episode_upscaled_with_realesrgan(project, settings, users):
 
 
 def test_a_missing_weights_file_fails_the_render_in_plain_words(project, settings, tmp_path, monkeypatch):
-    settings.TOWER_NATIVE_WIDTH, settings.TOWER_NATIVE_HEIGHT = 128, 72
+    settings.TOWER_NATIVE_SIZE = (128, 72)
     bad = tmp_path / "models"
     bad.mkdir()
     (bad / "realesr-animevideov3.pth").write_bytes(b"not a checkpoint")

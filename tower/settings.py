@@ -171,8 +171,23 @@ TOWER_X264_PRESET = os.environ.get("TOWER_X264_PRESET", "veryfast").strip()
 if TOWER_X264_PRESET not in X264_PRESETS:
     raise ImproperlyConfigured(f"TOWER_X264_PRESET={TOWER_X264_PRESET!r} is not an x264 preset: use one of "
                                f"{', '.join(X264_PRESETS)}")
-# Where generation happens: Stable Video Diffusion's native size. Upscaling takes it to the delivery size.
-TOWER_NATIVE_WIDTH, TOWER_NATIVE_HEIGHT = (int(v) for v in os.environ.get("TOWER_NATIVE_SIZE", "1024x576").split("x"))
+# Workflows and model profiles an admin adds (beside the shipped ones in workflows/; same names replace them).
+TOWER_WORKFLOWS_DIR = os.environ.get("TOWER_WORKFLOWS_DIR", "").strip()
+# The video model episodes use unless they choose one (a profile name: workflows/NAME.profile.json, see
+# `manage.py plan --list`); blank: the built-in generator's, or SVD-XT with TOWER_BACKEND=comfyui. Checked at
+# start-up (productions/checks.py).
+TOWER_VIDEO_MODEL = os.environ.get("TOWER_VIDEO_MODEL", "").strip()
+# Where generation happens is the model profile's native size; TOWER_NATIVE_SIZE=WxH overrides it for every
+# model (small test runs). Upscaling takes it to the delivery size.
+TOWER_NATIVE_SIZE = None
+if os.environ.get("TOWER_NATIVE_SIZE", "").strip():
+    try:
+        TOWER_NATIVE_SIZE = tuple(int(v) for v in os.environ["TOWER_NATIVE_SIZE"].lower().split("x"))
+        if len(TOWER_NATIVE_SIZE) != 2 or min(TOWER_NATIVE_SIZE) < 16:
+            raise ValueError
+    except ValueError:
+        raise ImproperlyConfigured(f"TOWER_NATIVE_SIZE={os.environ['TOWER_NATIVE_SIZE']!r} is not WIDTHxHEIGHT "
+                                   "(e.g. 1024x576), or leave it unset to use each model's own size") from None
 
 LOGGING = {
     "version": 1,

@@ -53,6 +53,10 @@ class SegmentRequest:
     # May the server interpolate (e.g. a RIFE workflow)? False when the episode's interpolation is Tower's own
     # (hold, mci, blend): the frames must then come back at `fps`.
     server_interpolation: bool = True
+    # The video model (its profile name, model_profiles.py): a backend runs only that model's workflows.
+    model: str = ""
+    # The delivery rate a server-side interpolation should reach (fps x an integer multiplier); 0: unknown.
+    delivery_fps: int = 0
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """From the native rate to the delivery rate without double exposures.
 
-Methods (the episode's choice; the default depends on the backend, see `default_profile`):
+Methods (the episode's choice; the default is the model profile's, see `default_profile`):
 - `none`: the backend generates at the delivery rate already; nothing to do.
 - `hold`: anime's own way: each drawing is held for F / r frames (on twos at 12 fps, on threes at 8 fps).
   No frame is ever a mix of two drawings.
@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .planning import HOLD, INTERPOLATIONS
+from .model_profiles import ModelProfile
+from .planning import INTERPOLATIONS
 
 LABELS = {
     "none": "none (generated at the delivery rate)",
@@ -44,21 +45,26 @@ class GenerationProfile:
         return LABELS[self.interpolation]
 
 
-def default_profile(backend: str, fps: int) -> GenerationProfile:
-    """The built-in generator draws any rate cheaply (8 ms a frame at 1024x576): it draws on twos, and Tower
-    holds each drawing for two frames, like hand-drawn anime. ComfyUI runs SVD at 8 fps (its img2vid models
-    move best at 6-8 fps) and RIFE on the server where it is installed; Tower's mci covers the servers
-    without it. Never `blend`."""
-    if backend == "comfyui":
-        return GenerationProfile(8, "rife", "SVD generates at 8 fps; RIFE on the server, mci where it is missing")
-    if fps % 2 == 0:
-        return GenerationProfile(fps // 2, HOLD, f"the built-in generator draws on twos ({fps // 2} drawings/s)")
-    return GenerationProfile(fps, "none", "the built-in generator draws every frame at the delivery rate")
+REACH_REASONS = {
+    "hold": "draws at {rate} fps; Tower holds each drawing (anime on {twos})",
+    "rife": "generates at {rate} fps; RIFE on the server, mci where it is missing",
+    "mci": "generates at {rate} fps; Tower's motion-compensated in-betweens",
+    "none": "generates at the delivery rate",
+}
 
 
-def resolve_profile(backend: str, fps: int, native_fps: int | None, interpolation: str) -> GenerationProfile:
-    """The episode's own choices where it made them, the backend's defaults elsewhere."""
-    default = default_profile(backend, fps)
+def default_profile(model: ModelProfile, fps: int) -> GenerationProfile:
+    """The model's own rate and way to the delivery rate (never `blend`): the built-in generator draws on
+    twos and Tower holds each drawing; SVD-XT runs at 6 fps with RIFE on the server; Wan 2.2 TI2V-5B makes
+    24 fps itself."""
+    rate, method = model.rate_for(fps), model.interpolation_for(fps)
+    twos = {2: "twos", 3: "threes"}.get(fps // rate if rate and fps % rate == 0 else 0, f"{fps / rate:g}s")
+    return GenerationProfile(rate, method, f"{model.label} " + REACH_REASONS[method].format(rate=rate, twos=twos))
+
+
+def resolve_profile(model: ModelProfile, fps: int, native_fps: int | None, interpolation: str) -> GenerationProfile:
+    """The episode's own choices where it made them, the model's defaults elsewhere."""
+    default = default_profile(model, fps)
     method = interpolation or default.interpolation
     if method not in INTERPOLATIONS:
         raise ValueError(f"unknown interpolation {method!r}; use one of {', '.join(INTERPOLATIONS)}")

@@ -16,16 +16,21 @@ Frame counts, with r the native rate, F the delivery rate and n native frames:
 - the others place output frame j at time j / F between native frames: floor((n - 1) * F / r) + 1 frames
   (`none` and server-side `rife` have r = F, so n);
 - a chained clip without its duplicated first frame gives floor((n - 1) * F / r) frames, for every method.
-The timeline is the sum of the clips' frames minus each dissolve's or fade's overlap. The planner picks the
-fewest native frames that reach the target and trims the last clip's surplus, so the episode lasts exactly
-ceil(duration x F) frames.
+The timeline is the sum of the clips' frames minus each dissolve's or fade's overlap, and the episode lasts
+exactly ceil(duration x F) frames: the last clip's surplus is trimmed.
+
+Runs: a generation model is made for runs of a certain length (`RunLength`: SVD-XT 25 frames, Wan 2.2 121 frames
+in lengths 4n+1). Each segment is exactly one run, never more frames than the model was made for: every segment
+but the last is a full run, the last the shortest allowed run that finishes the episode, and the segment count
+follows from the duration and the joins. A producer who names the count gets equal segments instead (as short
+as the count allows), still never longer than one run.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .spec import DeliverySpec
@@ -117,6 +122,31 @@ def transition_ranges(delivered: Sequence[int], joins: Sequence[Join]) -> list[t
 
 
 @dataclass(frozen=True)
+class RunLength:
+    """The lengths one native run of a model can have: `frames_min`..`frames_per_run`, stepping down from
+    `frames_per_run` by `frames_step` (Wan: 121, 117, ... 5, i.e. 4n+1)."""
+
+    frames_per_run: int
+    frames_step: int = 1
+    frames_min: int = 1
+    # False: a generator with no real limit (the built-in one streams any length): frames_per_run is only the
+    # length the planner gives each segment when the producer does not name a count.
+    hard: bool = True
+
+    def allows(self, n: int) -> bool:
+        return self.frames_min <= n <= self.frames_per_run and (self.frames_per_run - n) % self.frames_step == 0
+
+    def at_least(self, needed: int) -> int:
+        """The shortest allowed run with at least `needed` frames; ValueError past one run."""
+        n = max(needed, self.frames_min)
+        if n > self.frames_per_run:
+            if not self.hard:
+                return n
+            raise ValueError(f"one run makes at most {self.frames_per_run} frames, not {needed}")
+        return n + (self.frames_per_run - n) % self.frames_step
+
+
+@dataclass(frozen=True)
 class SegmentPlan:
     index: int
     prompt: str
@@ -132,6 +162,37 @@ class EpisodePlan:
     native_fps: int
     fps: int
     interpolation: str
+    model: str = ""
+    native_size: tuple[int, int] | None = None  # what the model generates at
+    size: tuple[int, int] | None = None  # the delivery size
+    run: RunLength | None = None
+
+    @property
+    def upscale_factor(self) -> float | None:
+        if not self.native_size or not self.size:
+            return None
+        return round(self.size[0] / self.native_size[0], 4)
+
+    def as_dict(self) -> dict:
+        """The plan as `manage.py plan --json`, the API and the episode page show it."""
+        nw, nh = self.native_size or (None, None)
+        return {
+            "model": self.model,
+            "native_width": nw,
+            "native_height": nh,
+            "native_fps": self.native_fps,
+            "fps": self.fps,
+            "interpolation": self.interpolation,
+            "upscale_factor": self.upscale_factor,
+            "frames_per_run": self.run.frames_per_run if self.run else None,
+            "total_frames": self.total_frames,
+            "duration_s": round(self.duration_s, 6),
+            "segments": [
+                {"index": s.index, "native_frames": s.native_frames, "delivered_frames": s.delivered_frames,
+                 "join": s.join.kind, "join_frames": s.join.frames, "prompt": s.prompt, "seed": s.seed}
+                for s in self.segments
+            ],
+        }
 
     @property
     def joins(self) -> list[Join]:
@@ -168,64 +229,128 @@ def default_joins(segments: int) -> list[Join]:
     return [Join(CUT)] + [Join(CONTINUOUS) for _ in range(segments - 1)]
 
 
+class PlanError(ValueError):
+    """The episode's settings give no plan; `field` names the setting to change (the producer's transitions
+    raise plain ValueError: their field is `transitions`)."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+JoinsFor = Callable[[int], Sequence[Join]]
+
+
+def _check_overlaps(delivered: Sequence[int], joins: Sequence[Join]) -> None:
+    for i in range(1, len(delivered)):
+        overlap = joins[i].overlap
+        if overlap and (2 * overlap > delivered[i - 1] or 2 * overlap > delivered[i]):
+            raise ValueError(f"the {joins[i].kind} into segment {i + 1} ({overlap} frames) is longer than "
+                             "half a segment: shorten it or use fewer segments")
+MAX_PLANNED_SEGMENTS = 1000
+
+
 def plan_episode(
     synopsis: str,
     seed: int,
     spec: DeliverySpec,
     *,
     duration_s: float | None = None,
-    segments: int = DEFAULT_SEGMENTS,
-    joins: Sequence[Join] | None = None,
+    segments: int | None = DEFAULT_SEGMENTS,
+    joins: Sequence[Join] | JoinsFor | None = None,
     native_fps: int = 8,
     interpolation: str = HOLD,
     style: str = "",
     characters: str = "",
+    run: RunLength | None = None,
+    model: str = "",
+    native_size: tuple[int, int] | None = None,
 ) -> EpisodePlan:
-    """Segments of equal native length (the last one shorter if that is enough) whose timeline, after the
-    joins, lasts exactly ceil(duration x fps) frames. `joins[i]` leads into segment i; joins[0] is ignored."""
-    if segments < 1:
-        raise ValueError("an episode needs at least one segment")
+    """Segments whose timeline, after the joins, lasts exactly ceil(duration x fps) frames. `joins[i]` leads
+    into segment i (joins[0] is ignored); `joins` may be a function of the segment count (the producer's
+    transitions, parsed once the count is known). With a `run` and no `segments`, each segment is one full run
+    of the model and the last the shortest allowed run that finishes the episode; with `segments`, the
+    segments are equal (the last one shorter if that is enough) and never longer than one run."""
     duration_s = spec.min_duration_s if duration_s is None else duration_s
     if duration_s < spec.min_duration_s:
-        raise ValueError(f"duration {duration_s} s is under the delivery spec's {spec.min_duration_s} s")
+        raise PlanError(f"duration {duration_s} s is under the delivery spec's {spec.min_duration_s} s",
+                        "duration_s")
     if interpolation == "none" and native_fps != spec.fps:
-        raise ValueError(f"interpolation 'none' needs generation at the delivery rate ({spec.fps} fps), "
-                         f"not {native_fps} fps")
-    joins = [Join(CUT), *list(joins or default_joins(segments))[1:]]
-    if len(joins) != segments:
-        raise ValueError(f"{len(joins)} joins given for {segments} segments")
+        raise PlanError(f"interpolation 'none' needs generation at the delivery rate ({spec.fps} fps), "
+                        f"not {native_fps} fps", "interpolation")
+    if segments is None and run is None:
+        raise PlanError("without a model's run length, the segment count must be given", "segment_count")
+    if segments is not None and segments < 1:
+        raise PlanError("an episode needs at least one segment", "segment_count")
     target = math.ceil(duration_s * spec.fps - 1e-9)
 
-    def clips(n: int) -> list[int]:
-        return [clip_frames(n, native_fps, spec.fps, interpolation, chained=j.chained) for j in joins]
+    def joins_for(count: int) -> list[Join]:
+        given = joins(count) if callable(joins) else joins
+        found = [Join(CUT), *list(given or default_joins(count))[1:]]
+        if len(found) != count:
+            raise PlanError(f"{len(found)} joins given for {count} segments", "transitions")
+        return found
 
-    n = 2
-    while timeline_frames(clips(n), joins) < target:
-        n += 1
-    delivered = clips(n)
+    def clips(n: int, js: Sequence[Join]) -> list[int]:
+        return [clip_frames(n, native_fps, spec.fps, interpolation, chained=j.chained) for j in js]
+
+    if segments is None:
+        assert run is not None
+        n = run.frames_per_run
+        segments = 1
+        while True:
+            try:
+                js = joins_for(segments)
+            except ValueError:
+                # The producer's transitions name a later segment: fine while the plan is still growing,
+                # an error once this many segments are enough.
+                if timeline_frames(clips(n, default_joins(segments)), default_joins(segments)) >= target:
+                    joins_for(segments)  # raises the producer's error, naming the segment
+                js = None
+            if js is not None and timeline_frames(clips(n, js), js) >= target:
+                break
+            segments += 1
+            if segments > MAX_PLANNED_SEGMENTS:
+                raise PlanError(f"{duration_s} s needs more than {MAX_PLANNED_SEGMENTS} segments", "duration_s")
+        joins_list = js
+    else:
+        joins_list = joins_for(segments)
+        limit = run.frames_per_run if run is not None and run.hard else None
+        n = 2
+        while timeline_frames(clips(n, joins_list), joins_list) < target and (limit is None or n < limit + 1):
+            n += 1
+        if limit is not None and n > limit:
+            _check_overlaps(clips(limit, joins_list), joins_list)  # a too-long dissolve is the real reason
+            raise PlanError(
+                f"{segments} segments cannot fill {duration_s:g} s: one run of the model makes at most "
+                f"{limit} frames; use more segments or leave the count blank", "segment_count")
+        if run is not None:
+            n = run.at_least(n)
+    delivered = clips(n, joins_list)
     natives = [n] * segments
     # The last clip only needs what is left; its surplus (under one native frame's worth) is trimmed.
-    needed_last = target - timeline_frames(delivered[:-1], joins[:-1]) + joins[-1].overlap
-    natives[-1] = native_frames_for(needed_last, native_fps, spec.fps, interpolation, chained=joins[-1].chained)
+    needed_last = target - timeline_frames(delivered[:-1], joins_list[:-1]) + joins_list[-1].overlap
+    last = native_frames_for(needed_last, native_fps, spec.fps, interpolation, chained=joins_list[-1].chained)
+    natives[-1] = run.at_least(last) if run is not None else last
     delivered[-1] = needed_last
-    for i in range(1, segments):
-        overlap = joins[i].overlap
-        if overlap and (2 * overlap > delivered[i - 1] or 2 * overlap > delivered[i]):
-            raise ValueError(f"the {joins[i].kind} into segment {i + 1} ({overlap} frames) is longer than half "
-                             "a segment: shorten it or use fewer segments")
+    if needed_last <= joins_list[-1].overlap:
+        raise PlanError(f"the last of {segments} segments would show no frame of its own: use fewer segments",
+                        "segment_count")
+    _check_overlaps(delivered, joins_list)
     beats = split_beats(synopsis, segments)
     plans = [
         SegmentPlan(
             index=i,
             prompt=segment_prompt(beats[i], style, characters),
             seed=(seed + i * 7919) % 2**32,
-            join=joins[i],
+            join=joins_list[i],
             native_frames=natives[i],
             delivered_frames=delivered[i],
         )
         for i in range(segments)
     ]
-    return EpisodePlan(plans, native_fps, spec.fps, interpolation)
+    return EpisodePlan(plans, native_fps, spec.fps, interpolation, model=model, native_size=native_size,
+                       size=(spec.width, spec.height), run=run)
 
 
 def parse_joins(text: str, segments: int) -> list[Join]:

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import requests
 from PIL import Image
 
 from ..backend import (
@@ -34,8 +35,9 @@ from ..backend import (
     never_cancel,
     no_progress,
 )
+from ..model_profiles import ModelProfile, load_profiles
 from .client import ClientTimeouts, JobResult, deadline_from_env, encode_png
-from .errors import WorkflowInvalid
+from .errors import ComfyUIError, WorkflowInvalid
 from .pool import Attempt, AttemptCallback, JobContext, ServerPool, shared_pool
 from .workflows import Workflow, WorkflowLibrary, problems_message, workflow_problems
 
@@ -43,6 +45,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_KEYFRAME_WORKFLOW = "keyframe_txt2img"
 DEFAULT_SEGMENT_WORKFLOW = "svd_img2vid"
+DEFAULT_SEGMENT_MODEL = "svd_xt"  # a request that names no model (model_profiles.py)
+UNREACHABLE = "did not answer"
 # The parameter by which a workflow declares that it interpolates frames on the server (RIFE VFI's multiplier).
 INTERPOLATION_PARAM = "interpolation_multiplier"
 
@@ -89,6 +93,7 @@ class ComfyUIBackend:
         preview_method: str = "auto",
         max_attempts: int | None = None,
         owns_pool: bool = False,
+        profiles: Mapping[str, ModelProfile] | None = None,
     ) -> None:
         self.pool = pool
         self.library = library or WorkflowLibrary()
@@ -101,6 +106,9 @@ class ComfyUIBackend:
         self.preview_method = preview_method
         self.max_attempts = max_attempts
         self.owns_pool = owns_pool
+        # Model profiles by name (model_profiles.py): a segment request names its model, whose workflows,
+        # default settings and model files it runs with.
+        self.profiles = dict(profiles) if profiles is not None else load_profiles([self.library.directory])
 
     @classmethod
     def from_env(
@@ -143,20 +151,27 @@ class ComfyUIBackend:
 
     # -- choosing a workflow -----------------------------------------------------------------------------
 
-    def candidates(self, kind: str) -> list[Workflow]:
+    def candidates(self, kind: str, model: str = "") -> list[Workflow]:
+        """The workflows to try, highest manifest priority first: a forced one; else every keyframe workflow,
+        or the segment workflows of the model (manifest `model`; SVD-XT's when a manifest or a request names
+        none)."""
         forced = self.keyframe_workflow if kind == "keyframe" else self.segment_workflow
         if forced:
             return [self.library.get(forced)]
-        default = DEFAULT_KEYFRAME_WORKFLOW if kind == "keyframe" else DEFAULT_SEGMENT_WORKFLOW
-        if not self.variants:
-            return [self.library.get(default)]
         found = self.library.of_kind(kind)
+        if kind == "segment":  # only the model's own workflows (manifest "model"; none named: SVD-XT's)
+            model = model or DEFAULT_SEGMENT_MODEL
+            found = [w for w in found if (w.model or DEFAULT_SEGMENT_MODEL) == model]
         if not found:
-            raise WorkflowInvalid(f"No {kind} workflow in {self.library.directory}", elsewhere=False)
+            raise WorkflowInvalid(f"No {kind} workflow" + (f" for the model {model!r}" if kind == "segment" else "")
+                                  + f" in {self.library.directory}", elsewhere=False)
+        if not self.variants:  # the plain workflow only: the lowest priority
+            default = DEFAULT_KEYFRAME_WORKFLOW if kind == "keyframe" else DEFAULT_SEGMENT_WORKFLOW
+            return [next((w for w in found if w.name == default), found[-1])]
         return found
 
     def choose(self, kind: str, values: Mapping[str, Any], object_info: Mapping[str, Any],
-               server: str | None = None, *, server_interpolation: bool = True,
+               server: str | None = None, *, server_interpolation: bool = True, model: str = "",
                ) -> tuple[Workflow, dict[str, Any], list[str]]:
         """The first workflow of `kind` (by priority) that this server can run, filled with `values`.
         Without `server_interpolation`, workflows that interpolate frames on the server (RIFE) are passed over:
@@ -168,7 +183,10 @@ class ComfyUIBackend:
         skipped: list[str] = []
         first_error: tuple[Workflow, list] | None = None
         default = DEFAULT_KEYFRAME_WORKFLOW if kind == "keyframe" else DEFAULT_SEGMENT_WORKFLOW
-        candidates = self.candidates(kind)
+        candidates = self.candidates(kind, model)
+        if not candidates:
+            raise WorkflowInvalid(f"No {kind} workflow for model {model!r} in {self.library.directory}",
+                                  elsewhere=False)
         if not server_interpolation:
             candidates = [wf for wf in candidates if INTERPOLATION_PARAM not in wf.params] or candidates
         for wf in candidates:
@@ -185,6 +203,39 @@ class ComfyUIBackend:
         if len(candidates) > 1:
             message += f" (no {kind} workflow fits this server: tried {', '.join(w.name for w in candidates)})"
         raise WorkflowInvalid(message, server=server, problems=problems)
+
+    def what_servers_lack(self, model: str, width: int, height: int, num_frames: int,
+                          fps: int) -> dict[str, str | None]:
+        """Per server, what it lacks to run an episode of `model` (a keyframe workflow and one of the model's
+        segment workflows: node classes, model files, values), in a sentence; None where it has everything.
+        Asks each server's /object_info (cached), queues nothing."""
+        profile = self.profiles.get(model or DEFAULT_SEGMENT_MODEL)
+        values = {**(profile.defaults if profile else {}), **(profile.files if profile else {}),
+                  "prompt": "preflight", "negative_prompt": None, "seed": 0, "width": width, "height": height,
+                  "num_frames": num_frames, "fps": fps, "filename_prefix": "tower/preflight",
+                  "init_image": "tower/placeholder.png"}
+        lacks: dict[str, str | None] = {}
+        for url in list(self.pool.servers):
+            try:
+                info = self.pool.object_info(url)
+            except (ComfyUIError, requests.RequestException, ValueError) as exc:
+                lacks[url] = f"{UNREACHABLE} ({exc})"
+                continue
+            try:
+                self.choose("keyframe", values, info, server=url)
+                self.choose("segment", values, info, server=url, model=model)
+                lacks[url] = None
+            except WorkflowInvalid as exc:  # names node, class, input and the missing file or value
+                lacks[url] = str(exc)
+        return lacks
+
+    def check_servers(self, model: str, width: int, height: int, num_frames: int, fps: int) -> None:
+        """Before anything is queued: refuse an episode that no server can run, naming what each one lacks.
+        A server that does not answer now may come back (the pool waits for it): it does not refuse."""
+        lacks = self.what_servers_lack(model, width, height, num_frames, fps)
+        if lacks and all(why and not why.startswith(UNREACHABLE) for why in lacks.values()):
+            raise WorkflowInvalid(f"no ComfyUI server can run the model {model or DEFAULT_SEGMENT_MODEL!r}: "
+                                  + "; ".join(f"{url}: {why}" for url, why in lacks.items()), elsewhere=False)
 
     # -- the Backend protocol ----------------------------------------------------------------------------
 
@@ -205,6 +256,7 @@ class ComfyUIBackend:
         description: str,
         native_for: tuple[int, int] | None = None,
         server_interpolation: bool = True,
+        model: str = "",
     ) -> tuple[JobResult, Workflow, list[str], list[dict[str, Any]]]:
         seen: dict[int, Attempt] = {}
         callbacks = [cb for cb in (self.on_attempt, on_attempt) if cb is not None]
@@ -229,7 +281,7 @@ class ComfyUIBackend:
                 param, image = upload
                 job_values[param] = "tower/placeholder.png"  # checked after upload, not against lists
             wf, graph, skipped = self.choose(kind, job_values, info, server=ctx.url,
-                                             server_interpolation=server_interpolation)
+                                             server_interpolation=server_interpolation, model=model)
             if native_for is not None and wf.native_size:
                 job_values["width"], job_values["height"] = native_size_for(wf.native_size, *native_for)
                 graph = wf.fill(job_values)
@@ -294,12 +346,17 @@ class ComfyUIBackend:
         """img2vid from request.init_image. The result's fps is request.fps times any interpolation done
         inside ComfyUI (RIFE variant), and its frames may be larger than requested (upscale variant);
         `info` says which server, workflow, prompt_id and attempts produced it."""
+        profile = self.profiles.get(request.model or DEFAULT_SEGMENT_MODEL)
         base = {**_request_values(request, f"tower/segment_{request.index:03d}"),
                 "num_frames": request.num_frames, "fps": request.fps}
+        if profile is not None:  # the model's settings and files first; the request and overrides win
+            base = {**profile.defaults, **profile.files, **base}
+        if request.delivery_fps and request.fps and request.delivery_fps % request.fps == 0:
+            base[INTERPOLATION_PARAM] = request.delivery_fps // request.fps  # RIFE to exactly the delivery rate
         values = self._values(base, params)
         result, wf, skipped, attempts = self._run(
             "segment", values, progress, should_cancel, on_attempt, ("init_image", request.init_image),
-            f"segment {request.index}", server_interpolation=request.server_interpolation,
+            f"segment {request.index}", server_interpolation=request.server_interpolation, model=request.model,
         )
         frames = result.images
         multiplier = 1
@@ -309,6 +366,7 @@ class ComfyUIBackend:
             "backend": self.name,
             "server": result.server,
             "workflow": wf.name,
+            "model": request.model or None,
             "prompt_id": result.prompt_id,
             "checkpoint": values.get("ckpt_name") or wf.defaults.get("ckpt_name") or _template_value(
                 wf, "ckpt_name"),

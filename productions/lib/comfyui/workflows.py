@@ -9,6 +9,7 @@ by the environment variable TOWER_WORKFLOWS_DIR):
 
     {
       "kind": "segment",                 # "keyframe" (txt2img) or "segment" (img2vid)
+      "model": "svd_xt",                 # segments: the model profile it runs (model_profiles.py); default svd_xt
       "description": "...",
       "priority": 0,                     # among usable workflows of a kind, the highest priority wins
       "output_node": "7",                # the SaveImage node whose images are the result
@@ -78,6 +79,7 @@ class Workflow:
     native_size: tuple[int, int] | None = None
     description: str = ""
     path: Path | None = None
+    model: str = ""  # the model profile a segment workflow runs ("": SVD-XT's, the workflows made before profiles)
 
     def upload_inputs(self) -> set[tuple[str, str]]:
         """(node_id, input) pairs that receive uploaded file names (not checked against server lists)."""
@@ -225,6 +227,7 @@ def load_workflow(graph_path: Path, manifest_path: Path | None = None) -> Workfl
         native_size=native_size,
         description=str(manifest.get("description", "")),
         path=graph_path,
+        model=str(manifest.get("model") or ""),
     )
 
 
