@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest
@@ -82,6 +83,7 @@ class EpisodeIn(Schema):
     min_bitrate_bps: int = DELIVERY_SPEC.min_bitrate_bps
     segment_count: int | None = Field(None, description="blank: as many as the model needs, one native run each")
     video_model: str = Field("", description="a video model profile (GET /api/models); blank: the instance's")
+    keyframe_model: str = Field("", description="an image model profile for keyframes; blank: the instance's")
     transitions: str = Field("", description="how segments join, e.g. '3: cut; 5: dissolve 12; 6: fade 24' "
                                               "(blank: every segment continues the one before)")
     interpolation: str = Field("", description="none, hold, mci, rife or blend; blank: the model's default")
@@ -168,6 +170,7 @@ class EpisodeOut(Schema):
     interpolation_label: str
     native_fps: int
     video_model: str
+    keyframe_model: str
     plan: dict | None = Field(None, description="the plan (model, native size and rate, upscale factor, "
                                                 "segments with their native and delivered frames)")
     plan_error: str | None = None
@@ -213,6 +216,7 @@ def episode_out(episode: Episode) -> dict:
         "interpolation_label": profile.label(),
         "native_fps": profile.native_fps,
         "video_model": plan.model if plan else episode.video_model,
+        "keyframe_model": episode.keyframe_model or settings.TOWER_KEYFRAME_MODEL,
         "plan": plan.as_dict() if plan else None,
         "plan_error": plan_error,
         "created_at": episode.created_at,

@@ -3,11 +3,13 @@ which one an episode uses when it does not choose."""
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
 
+from productions.lib.comfyui.workflows import WorkflowLibrary
 from productions.lib.model_profiles import ModelProfile, ProfileError, load_profiles, pick
 
 BUILTIN_MODEL = "builtin"
@@ -18,12 +20,22 @@ COMFYUI_DEFAULT_MODEL = "svd_xt"
 
 
 @lru_cache(maxsize=4)
-def _profiles(directory: str) -> dict[str, ModelProfile]:
-    return load_profiles([Path(directory)] if directory else [])
+def _profiles(directory: str, options: str) -> dict[str, ModelProfile]:
+    found = load_profiles([Path(directory)] if directory else [])
+    for name, values in json.loads(options).items():
+        if name in found:
+            found[name] = found[name].with_options(values)
+    return found
 
 
 def profiles() -> dict[str, ModelProfile]:
-    return _profiles(settings.TOWER_WORKFLOWS_DIR or "")
+    """The profiles, with TOWER_MODEL_OPTIONS applied (files and settings set without touching a workflow)."""
+    return _profiles(settings.TOWER_WORKFLOWS_DIR or "", json.dumps(settings.TOWER_MODEL_OPTIONS, sort_keys=True))
+
+
+def keyframe_model(name: str = "") -> ModelProfile:
+    """The keyframe (image) profile `name`, or the instance's (TOWER_KEYFRAME_MODEL)."""
+    return pick(profiles(), name or settings.TOWER_KEYFRAME_MODEL, "image")
 
 
 def video_models() -> list[ModelProfile]:
@@ -54,12 +66,36 @@ def cannot_render(profile: ModelProfile) -> str | None:
     return None
 
 
+def option_keys(profile: ModelProfile) -> set[str]:
+    """What TOWER_MODEL_OPTIONS may set for a model: its files, and the parameters its workflows declare."""
+    library = WorkflowLibrary(settings.TOWER_WORKFLOWS_DIR or None)
+    names = set(library.names())
+    keys = set(profile.files)
+    for name in profile.workflows:
+        if name in names:
+            keys |= set(library.get(name).params)
+    return keys - {"prompt", "negative_prompt", "seed", "width", "height", "num_frames", "init_image", "end_image",
+                   "filename_prefix"}
+
+
 def configuration_problem() -> str | None:
     """What is wrong with TOWER_VIDEO_MODEL / TOWER_BACKEND / the profile files, in a sentence; None if fine."""
     try:
         found = profiles()
     except ProfileError as exc:
         return f"a model profile is malformed: {exc}"
+    for model, values in settings.TOWER_MODEL_OPTIONS.items():
+        profile = found.get(model)
+        if profile is None:
+            return f"TOWER_MODEL_OPTIONS: there is no model {model!r}; choose one of {', '.join(sorted(found))}"
+        unknown = sorted(set(values) - option_keys(profile))
+        if unknown:
+            return (f"TOWER_MODEL_OPTIONS: {model} has no file or setting {', '.join(map(repr, unknown))}; its "
+                    f"workflows take {', '.join(sorted(option_keys(profile))) or 'none'}")
+    try:
+        pick(found, settings.TOWER_KEYFRAME_MODEL, "image")
+    except ProfileError as exc:
+        return f"TOWER_KEYFRAME_MODEL: {exc}"
     name = settings.TOWER_VIDEO_MODEL
     if not name:
         return None

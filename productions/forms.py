@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
-from productions.catalog import cannot_render, video_models
+from productions.catalog import cannot_render, profiles, video_models
 from productions.lib.model_profiles import ProfileError
 from productions.lib.spec import DELIVERY_SPEC
 from productions.lib.upscale.config import realesrgan_problem
@@ -55,6 +55,9 @@ class EpisodeForm(forms.ModelForm):
         label="Segments", min_value=1, max_value=MAX_SEGMENTS, required=False,
         help_text="Blank: as many as the model needs, each one native run of it (see the plan). A number: that "
                   "many equal segments, each still no longer than one run.")
+    keyframe_model = forms.ChoiceField(
+        label="Keyframe model", required=False, choices=(),
+        help_text="Blank: the instance's (TOWER_KEYFRAME_MODEL). Keyframes are drawn at its native size.")
     video_model = forms.ChoiceField(
         label="Video model", required=False, choices=(),
         help_text="Blank: the instance's model. Each model generates at its own native size, length and rate.")
@@ -72,8 +75,8 @@ class EpisodeForm(forms.ModelForm):
         model = Episode
         fields = [
             "title", "synopsis", "style", "characters", "negative_prompt", "seed", "duration_s",
-            "width", "height", "fps", "min_bitrate_bps", "segment_count", "transitions", "video_model", "backend",
-            "upscaler", "interpolation", "native_fps",
+            "width", "height", "fps", "min_bitrate_bps", "segment_count", "transitions", "video_model",
+            "keyframe_model", "backend", "upscaler", "interpolation", "native_fps",
         ]
         help_texts = {
             "interpolation": "From the generation rate to the delivery rate. Blank: the model's default "
@@ -119,6 +122,9 @@ class EpisodeForm(forms.ModelForm):
             (p.name, f"{p.label} ({p.native_width}x{p.native_height}"
                      + (f", {p.frames_per_run} frames per run" if p.frames_per_run else "") + ")")
             for p in video_models()]
+        self.fields["keyframe_model"].choices = [("", "Instance default")] + [
+            (p.name, f"{p.label} ({p.native_width}x{p.native_height})")
+            for p in sorted(profiles().values(), key=lambda p: p.name) if p.kind == "image"]
 
     def clean_video_model(self) -> str:
         name = self.cleaned_data.get("video_model", "")

@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from productions.catalog import default_video_model, video_model
+from productions.catalog import default_video_model, keyframe_model, video_model
 from productions.lib.interpolation import LABELS as INTERPOLATION_LABELS
 from productions.lib.interpolation import GenerationProfile, resolve_profile
 from productions.lib.model_profiles import ModelProfile, ProfileError
@@ -157,6 +157,8 @@ class Episode(models.Model):
     # The video model (a profile name, productions.catalog); blank: the instance's (TOWER_VIDEO_MODEL) or the
     # backend's default.
     video_model = models.CharField(max_length=60, blank=True, default="")
+    # The keyframe (txt2img) model, a profile name; blank: the instance's (TOWER_KEYFRAME_MODEL).
+    keyframe_model = models.CharField(max_length=60, blank=True, default="")
     upscaler = models.CharField(max_length=20, choices=Upscaler.choices, blank=True, default="")
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
@@ -208,6 +210,9 @@ class Episode(models.Model):
         if self.video_model:
             return video_model(self.video_model)
         return default_video_model(self.backend or settings.TOWER_BACKEND)
+
+    def keyframe_profile(self) -> ModelProfile:
+        return keyframe_model(self.keyframe_model)
 
     def native_size(self) -> tuple[int, int]:
         """What the model generates at: the profile's size nearest the delivery's aspect (TOWER_NATIVE_SIZE

@@ -253,7 +253,8 @@ class EpisodeRender:
             self.set_stage("checking servers")  # what each server lacks is named before anything is queued
             width, height = episode.native_size()
             backend.check_servers(episode.model_profile().name, width, height,
-                                  max(s.native_frames for s in segments), episode.generation_profile().native_fps)
+                                  max(s.native_frames for s in segments), episode.generation_profile().native_fps,
+                                  episode.keyframe_profile().name)
 
         self.set_stage("keyframe")
         started = time.monotonic()
@@ -375,7 +376,8 @@ class EpisodeRender:
         size = episode.native_size()
         frame = backend.generate_keyframe(
             KeyframeRequest(prompt=prompt, seed=seed, width=size[0], height=size[1],
-                            negative_prompt=episode.negative_prompt, style=episode.style),
+                            negative_prompt=episode.negative_prompt, style=episode.style,
+                            model=episode.keyframe_profile().name if backend.is_ai else ""),
             lambda step, total, preview: self.keep_lease(),
             self.should_cancel,
         )

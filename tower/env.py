@@ -58,3 +58,31 @@ def database_from_url(url: str) -> dict:
             "CONN_HEALTH_CHECKS": True,
         }
     raise ValueError(f"unsupported database URL scheme {parsed.scheme!r} (use sqlite:/// or postgres://)")
+
+
+def _option_value(text: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_model_options(text: str) -> dict[str, dict[str, int | float | str]]:
+    """`"svd_xt.ckpt_name=a.safetensors; wan22_ti2v_5b.steps=8"` -> {"svd_xt": {"ckpt_name": "a.safetensors"},
+    "wan22_ti2v_5b": {"steps": 8}}. Numbers become numbers. A malformed entry raises ImproperlyConfigured."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    options: dict[str, dict[str, int | float | str]] = {}
+    for raw in text.replace("\n", ";").split(";"):
+        entry = raw.strip()
+        if not entry:
+            continue
+        name, _, value = entry.partition("=")
+        model, _, key = name.strip().partition(".")
+        if not value.strip() or not model or not key:
+            raise ImproperlyConfigured(f"TOWER_MODEL_OPTIONS: {entry!r} is not MODEL.KEY=VALUE (e.g. "
+                                       "svd_xt.ckpt_name=svd_xt_1_1.safetensors)")
+        options.setdefault(model.strip(), {})[key.strip()] = _option_value(value.strip())
+    return options

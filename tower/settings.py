@@ -14,7 +14,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from productions.lib.encoding import X264_PRESETS
-from tower.env import database_from_url, env_bool, env_int, env_list, sqlite_database
+from tower.env import database_from_url, env_bool, env_int, env_list, parse_model_options, sqlite_database
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("TOWER_DATA_DIR", BASE_DIR / "data")).resolve()
@@ -177,6 +177,13 @@ TOWER_WORKFLOWS_DIR = os.environ.get("TOWER_WORKFLOWS_DIR", "").strip()
 # `manage.py plan --list`); blank: the built-in generator's, or SVD-XT with TOWER_BACKEND=comfyui. Checked at
 # start-up (productions/checks.py).
 TOWER_VIDEO_MODEL = os.environ.get("TOWER_VIDEO_MODEL", "").strip()
+# The keyframe (txt2img) model: an image profile (sdxl, sd15, or an admin's own).
+TOWER_KEYFRAME_MODEL = os.environ.get("TOWER_KEYFRAME_MODEL", "sdxl").strip()
+# Per model: its files and settings, without editing or copying a workflow:
+# "svd_xt.ckpt_name=svd_xt_1_1.safetensors; wan22_ti2v_5b.steps=8; sdxl.ckpt_name=animagine-xl.safetensors".
+# A key that is one of the profile's files replaces that file; any other is a workflow parameter (steps, cfg,
+# sampler_name, lora_name...). Names and keys are checked at start-up (productions/checks.py).
+TOWER_MODEL_OPTIONS = parse_model_options(os.environ.get("TOWER_MODEL_OPTIONS", ""))
 # Where generation happens is the model profile's native size; TOWER_NATIVE_SIZE=WxH overrides it for every
 # model (small test runs). Upscaling takes it to the delivery size.
 TOWER_NATIVE_SIZE = None

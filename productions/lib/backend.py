@@ -36,6 +36,7 @@ class KeyframeRequest:
     height: int
     negative_prompt: str = ""
     style: str = ""
+    model: str = ""  # the keyframe (image) model's profile name; "": the backend's default
 
 
 @dataclass(frozen=True)

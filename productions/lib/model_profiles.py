@@ -30,6 +30,7 @@ the upscale factor follow from the profile. Django-free: settings pass the direc
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Iterable
@@ -103,6 +104,13 @@ class ModelProfile:
         """The allowed native size whose aspect ratio is nearest the delivery's (native_size on ties)."""
         want = math.log(width / height)
         return min(self.sizes, key=lambda s: abs(math.log(s[0] / s[1]) - want))
+
+    def with_options(self, values: dict[str, Any]) -> ModelProfile:
+        """This profile with an admin's values: a key naming one of its files replaces that file, any other
+        key sets a workflow parameter (steps, cfg, sampler_name, ...)."""
+        files = {**self.files, **{k: str(v) for k, v in values.items() if k in self.files}}
+        defaults = {**self.defaults, **{k: v for k, v in values.items() if k not in self.files}}
+        return dataclasses.replace(self, files=files, defaults=defaults)
 
     def as_dict(self) -> dict[str, Any]:
         """The profile as `manage.py plan --list --json` and the API show it."""

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 DEFAULT_KEYFRAME_WORKFLOW = "keyframe_txt2img"
 DEFAULT_SEGMENT_WORKFLOW = "svd_img2vid"
 DEFAULT_SEGMENT_MODEL = "svd_xt"  # a request that names no model (model_profiles.py)
+DEFAULT_KEYFRAME_MODEL = "sdxl"
 UNREACHABLE = "did not answer"
 # The parameter by which a workflow declares that it interpolates frames on the server (RIFE VFI's multiplier).
 INTERPOLATION_PARAM = "interpolation_multiplier"
@@ -204,16 +205,18 @@ class ComfyUIBackend:
             message += f" (no {kind} workflow fits this server: tried {', '.join(w.name for w in candidates)})"
         raise WorkflowInvalid(message, server=server, problems=problems)
 
-    def what_servers_lack(self, model: str, width: int, height: int, num_frames: int,
-                          fps: int) -> dict[str, str | None]:
+    def what_servers_lack(self, model: str, width: int, height: int, num_frames: int, fps: int,
+                          keyframe_model: str = "") -> dict[str, str | None]:
         """Per server, what it lacks to run an episode of `model` (a keyframe workflow and one of the model's
         segment workflows: node classes, model files, values), in a sentence; None where it has everything.
         Asks each server's /object_info (cached), queues nothing."""
         profile = self.profiles.get(model or DEFAULT_SEGMENT_MODEL)
-        values = {**(profile.defaults if profile else {}), **(profile.files if profile else {}),
+        values: dict[str, Any] = {**(profile.defaults if profile else {}), **(profile.files if profile else {}),
                   "prompt": "preflight", "negative_prompt": None, "seed": 0, "width": width, "height": height,
                   "num_frames": num_frames, "fps": fps, "filename_prefix": "tower/preflight",
                   "init_image": "tower/placeholder.png"}
+        kf = self.profiles.get(keyframe_model or DEFAULT_KEYFRAME_MODEL)
+        kf_values = {**values, **(kf.defaults if kf else {}), **(kf.files if kf else {})}
         lacks: dict[str, str | None] = {}
         for url in list(self.pool.servers):
             try:
@@ -222,17 +225,18 @@ class ComfyUIBackend:
                 lacks[url] = f"{UNREACHABLE} ({exc})"
                 continue
             try:
-                self.choose("keyframe", values, info, server=url)
+                self.choose("keyframe", kf_values, info, server=url)
                 self.choose("segment", values, info, server=url, model=model)
                 lacks[url] = None
             except WorkflowInvalid as exc:  # names node, class, input and the missing file or value
                 lacks[url] = str(exc)
         return lacks
 
-    def check_servers(self, model: str, width: int, height: int, num_frames: int, fps: int) -> None:
+    def check_servers(self, model: str, width: int, height: int, num_frames: int, fps: int,
+                      keyframe_model: str = "") -> None:
         """Before anything is queued: refuse an episode that no server can run, naming what each one lacks.
         A server that does not answer now may come back (the pool waits for it): it does not refuse."""
-        lacks = self.what_servers_lack(model, width, height, num_frames, fps)
+        lacks = self.what_servers_lack(model, width, height, num_frames, fps, keyframe_model)
         if lacks and all(why and not why.startswith(UNREACHABLE) for why in lacks.values()):
             raise WorkflowInvalid(f"no ComfyUI server can run the model {model or DEFAULT_SEGMENT_MODEL!r}: "
                                   + "; ".join(f"{url}: {why}" for url, why in lacks.items()), elsewhere=False)
@@ -321,12 +325,20 @@ class ComfyUIBackend:
         on_attempt: AttemptCallback | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> Frame:
-        """txt2img at the checkpoint's native size (manifest `native_size`, reshaped to the request's aspect
-        ratio), resized to request.width x request.height. `params` overrides workflow parameters, e.g.
-        {"lora_name": "hero.safetensors", "lora_strength": 0.8, "ckpt_name": ...}."""
-        values = self._values(_request_values(request, "tower/keyframe"), params)
+        """txt2img with the keyframe model's profile (request.model; SDXL when it names none): its files and
+        settings, at its native size nearest the request's aspect ratio (without a profile: the manifest's
+        `native_size` reshaped), resized to request.width x request.height. `params` overrides workflow
+        parameters, e.g. {"lora_name": "hero.safetensors", "lora_strength": 0.8, "ckpt_name": ...}."""
+        base = _request_values(request, "tower/keyframe")
+        profile = self.profiles.get(request.model or DEFAULT_KEYFRAME_MODEL)
         overridden = any(k in (params or {}) or k in self.params for k in ("width", "height"))
         native_for = None if overridden else (request.width, request.height)
+        if profile is not None and profile.kind == "image":
+            base = {**profile.defaults, **profile.files, **base}
+            if native_for is not None:
+                base["width"], base["height"] = profile.size_for(request.width, request.height)
+                native_for = None
+        values = self._values(base, params)
         result, _wf, _skipped, _attempts = self._run(
             "keyframe", values, progress, should_cancel, on_attempt, None, "keyframe", native_for
         )
