@@ -498,6 +498,8 @@ class SegmentAttempt(models.Model):
     error = models.TextField(blank=True)
     # Each try on a generation server within this attempt: {server, started_at, ended_at, outcome, error, ...}.
     tries = models.JSONField(default=list, blank=True)
+    # The most GPU memory in use on the server during the successful try (polled /system_stats), bytes.
+    peak_vram_bytes = models.BigIntegerField(null=True, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     files_dir = models.CharField(max_length=500, blank=True)  # relative to MEDIA_ROOT, once archived

@@ -68,6 +68,13 @@ def nvml_gpus() -> list[dict] | None:
     return gpus
 
 
+def previews_label(sends: bool | None) -> str:
+    """Whether a server sends step previews (0.3.64 does only when started with --preview-method auto)."""
+    if sends is None:
+        return "not seen yet"
+    return "on" if sends else "off: start ComfyUI with --preview-method auto"
+
+
 def comfyui_gpus() -> list[dict] | None:
     """One entry per device of each configured ComfyUI server (a server that is down: one entry, no VRAM)."""
     if not os.environ.get("TOWER_COMFYUI_URLS", "").strip():
@@ -79,7 +86,8 @@ def comfyui_gpus() -> list[dict] | None:
         queue = (server.get("queue_running") or 0) + (server.get("queue_pending") or 0)
         common = {"server": server["url"], "source": "comfyui", "healthy": bool(server.get("healthy")),
                   "queue": queue, "inflight": server.get("inflight", 0), "jobs_done": server.get("jobs_done", 0),
-                  "jobs_failed": server.get("jobs_failed", 0), "error": server.get("last_error", "")}
+                  "jobs_failed": server.get("jobs_failed", 0), "error": server.get("last_error", ""),
+                  "previews": previews_label(server.get("sends_previews"))}
         devices = server.get("devices") or []
         if not devices:
             gpus.append({**common, "name": server["url"], "index": None, "vram_used": None, "vram_total": None,
@@ -239,6 +247,28 @@ def throughput(now=None) -> dict:
             "segments_per_5min": buckets}
 
 
+def peak_vram_jobs(limit: int = 24) -> dict[str, Any]:
+    """The latest segment jobs' peak VRAM (polled from their server during the job) against the budget, with
+    the bars of a 400x140 chart: one bar per job, oldest first, and the budget line."""
+    from productions.models import SegmentAttempt
+
+    budget = int(settings.TOWER_VRAM_BUDGET_GB * 1024**3)
+    attempts = list(SegmentAttempt.objects.filter(peak_vram_bytes__isnull=False).select_related(
+        "segment", "segment__episode").order_by("-started_at")[:limit])[::-1]
+    top = max([budget, *(a.peak_vram_bytes for a in attempts)]) * 1.1
+    width = 400 / max(len(attempts), 1)
+    jobs = []
+    for i, a in enumerate(attempts):
+        height = 140 * a.peak_vram_bytes / top
+        jobs.append({"episode": a.segment.episode_id, "title": a.segment.episode.title,
+                     "segment": a.segment.index, "attempt": a.number, "server": a.server,
+                     "peak_bytes": a.peak_vram_bytes, "peak_gb": round(a.peak_vram_bytes / 1024**3, 2),
+                     "over": a.peak_vram_bytes > budget, "x": round(i * width + 1, 1),
+                     "width": round(max(width - 2, 1), 1), "y": round(140 - height, 1), "height": round(height, 1)})
+    return {"budget_bytes": budget, "budget_gb": settings.TOWER_VRAM_BUDGET_GB,
+            "budget_y": round(140 - 140 * budget / top, 1), "jobs": jobs}
+
+
 def monitor_state(with_history: bool = False, queue: int | None = None) -> dict[str, Any]:
     """`queue`: the Huey queue length when the caller just read it (else it is read here)."""
     from productions.models import MonitorSample, WorkerHeartbeat
@@ -265,6 +295,7 @@ def monitor_state(with_history: bool = False, queue: int | None = None) -> dict[
                              "running": running_segments(), "throughput": throughput(),
                              "interval_s": interval, "at": time.time()}
     if with_history:
+        state["peak_vram"] = peak_vram_jobs()
         since = timezone.now() - timedelta(seconds=HISTORY_S)
         state["history"] = [sample_point(s) for s in MonitorSample.objects.filter(at__gte=since).order_by("at")]
     return state

@@ -73,7 +73,9 @@ def get_backend(name: str) -> Backend:
         from productions.lib.comfyui import ComfyUIBackend, WorkflowLibrary
 
         return ComfyUIBackend.from_env(profiles=profiles(),
-                                       library=WorkflowLibrary(settings.TOWER_WORKFLOWS_DIR or None))
+                                       library=WorkflowLibrary(settings.TOWER_WORKFLOWS_DIR or None),
+                                       vram_budget_gb=settings.TOWER_VRAM_BUDGET_GB,
+                                       free_below_gb=settings.TOWER_COMFYUI_FREE_BELOW_GB)
     raise BackendError(f"unknown generation backend {name!r} (use 'builtin' or 'comfyui')")
 
 
@@ -494,7 +496,8 @@ class EpisodeRender:
         result.info.setdefault("backend", backend.name)
         result.info.setdefault("ai", backend.is_ai)
         if result.info.get("server"):
-            SegmentAttempt.objects.filter(pk=attempt.pk).update(server=str(result.info["server"]))
+            SegmentAttempt.objects.filter(pk=attempt.pk).update(server=str(result.info["server"]),
+                                                                peak_vram_bytes=result.info.get("peak_vram_bytes"))
         timings = dict(segment.timings)
         timings["qa_s"] = round(timings.get("qa_s", 0) + qa_s, 3)
         if keep:

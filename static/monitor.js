@@ -57,8 +57,8 @@
     fill("gpus", s.gpus.map((g) => [g.name, g.server, g.healthy ? "up" : "down",
       g.vram_total ? mib(g.vram_used) + " / " + mib(g.vram_total) + " MiB" : "unknown",
       g.utilization === null || g.utilization === undefined ? "not reported" : g.utilization + " %",
-      g.queue, g.jobs_done === undefined ? "" : g.jobs_done + " / " + g.jobs_failed]),
-      "No GPU reported (no NVML on the workers and no ComfyUI server configured).", 7);
+      g.queue, g.jobs_done === undefined ? "" : g.jobs_done + " / " + g.jobs_failed, g.previews || ""]),
+      "No GPU reported (no NVML on the workers and no ComfyUI server configured).", 8);
     fill("running", s.running.map((r) => {
       const link = document.createElement("a");
       link.href = "/episodes/" + r.episode + "/";

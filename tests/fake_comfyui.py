@@ -100,6 +100,13 @@ def real_object_info() -> dict[str, Any]:
                            "(set TOWER_COMFYUI_OBJECT_INFO to its path)") from exc
 
 
+def _canonical_uuid(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
 def _set_options(spec: list, options: list) -> None:
     """Replace a dropdown's choices in place, in whichever style the node declares it."""
     if spec and isinstance(spec[0], list):
@@ -185,8 +192,8 @@ class FakeComfyUI:
     (serve_forever()). Behaviour attributes may be changed at any time (configure())."""
 
     BEHAVIOURS = (
-        "job_time_s", "step_delay_s", "silent", "drop_socket_at_step", "drop_socket_times", "refuse_ws",
-        "ws_limit",
+        "job_time_s", "job_vram_gb", "step_delay_s", "silent", "preview_method", "per_job_previews", "jobs_api",
+        "drop_socket_at_step", "drop_socket_times", "refuse_ws", "ws_limit",
         "execution_error", "execution_error_type", "execution_error_times", "reject_prompts", "hang",
     )
 
@@ -207,7 +214,11 @@ class FakeComfyUI:
         missing_nodes: tuple[str, ...] = (),
         devices: list[dict] | None = None,
         preview_max: int = 128,
+        preview_method: str | None = "auto",
+        per_job_previews: bool = False,
+        jobs_api: bool = False,
         job_time_s: float | None = None,
+        job_vram_gb: float = 6.0,
         step_delay_s: float = 0.0,
         silent: bool = False,
         drop_socket_at_step: int | None = None,
@@ -239,7 +250,14 @@ class FakeComfyUI:
             "torch_vram_total": 2 * 1024**3, "torch_vram_free": 1024**3,
         }]
         self.preview_max = preview_max
+        # The server's --preview-method start flag (None: started without it, so 0.3.64 sends no previews
+        # whatever a job asks), and whether per-job preview_method is honoured (releases after Dec 2025).
+        self.preview_method = preview_method
+        self.per_job_previews = per_job_previews
+        # A newer server: /api/jobs, canonical-UUID prompt ids only (0.3.64 has neither).
+        self.jobs_api = jobs_api
         self.job_time_s = job_time_s
+        self.job_vram_gb = job_vram_gb  # GPU memory a running job holds (/system_stats shows it)
         self.step_delay_s = step_delay_s
         self.silent = silent
         self.drop_socket_at_step = drop_socket_at_step
@@ -261,7 +279,8 @@ class FakeComfyUI:
         self.dirs: dict[str, Path] = {}
         self.stats: dict[str, Any] = {"prompts": 0, "rejected": 0, "interrupts": [], "queue_deletes": [],
                                       "history_deletes": [], "uploads": [], "ws_connects": 0, "completed": [],
-                                      "failed": [], "prompt_ids": []}
+                                      "failed": [], "prompt_ids": [], "events": [], "job_requests": 0,
+                                      "history_requests": 0}
         self.received: list[dict] = []  # every accepted workflow, for tests to inspect
         self._reset_memory()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -590,8 +609,11 @@ class FakeComfyUI:
             ("GET", "/queue", self.h_get_queue),
             ("POST", "/queue", self.h_post_queue),
             ("POST", "/interrupt", self.h_interrupt),
+            ("POST", "/free", self.h_free),
             ("GET", "/history", self.h_get_history),
             ("GET", "/history/{prompt_id}", self.h_get_history_id),
+            ("GET", "/api/jobs", self.h_jobs),
+            ("GET", "/api/jobs/{prompt_id}", self.h_job),
             ("POST", "/history", self.h_post_history),
             ("GET", "/view", self.h_view),
             ("POST", "/upload/image", self.h_upload),
@@ -658,6 +680,11 @@ class FakeComfyUI:
             return web.json_response({"error": _err("no_prompt", "No prompt provided", "No prompt provided"),
                                       "node_errors": {}}, status=400)
         prompt = body["prompt"]
+        if self.jobs_api and body.get("prompt_id") is not None and not _canonical_uuid(body["prompt_id"]):
+            # newer servers (the jobs API's releases) accept only canonical lowercase UUIDs as prompt ids
+            return web.json_response({"error": _err("invalid_prompt_id", "Invalid prompt_id format",
+                                                    "prompt_id must be a canonical lowercase UUID"),
+                                      "node_errors": {}}, status=400)
         valid, error, outputs, node_errors = self.validate(prompt)
         if valid and self.reject_prompts:
             valid, error, node_errors = False, *self._forced_rejection(prompt)
@@ -671,6 +698,7 @@ class FakeComfyUI:
             extra["client_id"] = body["client_id"]
         prompt_id = str(body.get("prompt_id") or uuid.uuid4())
         self.stats["prompt_ids"].append(prompt_id)
+        self.stats["events"].append(("prompt", sorted({n["class_type"] for n in prompt.values()})))
         self.received.append(copy.deepcopy(prompt))
         self.pending.append([number, prompt_id, prompt, extra, outputs])
         self.pending.sort(key=lambda item: item[0])
@@ -707,6 +735,12 @@ class FakeComfyUI:
         await self.queue_updated()
         return web.Response(status=200)
 
+    async def h_free(self, request: web.Request) -> web.Response:
+        """Like ComfyUI's: it only sets flags, applied between jobs; recorded in `events` for ordering tests."""
+        body = await request.json()
+        self.stats["events"].append(("free", bool(body.get("unload_models")), bool(body.get("free_memory"))))
+        return web.Response(status=200)
+
     async def h_interrupt(self, request: web.Request) -> web.Response:
         body: dict = {}
         with contextlib.suppress(Exception):
@@ -717,6 +751,38 @@ class FakeComfyUI:
             self.interrupt_flag = True
         return web.Response(status=200)
 
+    def _job(self, prompt_id: str) -> dict | None:
+        """A job as newer servers' /api/jobs/{id} shows it (comfy_execution/jobs.py): status pending,
+        in_progress, completed or failed; outputs and execution_status once it is history."""
+        if prompt_id in self.history:
+            entry = self.history[prompt_id]
+            failed = entry["status"]["status_str"] == "error"
+            return {"id": prompt_id, "status": "failed" if failed else "completed", "outputs": entry["outputs"],
+                    "execution_status": entry["status"]}
+        if self.running and self.running[1] == prompt_id:
+            return {"id": prompt_id, "status": "in_progress", "outputs_count": 0}
+        if any(item[1] == prompt_id for item in self.pending):
+            return {"id": prompt_id, "status": "pending", "outputs_count": 0}
+        return None
+
+    async def h_jobs(self, request: web.Request) -> web.Response:
+        if not self.jobs_api:
+            return web.Response(status=404, text="404: Not Found")
+        self.stats["job_requests"] += 1
+        ids = [*([self.running[1]] if self.running else []), *(i[1] for i in self.pending), *self.history]
+        jobs = [job for job in (self._job(i) for i in ids) if job]
+        return web.json_response({"jobs": jobs, "pagination": {"offset": 0, "limit": None, "total": len(jobs),
+                                                                "has_more": False}})
+
+    async def h_job(self, request: web.Request) -> web.Response:
+        if not self.jobs_api:
+            return web.Response(status=404, text="404: Not Found")
+        self.stats["job_requests"] += 1
+        job = self._job(request.match_info["prompt_id"])
+        if job is None:
+            return web.json_response({"error": "Job not found"}, status=404)
+        return web.json_response(job)
+
     async def h_get_history(self, request: web.Request) -> web.Response:
         max_items = request.rel_url.query.get("max_items")
         items = list(self.history.items())
@@ -725,6 +791,7 @@ class FakeComfyUI:
         return web.json_response(dict(items))
 
     async def h_get_history_id(self, request: web.Request) -> web.Response:
+        self.stats["history_requests"] += 1
         prompt_id = request.match_info["prompt_id"]
         entry = self.history.get(prompt_id)
         return web.json_response({prompt_id: entry} if entry is not None else {})
@@ -812,9 +879,14 @@ class FakeComfyUI:
             self.running = item
             self.interrupt_flag = False
             await self.queue_updated()
+            used = int(self.job_vram_gb * 1024**3)
+            for device in self.devices:  # a job holds GPU memory while it runs (what /system_stats shows)
+                device["vram_free"] = max(0, device["vram_free"] - used)
             try:
                 await self._execute(item)
             finally:
+                for device in self.devices:
+                    device["vram_free"] = min(device["vram_total"], device["vram_free"] + used)
                 self.running = None
                 self.running_client = None
                 self.last_node = None
@@ -1001,7 +1073,10 @@ class FakeComfyUI:
         latent["text"] = pos.get("text", "") if isinstance(pos, dict) else ""
         # with a fixed job time, sampling takes 60 % of it (VAEDecode pads to the end)
         delay = max(0.0, (t_end - time.monotonic()) * 0.6) / max(1, steps) if t_end else self.step_delay_s
-        preview = extra.get("preview_method", "none") not in ("none", None, "")
+        # ComfyUI 0.3.64 sends previews only when started with --preview-method (per-job preview_method came
+        # with a later release: `per_job_previews`), and each step's preview BEFORE that step's progress.
+        asked = extra.get("preview_method", "none") not in ("none", None, "")
+        preview = self.preview_method not in (None, "", "none") or (self.per_job_previews and asked)
         for step in range(1, steps + 1):
             if self.interrupt_flag:
                 self.interrupt_flag = False
@@ -1011,10 +1086,15 @@ class FakeComfyUI:
                     self.execution_error_times -= 1
                 raise NodeFailed(self.execution_error_type, self.execution_error)
             await asyncio.sleep(delay)
-            await self.send_json("progress", {"value": step, "max": steps, "prompt_id": prompt_id,
-                                              "node": node_id}, sid)
+            # A real server's order per step (comfy_execution/progress.py, then main.py's hook): progress_state,
+            # the preview image, then the classic progress message.
+            await self.send_json("progress_state", {"prompt_id": prompt_id, "nodes": {node_id: {
+                "value": step, "max": steps, "state": "running", "node_id": node_id, "prompt_id": prompt_id,
+                "display_node_id": node_id, "parent_node_id": None, "real_node_id": node_id}}}, sid)
             if preview and not self.silent:
                 await self.send_bytes(self._preview(latent, step, steps, prompt_id, node_id, sid), sid)
+            await self.send_json("progress", {"value": step, "max": steps, "prompt_id": prompt_id,
+                                              "node": node_id}, sid)
             if self.drop_socket_at_step == step and self.drop_socket_times != 0:
                 self.drop_socket_times -= 1
                 ws = self.sockets.get(sid) if sid else None
@@ -1152,12 +1232,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--job-time", type=float, default=None, help="every job takes this many seconds")
     parser.add_argument("--step-delay", type=float, default=0.02, help="seconds per sampler step otherwise")
     parser.add_argument("--custom-nodes", action="store_true", help="also offer 'RIFE VFI'")
+    parser.add_argument("--preview-method", default="auto",
+                        help="like ComfyUI's start flag; 'none': no previews whatever a job asks (0.3.64)")
     parser.add_argument("--upscale-model", action="append", default=[], help="offer this upscale model")
     parser.add_argument("--cache-render", action="store_true", help="render each frame size once (benchmarks)")
     args = parser.parse_args(argv)
     fake = FakeComfyUI(host=args.host, port=args.port, job_time_s=args.job_time, step_delay_s=args.step_delay,
                        custom_nodes=args.custom_nodes, upscale_models=args.upscale_model,
-                       cache_render=args.cache_render)
+                       cache_render=args.cache_render, preview_method=args.preview_method)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # terminate() cleans up like Ctrl-C
     try:
         fake.serve_forever()
@@ -1172,7 +1254,7 @@ if __name__ == "__main__":
 # Short timings for tests: failures must surface in seconds, never hang.
 FAST_CLIENT_TIMEOUTS: dict[str, Any] = {
     "http_s": 2.0, "connect_s": 1.0, "recv_tick_s": 0.05, "silence_s": 0.5, "poll_interval_s": 0.1,
-    "reconnect_attempts": 3, "reconnect_backoff_s": 0.1, "max_http_failures": 3, "cancel_grace_s": 1.0,
+    "reconnect_attempts": 3, "reconnect_backoff_s": 0.1, "max_http_failures": 3,
 }
 FAST_POOL_OPTIONS: dict[str, Any] = {
     "health_interval_s": 0.2, "health_timeout_s": 1.0, "backoff_s": 0.05, "wait_for_server_s": 1.0,

@@ -111,3 +111,13 @@ def test_the_monitor_page_is_for_staff(fake_gpu_server, users, producer_client):
     page = client_for(users["staff"]).get("/monitor/").content.decode()
     assert "NVIDIA H100 80GB HBM3" in page and "20480 / 81920 MiB" in page and "not reported" in page
     assert 'id="monitor-state"' in page and "monitor.js" in page
+
+
+def test_a_server_that_sends_no_previews_is_named_on_the_monitor(fake_gpu_server, users):
+    from productions.lib.comfyui.pool import shared_pool
+    from tests.conftest import client_for
+
+    shared_pool().servers[fake_gpu_server.url].sends_previews = False  # what a job there found
+    monitor.Heartbeat(interval_s=5).beat()
+    page = client_for(users["staff"]).get("/monitor/").content.decode()
+    assert "off: start ComfyUI with --preview-method auto" in page

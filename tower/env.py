@@ -18,6 +18,22 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
+    """A number from the environment; a malformed or too small one stops start-up naming the variable."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number") from None
+    if number != number or (minimum is not None and number < minimum):
+        raise ImproperlyConfigured(f"{name}={value!r} must be a number of at least {minimum:g}")
+    return number
+
+
 def env_list(name: str, default: list[str] | None = None) -> list[str]:
     value = os.environ.get(name)
     if value is None or not value.strip():

@@ -14,7 +14,15 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from productions.lib.encoding import X264_PRESETS
-from tower.env import database_from_url, env_bool, env_int, env_list, parse_model_options, sqlite_database
+from tower.env import (
+    database_from_url,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    parse_model_options,
+    sqlite_database,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("TOWER_DATA_DIR", BASE_DIR / "data")).resolve()
@@ -177,6 +185,11 @@ TOWER_WORKFLOWS_DIR = os.environ.get("TOWER_WORKFLOWS_DIR", "").strip()
 # `manage.py plan --list`); blank: the built-in generator's, or SVD-XT with TOWER_BACKEND=comfyui. Checked at
 # start-up (productions/checks.py).
 TOWER_VIDEO_MODEL = os.environ.get("TOWER_VIDEO_MODEL", "").strip()
+# VRAM discipline on ComfyUI servers (the seed: under 10 GB on a 12 GB card): a model whose profile estimates
+# more than min(budget, the server's GPU memory) is not sent there; a server with less GPU memory than
+# TOWER_COMFYUI_FREE_BELOW_GB is asked to unload (POST /free) before a job of another model.
+TOWER_VRAM_BUDGET_GB = env_float("TOWER_VRAM_BUDGET_GB", 10.0, minimum=1.0)
+TOWER_COMFYUI_FREE_BELOW_GB = env_float("TOWER_COMFYUI_FREE_BELOW_GB", 16.0, minimum=0.0)
 # The keyframe (txt2img) model: an image profile (sdxl, sd15, or an admin's own).
 TOWER_KEYFRAME_MODEL = os.environ.get("TOWER_KEYFRAME_MODEL", "sdxl").strip()
 # Per model: its files and settings, without editing or copying a workflow:

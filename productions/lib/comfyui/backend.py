@@ -38,7 +38,7 @@ from ..backend import (
 from ..model_profiles import ModelProfile, load_profiles
 from .client import ClientTimeouts, JobResult, deadline_from_env, encode_png
 from .errors import ComfyUIError, WorkflowInvalid
-from .pool import Attempt, AttemptCallback, JobContext, ServerPool, shared_pool
+from .pool import Attempt, AttemptCallback, JobContext, ServerPool, ServerState, VramWatch, shared_pool
 from .workflows import Workflow, WorkflowLibrary, problems_message, workflow_problems
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,9 @@ DEFAULT_SEGMENT_WORKFLOW = "svd_img2vid"
 DEFAULT_SEGMENT_MODEL = "svd_xt"  # a request that names no model (model_profiles.py)
 DEFAULT_KEYFRAME_MODEL = "sdxl"
 UNREACHABLE = "did not answer"
+DEFAULT_VRAM_BUDGET_GB = 10.0
+DEFAULT_FREE_BELOW_GB = 16.0
+GIB = 1024**3
 # The parameter by which a workflow declares that it interpolates frames on the server (RIFE VFI's multiplier).
 INTERPOLATION_PARAM = "interpolation_multiplier"
 
@@ -95,6 +98,9 @@ class ComfyUIBackend:
         max_attempts: int | None = None,
         owns_pool: bool = False,
         profiles: Mapping[str, ModelProfile] | None = None,
+        vram_budget_gb: float = DEFAULT_VRAM_BUDGET_GB,
+        free_below_gb: float = DEFAULT_FREE_BELOW_GB,
+        vram_poll_s: float = 0.5,
     ) -> None:
         self.pool = pool
         self.library = library or WorkflowLibrary()
@@ -110,6 +116,12 @@ class ComfyUIBackend:
         # Model profiles by name (model_profiles.py): a segment request names its model, whose workflows,
         # default settings and model files it runs with.
         self.profiles = dict(profiles) if profiles is not None else load_profiles([self.library.directory])
+        # VRAM discipline (the seed: under 10 GB on a 12 GB card): a model whose estimated need is over
+        # min(budget, the server's GPU memory) is not sent there; a server with less GPU memory than
+        # `free_below_gb` is asked to unload before a job of another model; each job's peak is polled.
+        self.vram_budget_gb = vram_budget_gb
+        self.free_below_gb = free_below_gb
+        self.vram_poll_s = vram_poll_s
 
     @classmethod
     def from_env(
@@ -205,6 +217,28 @@ class ComfyUIBackend:
             message += f" (no {kind} workflow fits this server: tried {', '.join(w.name for w in candidates)})"
         raise WorkflowInvalid(message, server=server, problems=problems)
 
+    def vram_problem(self, profile: ModelProfile | None, server: ServerState) -> str | None:
+        """Why `profile`'s model does not fit this server's VRAM under the budget, in a sentence; None when it
+        fits or cannot be judged (no estimate, a server without a GPU, or one not heard from yet)."""
+        total = server.vram_total_bytes
+        if profile is None or profile.vram_gb is None or total is None:
+            return None
+        usable = min(self.vram_budget_gb, total / GIB)
+        if profile.vram_gb <= usable + 1e-9:
+            return None
+        return (f"{profile.label} needs about {profile.vram_gb:g} GB of VRAM ({profile.vram_source}), over "
+                f"{usable:.1f} GB usable here ({total / GIB:.1f} GB card, budget TOWER_VRAM_BUDGET_GB="
+                f"{self.vram_budget_gb:g})")
+
+    def _free_on_model_change(self, ctx: JobContext, family: str) -> None:
+        """Unload the previous model first when this job loads another one on a small card."""
+        state = ctx.server
+        total = state.vram_total_bytes
+        if (family and state.last_model not in (None, family) and total is not None
+                and total < self.free_below_gb * GIB):
+            log.info("asking %s to unload %s before %s", ctx.url, state.last_model, family)
+            ctx.client.free(unload_models=True, free_memory=True)
+
     def what_servers_lack(self, model: str, width: int, height: int, num_frames: int, fps: int,
                           keyframe_model: str = "") -> dict[str, str | None]:
         """Per server, what it lacks to run an episode of `model` (a keyframe workflow and one of the model's
@@ -223,6 +257,11 @@ class ComfyUIBackend:
                 info = self.pool.object_info(url)
             except (ComfyUIError, requests.RequestException, ValueError) as exc:
                 lacks[url] = f"{UNREACHABLE} ({exc})"
+                continue
+            server = self.pool.servers[url]
+            too_big = self.vram_problem(profile, server) or self.vram_problem(kf, server)
+            if too_big:
+                lacks[url] = too_big
                 continue
             try:
                 self.choose("keyframe", kf_values, info, server=url)
@@ -261,7 +300,10 @@ class ComfyUIBackend:
         native_for: tuple[int, int] | None = None,
         server_interpolation: bool = True,
         model: str = "",
+        family: str = "",
     ) -> tuple[JobResult, Workflow, list[str], list[dict[str, Any]]]:
+        """One job through the pool. `family`: the profile of the model it loads (its VRAM need rules out
+        servers where it does not fit; a change of model on a small card asks the server to unload first)."""
         seen: dict[int, Attempt] = {}
         callbacks = [cb for cb in (self.on_attempt, on_attempt) if cb is not None]
 
@@ -294,18 +336,28 @@ class ComfyUIBackend:
                 png, name = init_png(image)
                 job_values[param] = ctx.client.upload_image(png, name)
                 graph = wf.fill(job_values)
-            result = ctx.client.run(
-                graph,
-                output_node=wf.output_node,
-                progress=progress,
-                should_cancel=ctx.should_cancel,
-                deadline_at=ctx.deadline_at,
-                preview_method=self.preview_method,
-                progress_node=wf.progress_node,
-                on_queued=ctx.queued,
-            )
+            self._free_on_model_change(ctx, family)
+            watch = VramWatch(ctx.url, self.pool.timeouts, self.vram_poll_s) if self.vram_poll_s else None
+            try:
+                result = ctx.client.run(
+                    graph,
+                    output_node=wf.output_node,
+                    progress=progress,
+                    should_cancel=ctx.should_cancel,
+                    deadline_at=ctx.deadline_at,
+                    preview_method=self.preview_method,
+                    progress_node=wf.progress_node,
+                    on_queued=ctx.queued,
+                )
+            finally:
+                if watch is not None:
+                    ctx.attempt.peak_vram_bytes = watch.stop()
+                ctx.server.last_model = family
+            if self.preview_method not in ("", "none") and any(v for v, _ in result.node_progress.values()):
+                ctx.server.sends_previews = result.previews > 0  # 0.3.64 without --preview-method sends none
             return result, wf, skipped
 
+        profile = self.profiles.get(family)
         result, wf, skipped = self.pool.run(
             job,
             should_cancel=should_cancel,
@@ -313,6 +365,7 @@ class ComfyUIBackend:
             deadline_s=self.deadline_s,
             max_attempts=self.max_attempts,
             description=description,
+            suitable=lambda server: self.vram_problem(profile, server) is None,
         )
         return result, wf, skipped, [a.as_dict() for a in seen.values()]
 
@@ -340,7 +393,8 @@ class ComfyUIBackend:
                 native_for = None
         values = self._values(base, params)
         result, _wf, _skipped, _attempts = self._run(
-            "keyframe", values, progress, should_cancel, on_attempt, None, "keyframe", native_for
+            "keyframe", values, progress, should_cancel, on_attempt, None, "keyframe", native_for,
+            family=profile.name if profile is not None else "",
         )
         if not result.images:
             raise WorkflowInvalid("The keyframe workflow produced no image", server=result.server)
@@ -369,6 +423,7 @@ class ComfyUIBackend:
         result, wf, skipped, attempts = self._run(
             "segment", values, progress, should_cancel, on_attempt, ("init_image", request.init_image),
             f"segment {request.index}", server_interpolation=request.server_interpolation, model=request.model,
+            family=profile.name if profile is not None else "",
         )
         frames = result.images
         multiplier = 1
@@ -387,6 +442,7 @@ class ComfyUIBackend:
             "interpolated_x": multiplier,
             "skipped_workflows": skipped,
             "attempts": attempts,
+            "peak_vram_bytes": attempts[-1].get("peak_vram_bytes") if attempts else None,
             "timings": result.timings,
             "notes": result.notes,
         }

@@ -91,7 +91,6 @@ class ClientTimeouts:
     reconnect_attempts: int = 5  # socket reopen attempts per job, with the same clientId
     reconnect_backoff_s: float = 0.5  # first wait between reopen attempts (doubles)
     max_http_failures: int = 3  # consecutive failed polls before the server counts as gone
-    cancel_grace_s: float = 2.0  # after a cancel, how long to wait for the server to drop the job
     download_workers: int = min(4, os.cpu_count() or 1)  # parallel /view downloads + PNG decodes
 
 
@@ -132,6 +131,11 @@ class FileRef:
         return {"filename": self.filename, "subfolder": self.subfolder, "type": self.type}
 
 
+JOB_STATES = {"pending": "pending", "in_progress": "running"}  # /api/jobs statuses still on the queue
+NO_PREVIEWS = ("the server sent no preview images: ComfyUI 0.3.64 and earlier send them only when started with "
+               "--preview-method auto (a job's own preview_method is honoured from the Dec 2025 releases on)")
+
+
 @dataclass
 class JobResult:
     prompt_id: str
@@ -142,6 +146,7 @@ class JobResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds: queued, executing, downloading
     notes: list[str] = field(default_factory=list)  # recoveries along the way (reconnects, polling...)
     node_progress: dict[str, tuple[int, int]] = field(default_factory=dict)  # node -> last (value, max)
+    previews: int = 0  # preview images received (0 with steps: the server sends none, see _Job)
 
 
 try:  # FFmpeg's PNG decoder (PyAV, a Tower dependency) costs ~30 % less CPU than Pillow's, same pixels
@@ -233,6 +238,7 @@ class ComfyUIClient:
         self.timeouts = timeouts or ClientTimeouts()
         self.client_id = client_id or uuid.uuid4().hex
         self.session = session or requests.Session()
+        self._jobs_api: bool | None = None  # whether the server answers /api/jobs (releases after 0.3.6x)
 
     # -- plain HTTP --------------------------------------------------------------------------------------
 
@@ -280,6 +286,10 @@ class ComfyUIClient:
 
     def system_stats(self) -> dict:
         return self.get_json("/system_stats")
+
+    def free(self, *, unload_models: bool = True, free_memory: bool = True) -> None:
+        """Ask the server to unload its models and free memory (applied between jobs, never mid-job)."""
+        self.post_json("/free", {"unload_models": unload_models, "free_memory": free_memory})
 
     def object_info(self) -> dict:
         return self.get_json("/object_info")
@@ -335,7 +345,8 @@ class ComfyUIClient:
         A POST that fails in transit is retried once, but only after checking the id is not already queued.
         A 400 raises WorkflowInvalid with the server's node_errors in plain words.
         """
-        prompt_id = prompt_id or str(uuid.uuid4())
+        # Newer servers refuse an id that is not a canonical lowercase UUID (400 invalid_prompt_id).
+        prompt_id = str(uuid.UUID(prompt_id)) if prompt_id else str(uuid.uuid4())
         extra: dict[str, Any] = {}
         if preview_method and preview_method != "none":
             extra["preview_method"] = preview_method
@@ -371,8 +382,43 @@ class ComfyUIClient:
         # Servers older than client-chosen ids make their own: follow whichever id it reports.
         return str(data.get("prompt_id") or prompt_id)
 
+    def has_jobs_api(self) -> bool:
+        """Does the server offer GET /api/jobs (Dec 2025 and later)? Asked once; 0.3.64 answers 404."""
+        if self._jobs_api is None:
+            response = self._request("GET", "/api/jobs", params={"limit": 1})
+            try:
+                body = response.json() if response.status_code == 200 else None
+            except ValueError:
+                body = None
+            self._jobs_api = isinstance(body, dict) and isinstance(body.get("jobs"), list)
+        return self._jobs_api
+
+    def job(self, prompt_id: str) -> dict | None:
+        """GET /api/jobs/{id}: the job with its outputs and execution status; None when the server has none."""
+        response = self._request("GET", f"/api/jobs/{prompt_id}")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise ServerUnavailable(f"The ComfyUI server at {self.base_url} answered {response.status_code} to "
+                                    f"GET /api/jobs/{prompt_id}", server=self.base_url)
+        data = self._json(response, "/api/jobs")
+        return data if isinstance(data, dict) else None
+
     def locate(self, prompt_id: str) -> tuple[str, dict | None]:
-        """Where a job is: ("done", history entry) | ("running", None) | ("pending", None) | ("vanished", None)."""
+        """Where a job is: ("done", history entry) | ("running", None) | ("pending", None) | ("vanished", None).
+        From GET /api/jobs/{id} where the server has it (one request), else from /history and /queue."""
+        if self.has_jobs_api():
+            job = self.job(prompt_id)
+            status = job.get("status") if job else None
+            if status in JOB_STATES:
+                return JOB_STATES[status], None
+            if status in ("completed", "failed"):
+                assert job is not None
+                execution = job.get("execution_status") or {
+                    "status_str": "success" if status == "completed" else "error",
+                    "completed": status == "completed", "messages": []}
+                return "done", {"outputs": job.get("outputs") or {}, "status": execution}
+            return "vanished", None
         entry = self.history(prompt_id)
         if entry is not None:
             return "done", entry
@@ -467,11 +513,16 @@ class _Job:
         self.cancelling = False
         self.notes: list[str] = []
         self.timings: dict[str, float] = {}
+        self.pending_preview: Frame | None = None  # a step's preview waits for that step's progress message
+        self.announced: tuple[int, int] | None = None  # a step progress_state announced, not reported yet
+        self.previews = 0
+        self.asked_previews = False
 
     # The job is "live" on the server from a successful POST until we saw it end.
     def run(self, workflow: Mapping[str, Any], preview_method: str,
             on_queued: Callable[[str], None] | None) -> JobResult:
         t0 = self.t0 = time.monotonic()
+        self.asked_previews = preview_method not in ("", "none")
         try:
             self.ws = self.c.open_socket()
         except ServerUnavailable as exc:
@@ -486,6 +537,7 @@ class _Job:
             if on_queued is not None:
                 on_queued(self.prompt_id)
             entry = self._follow()
+            self._flush()
             self.timings["executed"] = time.monotonic() - t0
             result = self._collect(entry)
             result.timings["downloaded"] = time.monotonic() - t0
@@ -535,15 +587,17 @@ class _Job:
             )
 
     def _cancel_and_confirm(self) -> None:
+        """Cancel, then wait (bounded by the deadline) until the server says the job is interrupted or gone,
+        and only then delete its history: an interrupt takes effect at the end of the current sampler step
+        (20-38 s on a CPU), and the server writes the job's history entry after that."""
         self.cancelling = True
         try:
             self.c.cancel(self.prompt_id)
-            end = min(time.monotonic() + self.t.cancel_grace_s, self.deadline_at)
-            while time.monotonic() < end:
+            while time.monotonic() < self.deadline_at:
                 state, _ = self.c.locate(self.prompt_id)
                 if state not in ("running", "pending"):
                     break
-                time.sleep(0.1)
+                time.sleep(self.t.poll_interval_s if self.t.poll_interval_s < 0.5 else 0.5)
         except ComfyUIError as exc:
             log.info("cancel of %s on %s incomplete: %s", self.prompt_id, self.server, exc)
         self._delete_history_quietly()
@@ -574,8 +628,9 @@ class _Job:
             if node is not None:
                 self.node_progress[str(node)] = (value, total)
             if self.progress_node is None or node is None or str(node) == self.progress_node:
-                self.step = (value, total)
-                self.progress(value, total, None)
+                self._step(value, total, from_state=False)
+        elif kind == "progress_state":
+            self._progress_state(data)
         elif kind == "execution_start":
             self.timings.setdefault("started", time.monotonic() - self.t0)
         elif kind == "execution_error":
@@ -587,12 +642,64 @@ class _Job:
                 server=self.server,
             )
 
+    def _step(self, value: int, total: int, *, from_state: bool) -> None:
+        """One sampler step. A real 0.3.64 sends, per step, `progress_state`, then the preview image, then
+        `progress`; an older one only the preview and `progress`. Each step is reported once, with its own
+        preview: a step announced by `progress_state` waits for its preview or its `progress`."""
+        if from_state:
+            if (value, total) in (self.step, self.announced):
+                self._flush()
+                return
+            self._flush()
+            self.announced = (value, total)
+            return
+        if self.announced == (value, total):
+            image, self.pending_preview = self.pending_preview, None
+            self._flush(image)
+            return
+        self._flush()
+        image, self.pending_preview = self.pending_preview, None
+        if (value, total) != self.step or image is not None:
+            self.step = (value, total)
+            self.progress(value, total, image)
+
+    def _flush(self, image: Frame | None = None) -> None:
+        """Report the step `progress_state` announced, if any, with `image`."""
+        if self.announced is not None:
+            self.step, self.announced = self.announced, None
+            self.progress(self.step[0], self.step[1], image)
+
+    def _progress_state(self, data: dict) -> None:
+        """`progress_state`: every active node's {value, max, state}; follow the progress node (else the
+        running node with steps)."""
+        nodes = data.get("nodes")
+        if not isinstance(nodes, dict):
+            return
+        for node_id, state in nodes.items():
+            if not isinstance(state, dict):
+                continue
+            try:
+                value, total = int(float(state.get("value", 0))), int(float(state.get("max", 0)))
+            except (TypeError, ValueError):
+                continue
+            if total <= 1:  # a node that only started or finished: no steps to show
+                continue
+            self.node_progress[str(node_id)] = (value, total)
+            if (self.progress_node is None and state.get("state") == "running") or str(node_id) == self.progress_node:
+                self._step(value, total, from_state=True)
+
     def _handle_binary(self, data: bytes) -> None:
-        if self.step is None:
+        """A step's preview image: handed over with the step it belongs to, the first one included."""
+        if not self.asked_previews:  # a server started with --preview-method sends them all the same
             return
         image = decode_preview(data, self.prompt_id)
-        if image is not None:
-            self.progress(self.step[0], self.step[1], image)
+        if image is None:
+            return
+        self.previews += 1
+        if self.announced is not None:
+            self._flush(image)
+        else:
+            self.pending_preview = image
 
     def _follow(self) -> dict:
         """Follow the job until it ends; return its history entry."""
@@ -722,8 +829,10 @@ class _Job:
             )
         refs = [FileRef.from_ui(item, self.server) for item in (ui.get("images") or ui.get("gifs"))]
         images = self._download_all(refs)
+        if self.step is not None and self.step[0] > 0 and not self.previews and self.asked_previews:
+            self.notes.append(NO_PREVIEWS)
         return JobResult(self.prompt_id, self.server, images, outputs, refs, dict(self.timings), self.notes,
-                         dict(self.node_progress))
+                         dict(self.node_progress), self.previews)
 
     def _download_all(self, refs: list[FileRef]) -> list[Frame]:
         def fetch(ref: FileRef) -> Frame:

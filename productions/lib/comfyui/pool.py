@@ -54,6 +54,7 @@ class Attempt:
     error: str = ""
     prompt_id: str = ""
     number: int = 1
+    peak_vram_bytes: int | None = None  # the most GPU memory in use on the server during the job (polled)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,10 +80,18 @@ class ServerState:
     jobs_failed: int = 0
     object_info: dict[str, Any] | None = None
     object_info_at: float = 0.0
+    last_model: str | None = None  # the model of Tower's last job there (a change may call for /free)
+    sends_previews: bool | None = None  # None until a job with sampler steps asked for previews there
 
     @property
     def load(self) -> int:
         return self.foreign_jobs + self.inflight
+
+    @property
+    def vram_total_bytes(self) -> int | None:
+        """The largest GPU's memory; None for a server without a GPU (a CPU device reports RAM) or unknown."""
+        sizes = [int(d.get("vram_total") or 0) for d in self.devices if str(d.get("type", "")).lower() != "cpu"]
+        return max(sizes) if sizes and max(sizes) > 0 else None
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -102,6 +111,7 @@ class ServerState:
             "ram_total": self.system.get("ram_total"),
             "ram_free": self.system.get("ram_free"),
             "devices": [dict(d) for d in self.devices],
+            "sends_previews": self.sends_previews,
         }
 
 
@@ -277,10 +287,11 @@ class ServerPool:
 
     # -- choosing a server -------------------------------------------------------------------------------
 
-    def pick(self, exclude: Sequence[str] = ()) -> str | None:
-        """The least-loaded healthy server not in `exclude` (ties: configuration order)."""
+    def pick(self, exclude: Sequence[str] = (), suitable: Callable[[ServerState], bool] | None = None) -> str | None:
+        """The least-loaded healthy server not in `exclude` and `suitable` (ties: configuration order)."""
         with self._lock:
-            candidates = [s for s in self.servers.values() if s.healthy and s.url not in exclude]
+            candidates = [s for s in self.servers.values() if s.healthy and s.url not in exclude
+                          and (suitable is None or suitable(s))]
             if not candidates:
                 return None
             order = list(self.servers)
@@ -333,13 +344,15 @@ class ServerPool:
         deadline_s: float | None = None,
         max_attempts: int | None = None,
         description: str = "job",
+        suitable: Callable[[ServerState], bool] | None = None,
     ) -> T:
         """Run `job(ctx)` on the best server; on a retryable ComfyUIError retry elsewhere.
 
         `on_attempt` gets a copy of the attempt's record when it starts (outcome "running") and again when it
         ends (same `number`, final outcome). Errors raised carry `.attempts` (a list of dicts). Permanent errors
         stop at once, except a WorkflowInvalid with `elsewhere=True` (this server lacks a node or model), which
-        moves on to a server that has not refused it yet (outcome "unsuitable").
+        moves on to a server that has not refused it yet (outcome "unsuitable"). `suitable` (e.g. the model fits
+        the server's VRAM) rules servers out before they are tried.
         """
         if not self.servers:
             raise NoServerAvailable(
@@ -369,7 +382,7 @@ class ServerPool:
         while True:
             if should_cancel():
                 raise fail(Cancelled("Cancelled on request"))
-            url = self._wait_for_server(tried, unsuitable, deadline_at, should_cancel)
+            url = self._wait_for_server(tried, unsuitable, deadline_at, should_cancel, suitable)
             if url is None:
                 if should_cancel():
                     continue  # raises Cancelled at the top of the loop
@@ -440,12 +453,13 @@ class ServerPool:
             time.sleep(min(0.1, max(0.0, end - time.monotonic())))
 
     def _wait_for_server(self, tried: Sequence[str], unsuitable: set[str], deadline_at: float,
-                         should_cancel: CancelCheck) -> str | None:
+                         should_cancel: CancelCheck,
+                         suitable: Callable[[ServerState], bool] | None = None) -> str | None:
         """Prefer a healthy server not tried yet, else any healthy one that did not refuse the workflow;
         wait (bounded) if none is healthy."""
         end = min(deadline_at, time.monotonic() + self.wait_for_server_s)
         while True:
-            url = self.pick(exclude=[*tried, *unsuitable]) or self.pick(exclude=list(unsuitable))
+            url = self.pick([*tried, *unsuitable], suitable) or self.pick(list(unsuitable), suitable)
             if url is not None:
                 return url
             if time.monotonic() >= end or should_cancel():
@@ -454,6 +468,40 @@ class ServerPool:
             if time.monotonic() >= end - 0.01:
                 return None
             self.check_all()
+
+
+class VramWatch:
+    """Polls a server's /system_stats during a job and keeps the most GPU memory in use (bytes), so each
+    attempt records its peak. A thread per job; `stop()` ends it."""
+
+    def __init__(self, url: str, timeouts: ClientTimeouts, interval_s: float = 0.5) -> None:
+        self.url, self.interval_s = url, interval_s
+        self.client = ComfyUIClient(url, timeouts=timeouts)
+        self.peak: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="comfyui-vram", daemon=True)
+        self._thread.start()
+
+    def sample(self) -> None:
+        try:
+            devices = self.client.system_stats().get("devices") or []
+        except (ComfyUIError, requests.RequestException, ValueError, AttributeError):
+            return
+        used = [int(d.get("vram_total") or 0) - int(d.get("vram_free") or 0) for d in devices
+                if isinstance(d, dict) and str(d.get("type", "")).lower() != "cpu"]
+        if used:
+            self.peak = max(self.peak or 0, max(used))
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval_s)
+
+    def stop(self) -> int | None:
+        self._stop.set()
+        self._thread.join(timeout=self.interval_s + 5)
+        self.client.session.close()
+        return self.peak
 
 
 class JobContext:
@@ -471,6 +519,10 @@ class JobContext:
 
     def object_info(self) -> dict[str, Any]:
         return self.pool.object_info(self.url)
+
+    @property
+    def server(self) -> ServerState:
+        return self.pool.servers[self.url]
 
     def queued(self, prompt_id: str) -> None:
         """Call when the server accepted the job (ComfyUIClient.run's on_queued)."""
@@ -494,4 +546,5 @@ def shared_pool(urls: Sequence[str] | None = None) -> ServerPool:
         return pool
 
 
-__all__ = ["Attempt", "AttemptCallback", "JobContext", "ServerPool", "ServerState", "shared_pool", "urls_from_env"]
+__all__ = ["Attempt", "AttemptCallback", "JobContext", "ServerPool", "ServerState", "VramWatch", "shared_pool",
+           "urls_from_env"]
