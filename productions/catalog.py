@@ -13,9 +13,6 @@ from productions.lib.comfyui.workflows import WorkflowLibrary
 from productions.lib.model_profiles import ModelProfile, ProfileError, load_profiles, pick
 
 BUILTIN_MODEL = "builtin"
-# Anchored generation (every segment between two keyframes made first) is not built yet: models that need a
-# last frame are planned and listed, not rendered.
-RENDERABLE_CONDITIONING = ("first",)
 COMFYUI_DEFAULT_MODEL = "svd_xt"
 
 
@@ -59,10 +56,11 @@ def default_video_model(backend: str) -> ModelProfile:
 
 
 def cannot_render(profile: ModelProfile) -> str | None:
-    """Why episodes cannot use this model yet, in a sentence; None when they can."""
-    if profile.conditioning not in RENDERABLE_CONDITIONING:
-        return (f"{profile.label} runs between two keyframes (first and last frame), and Tower does not make "
-                "segments between keyframes yet: choose a model that starts from one frame")
+    """Why episodes cannot use this model on this instance, in a sentence; None when they can: a model whose
+    estimated VRAM is over the instance's budget (TOWER_VRAM_BUDGET_GB) would be refused by every server."""
+    if profile.vram_gb is not None and profile.vram_gb > settings.TOWER_VRAM_BUDGET_GB:
+        return (f"{profile.label} needs about {profile.vram_gb:g} GB of VRAM ({profile.vram_source}), over this "
+                f"instance's budget of {settings.TOWER_VRAM_BUDGET_GB:g} GB (TOWER_VRAM_BUDGET_GB)")
     return None
 
 

@@ -15,9 +15,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 from django.conf import settings
+from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
@@ -34,10 +37,19 @@ from productions.lib.ffmpeg import FFmpegError
 from productions.lib.files import load_image, remove_stale_temporaries, save_image, thumbnail
 from productions.lib.interpolation import clip_method
 from productions.lib.planning import continuous_boundaries, timeline_frames, transition_ranges
-from productions.lib.post import Clip, SegmentClipWriter, SegmentFiles, render_episode_file, write_upscaled_clip
+from productions.lib.post import (
+    Clip,
+    SegmentClipWriter,
+    SegmentFiles,
+    render_episode_file,
+    upscale_chain,
+    write_upscaled_clip,
+)
 from productions.lib.qa import QAResult, check_episode_frames, check_segment_frames
 from productions.lib.upscale import Upscaler
 from productions.models import Episode, QAReport, Segment, SegmentAttempt, file_fingerprint
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +144,16 @@ def ensure_segments(episode: Episode) -> list[Segment]:
         )
     episode.native_fps, episode.interpolation = profile.native_fps, profile.interpolation
     return list(episode.segments.order_by("index"))
+
+
+def in_thread(fn: Callable[..., T]) -> Callable[..., T]:
+    """`fn` for a worker thread: the thread's own database connection is closed when it returns."""
+    def run(*args: Any) -> T:
+        try:
+            return fn(*args)
+        finally:
+            db_connection.close()
+    return run
 
 
 def children_cpu_s() -> float:
@@ -258,20 +280,10 @@ class EpisodeRender:
                                   max(s.native_frames for s in segments), episode.generation_profile().native_fps,
                                   episode.keyframe_profile().name)
 
-        self.set_stage("keyframe")
-        started = time.monotonic()
-        init = self.keyframe(backend)
-        timings["keyframe_s"] = round(time.monotonic() - started, 3) if not timings.get("keyframe_s") else \
-            timings["keyframe_s"]
-
-        for segment in segments:
-            if segment.is_complete():
-                init = load_image(segment.file("last_frame_path"))
-                continue
-            self.set_stage(f"segment {segment.index + 1} of {len(segments)}")
-            if segment.index and not segment.join_spec.chained:
-                init = self.shot_keyframe(segment, backend)  # a new shot starts from its own keyframe
-            init = self.make_segment(segment, init, backend)
+        if episode.model_profile().conditioning == "first_last":
+            self.render_anchored(segments, backend, timings)
+        else:
+            self.render_chained(segments, backend, timings)
         segments = list(episode.segments.order_by("index"))
         timings["generate_s"] = round(sum(s.timings.get("generate_s", 0) for s in segments), 3)
         timings["post_segments_s"] = round(sum(s.timings.get("post_s", 0) for s in segments), 3)
@@ -283,6 +295,8 @@ class EpisodeRender:
             raise QAFlagged(flagged)
 
         upscale = upscaler.ffmpeg_filter(self.spec.width, self.spec.height)
+        if upscale is not None:  # a model's native aspect (Wan 2.2: 1280x704) is cropped to the delivery's
+            upscale = upscale_chain(self.spec, upscale)
         if upscale is None:  # an upscaler outside ffmpeg: its frames are cached once per segment
             self.set_stage("upscaling")
             for segment in segments:
@@ -337,6 +351,62 @@ class EpisodeRender:
             failed = "; ".join(check.detail or check.name for check in report.failures)
             self.finish(Episode.Status.FAILED, f"The final video does not meet the delivery spec: {failed}.")
 
+    def render_chained(self, segments: list[Segment], backend: Backend, timings: dict) -> None:
+        """A first-frame model: each segment starts from the previous one's last frame (or its own keyframe
+        for a new shot), so the segments are made one after the other."""
+        self.set_stage("keyframe")
+        started = time.monotonic()
+        init = self.keyframe(backend)
+        timings["keyframe_s"] = round(time.monotonic() - started, 3) if not timings.get("keyframe_s") else \
+            timings["keyframe_s"]
+        started = time.monotonic()
+        for segment in segments:
+            if segment.is_complete():
+                init = load_image(segment.file("last_frame_path"))
+                continue
+            self.set_stage(f"segment {segment.index + 1} of {len(segments)}")
+            if segment.index and not segment.join_spec.chained:
+                init = self.shot_keyframe(segment, backend)  # a new shot starts from its own keyframe
+            init = self.make_segment(segment, init, backend)
+        timings["generation_wall_s"] = round(time.monotonic() - started, 3)
+
+    def render_anchored(self, segments: list[Segment], backend: Backend, timings: dict) -> None:
+        """A first-and-last-frame model: the keyframes of every segment boundary are made first, then every
+        segment runs between its two keyframes, as many at once as the backend has servers. A continuous join
+        shares its keyframe (segment i ends exactly where i+1 starts: the duplicate is dropped as for chained
+        segments); a segment before a cut or a dissolve, and the last one, end on a closing keyframe of their own.
+        Nothing waits for a previous segment, so drift cannot accumulate along a chain."""
+        parallel = max(1, int(getattr(backend, "parallelism", 1)))
+        todo = [s for s in segments if not s.is_complete()]
+        self.set_stage("keyframes")
+        started = time.monotonic()
+
+        def start_of(segment: Segment) -> Frame:
+            return self.keyframe(backend) if segment.index == 0 else self.shot_keyframe(segment, backend)
+
+        def end_of(segment: Segment) -> Frame:
+            after = segments[segment.index + 1] if segment.index + 1 < len(segments) else None
+            if after is not None and after.join_spec.chained:
+                return start_of(after)
+            path = SegmentFiles(segment.media_dir).closing_keyframe
+            return self.stored_keyframe(path, path.exists(), backend, segment.prompt,
+                                        next_seed(segment.seed, 1))[0]
+
+        with ThreadPoolExecutor(parallel, thread_name_prefix="tower-anchored") as pool:
+            starts = list(pool.map(in_thread(start_of), todo))
+            ends = list(pool.map(in_thread(end_of), todo))
+        timings["keyframe_s"] = round(time.monotonic() - started, 3)
+        self.set_stage(f"{len(todo)} segments, {min(parallel, max(1, len(todo)))} at a time")
+        started = time.monotonic()
+        with ThreadPoolExecutor(parallel, thread_name_prefix="tower-anchored") as pool:
+            made = [pool.submit(in_thread(self.make_segment), segment, start, backend, end)
+                    for segment, start, end in zip(todo, starts, ends, strict=True)]
+            errors = [f.exception() for f in made]
+        first = next((e for e in errors if e is not None), None)
+        if first is not None:
+            raise first
+        timings["generation_wall_s"] = round(time.monotonic() - started, 3)
+
     def clip_fps(self, segment: Segment) -> float:
         """The rate of the segment's native clip (recorded when written; the plan's for older segments)."""
         return segment.clip_fps or self.episode.generation_profile().native_fps
@@ -386,7 +456,7 @@ class EpisodeRender:
         save_image(frame, path)
         return frame, True
 
-    def make_segment(self, segment: Segment, init: Frame, backend: Backend) -> Frame:
+    def make_segment(self, segment: Segment, init: Frame, backend: Backend, end: Frame | None = None) -> Frame:
         """Generate one segment, streaming its frames through segment QA and into its native clip and proxy
         (one pass, one frame in memory at a time). A segment failing a blocking QA check is generated again
         with a new seed, up to TOWER_QA_MAX_ATTEMPTS tries; then it is flagged for the producer (FAILED, with
@@ -395,7 +465,7 @@ class EpisodeRender:
         tries_left = max_attempts
         while True:
             tries_left -= 1
-            attempt, qa, last = self.generate(segment, init, backend, last_try=tries_left <= 0)
+            attempt, qa, last = self.generate(segment, init, backend, last_try=tries_left <= 0, end=end)
             if qa.passed or tries_left <= 0:
                 break
             fail_attempt_qa(attempt, qa)
@@ -420,7 +490,7 @@ class EpisodeRender:
         return last
 
     def generate(self, segment: Segment, init: Frame, backend: Backend,
-                 last_try: bool) -> tuple[SegmentAttempt, QAResult, Frame]:
+                 last_try: bool, end: Frame | None = None) -> tuple[SegmentAttempt, QAResult, Frame]:
         """One try: generation, segment QA and the clips in one pass over the frames. The clips are kept when
         QA passes or on the `last_try` (a flagged segment's files are kept for the producer)."""
         episode = self.episode
@@ -451,7 +521,7 @@ class EpisodeRender:
                     height=size[1], num_frames=segment.native_frames, fps=profile.native_fps,
                     index=segment.index, negative_prompt=episode.negative_prompt, style=episode.style,
                     server_interpolation=profile.interpolation == "rife", model=episode.model_profile().name,
-                    delivery_fps=self.spec.fps,
+                    delivery_fps=self.spec.fps, end_image=end,
                 ),
                 self.segment_progress(segment),
                 self.should_cancel,

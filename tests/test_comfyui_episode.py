@@ -26,15 +26,15 @@ def wait_for_render(episode, worker: HueyWorker) -> None:
     wait_for(lambda: status_of(episode.pk) in {"delivered", "review", "failed"}, 300, "the render", worker=worker)
 
 
-def comfy_worker(tmp_path, settings, urls: list[str]) -> HueyWorker:
-    return HueyWorker(tmp_path / "worker.log", TOWER_MEDIA_ROOT=str(settings.MEDIA_ROOT), TOWER_BACKEND="comfyui",
+def comfy_worker(tmp_path, settings, urls: list[str], name: str = "worker", **env: str) -> HueyWorker:
+    return HueyWorker(tmp_path / f"{name}.log", TOWER_MEDIA_ROOT=str(settings.MEDIA_ROOT), TOWER_BACKEND="comfyui",
                       TOWER_COMFYUI_URLS=",".join(urls), TOWER_COMFYUI_HEALTH_INTERVAL_S="0.5",
-                      TOWER_COMFYUI_DEADLINE_S="60")
+                      TOWER_COMFYUI_DEADLINE_S="60", **env)
 
 
-def test_the_worker_renders_an_episode_through_comfyui(project, servers, tmp_path, settings):
-    episode = small_episode(project, backend="comfyui")
-    worker = comfy_worker(tmp_path, settings, [servers[0].url]).start()
+def render_through(episode, worker: HueyWorker):
+    """Start the episode, let a real Huey worker render it, and return it rendered (not failed)."""
+    worker.start()
     try:
         assert start_render(episode)
         wait_for_render(episode, worker)
@@ -43,6 +43,12 @@ def test_the_worker_renders_an_episode_through_comfyui(project, servers, tmp_pat
     episode.refresh_from_db()
     assert episode.status != "failed", episode.error
     assert check_conformance(episode.final_file, episode.delivery_spec()).passed
+    return episode
+
+
+def test_the_worker_renders_an_episode_through_comfyui(project, servers, tmp_path, settings):
+    episode = render_through(small_episode(project, backend="comfyui"), comfy_worker(tmp_path, settings,
+                                                                                    [servers[0].url]))
     for segment in episode.segments.all():
         assert segment.backend_info["backend"] == "comfyui" and segment.backend_info["ai"] is True
         assert segment.backend_info["server"] == servers[0].url
@@ -82,15 +88,8 @@ def test_a_server_killed_mid_episode_fails_over_to_the_other(project, servers, t
 def test_an_episode_renders_with_the_wan_shaped_profile(project, servers, tmp_path, settings):
     """Wan 2.2 TI2V-5B: 121-frame runs (4n+1) at 24 fps and 1280x704, no interpolation, its own core-node
     workflow with its model files, validated against the real schemas the fake serves."""
-    episode = small_episode(project, video_model="wan22_ti2v_5b", segment_count=None, duration_s=6.0)
-    worker = comfy_worker(tmp_path, settings, [servers[0].url]).start()
-    try:
-        assert start_render(episode)
-        wait_for_render(episode, worker)
-    finally:
-        worker.stop()
-    episode.refresh_from_db()
-    assert episode.status != "failed", episode.error
+    episode = render_through(small_episode(project, video_model="wan22_ti2v_5b", segment_count=None, duration_s=6.0),
+                             comfy_worker(tmp_path, settings, [servers[0].url]))
     assert (episode.native_fps, episode.interpolation) == (24, "none")
     segments = list(episode.segments.order_by("index"))
     assert [s.native_frames for s in segments] == [121, 25]  # one full run, then the shortest that finishes
@@ -100,3 +99,29 @@ def test_an_episode_renders_with_the_wan_shaped_profile(project, servers, tmp_pa
         assert info["frames"] == segment.native_frames and info["size"] == [1280, 704]
     report = check_conformance(episode.final_file, episode.delivery_spec())
     assert report.passed and report.probe.frame_count == 144
+
+
+def test_anchored_segments_run_at_once_across_two_servers(project, tmp_path, settings):
+    """A first-and-last-frame model (Wan 2.1 FLF2V): the boundary keyframes first, then the six segments
+    at once, spread over two servers through a real Huey worker; generation's wall time at most 0.6 of one
+    server's (the fake's jobs take a fixed time, like a GPU's)."""
+    # --cache-render: the fakes draw each frame size once, so their CPU (on this machine's two cores, beside
+    # the worker) stays far inside the fixed job time, as a GPU server's would
+    servers = [FakeProcess("--job-time", "2.5", "--cache-render"), FakeProcess("--job-time", "2.5", "--cache-render")]
+    walls = {}
+    try:
+        for count in (1, 2):
+            episode = small_episode(project, title=f"anchored on {count}", video_model="wan21_flf2v_720p",
+                                    duration_s=6.0, segment_count=6)
+            worker = comfy_worker(tmp_path, settings, [s.url for s in servers[:count]], f"worker{count}",
+                                  TOWER_VRAM_BUDGET_GB="32", TOWER_NATIVE_SIZE="128x72")
+            episode = render_through(episode, worker)
+            used = {s.backend_info["server"] for s in episode.segments.all()}
+            assert used == {s.url for s in servers[:count]}  # both servers made segments
+            walls[count] = episode.timings["generation_wall_s"]
+    finally:
+        for server in servers:
+            server.stop()
+    print(f"anchored generation wall: one server {walls[1]:.2f} s, two servers {walls[2]:.2f} s, "
+          f"ratio {walls[2] / walls[1]:.3f}")
+    assert walls[2] <= 0.6 * walls[1], walls

@@ -68,7 +68,7 @@ def test_a_chosen_segment_count_still_gives_one_run_each(producer_client, projec
     ({"video_model": "wan22_ti2v_5b", "backend": "builtin"}, "video_model", "runs on the comfyui backend"),
     ({"video_model": "svd_xt", "segment_count": 3}, "segment_count", "one run of the model makes at most 25"),
     ({"video_model": "wan22_ti2v_5b", "transitions": "9: cut"}, "transitions", "segment 9 has no join"),
-    ({"video_model": "wan21_flf2v_720p"}, "video_model", "does not make segments between keyframes yet"),
+    ({"video_model": "wan21_flf2v_720p"}, "video_model", "over this instance's budget of 10 GB"),
 ])
 def test_a_plan_that_cannot_be_is_a_422_naming_the_field(producer_client, project, settings, change, field, words):
     settings.TOWER_COMFYUI_URLS = ["http://127.0.0.1:9"]

@@ -144,7 +144,8 @@ def test_plan_refuses_bad_input_in_words(args, message):
     ({"TOWER_VIDEO_MODEL": "sora"}, "TOWER_VIDEO_MODEL: unknown video model 'sora'"),
     ({"TOWER_VIDEO_MODEL": "wan22_ti2v_5b", "TOWER_BACKEND": "builtin"}, "set TOWER_BACKEND=comfyui"),
     ({"TOWER_VIDEO_MODEL": "wan22_ti2v_5b", "TOWER_BACKEND": "comfyui"}, None),
-    ({"TOWER_VIDEO_MODEL": "wan21_flf2v_720p", "TOWER_BACKEND": "comfyui"}, "between keyframes yet"),
+    ({"TOWER_VIDEO_MODEL": "wan21_flf2v_720p", "TOWER_BACKEND": "comfyui"}, "over this instance's budget"),
+    ({"TOWER_VIDEO_MODEL": "wan21_flf2v_720p", "TOWER_BACKEND": "comfyui", "TOWER_VRAM_BUDGET_GB": 24}, None),
     ({"TOWER_VIDEO_MODEL": ""}, None),
 ])
 def test_the_instance_model_is_checked_at_start_up(values, message):

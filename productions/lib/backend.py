@@ -56,6 +56,8 @@ class SegmentRequest:
     server_interpolation: bool = True
     # The video model (its profile name, model_profiles.py): a backend runs only that model's workflows.
     model: str = ""
+    # Anchored generation (a first-and-last-frame model): the clip must end exactly on this frame.
+    end_image: Frame | None = None
     # The delivery rate a server-side interpolation should reach (fps x an integer multiplier); 0: unknown.
     delivery_fps: int = 0
 

@@ -1312,21 +1312,26 @@ class _Continuation:
         return _rgba_view(self.packed.take(rows, axis=0).take(cols, axis=1))
 
     def wipe(self, new: np.ndarray, progress: float, t_pan: float) -> np.ndarray:
-        """`new` (H, W, 3) where the wipe has passed, the pushed-in init image elsewhere, with a few pixels of
-        anti-aliased edge between them (a spatial edge, not a blend of whole pictures)."""
-        old = self.frame(progress, t_pan)[..., :3]
-        covered = float(_smoothstep(progress)) * self.w  # columns of the new scene
-        edge = max(1.0, WIPE_EDGE * self.h / H_REF)
-        x = np.arange(self.w, dtype=np.float32) + 0.5
-        if self.direction < 0:
-            x = self.w - x
-        weight = np.clip((x - (self.w - covered)) / edge + 0.5, 0.0, 1.0)  # 1 where the new scene shows
-        out = new.copy()
-        keep = weight < 1.0
-        if keep.any():
-            wt = weight[keep][None, :, None]
-            out[:, keep] = (old[:, keep] * (1.0 - wt) + new[:, keep] * wt + 0.5).astype(np.uint8)
-        return out
+        """`new` (H, W, 3) where the wipe has passed, the pushed-in init image elsewhere."""
+        return _wipe(self.frame(progress, t_pan)[..., :3], new, progress, self.direction)
+
+
+def _wipe(old: np.ndarray, new: np.ndarray, progress: float, direction: int) -> np.ndarray:
+    """`new` where a wipe entering from the side `direction` points to has passed (0..1), `old` elsewhere, with
+    a few pixels of anti-aliased edge between them (a spatial edge, not a blend of whole pictures)."""
+    h, w = old.shape[:2]
+    covered = float(_smoothstep(progress)) * w  # columns of the new picture
+    edge = max(1.0, WIPE_EDGE * h / H_REF)
+    x = np.arange(w, dtype=np.float32) + 0.5
+    if direction < 0:
+        x = w - x
+    weight = np.clip((x - (w - covered)) / edge + 0.5, 0.0, 1.0)  # 1 where the new picture shows
+    out = new.copy()
+    keep = weight < 1.0
+    if keep.any():
+        wt = weight[keep][None, :, None]
+        out[:, keep] = (old[:, keep] * (1.0 - wt) + new[:, keep] * wt + 0.5).astype(np.uint8)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -1428,6 +1433,12 @@ class BuiltinGenerator:
         n_wipe = 0 if continues_scene else max(1, int(round(WIPE_FRACTION * (n - 1))))
         mid_velocity = next(layer.velocity for layer in scene.layers if layer.name == "mid")
         continuation = None if continues_scene else _Continuation(init, mid_velocity)
+        # Anchored (first and last frame): the clip ends exactly on `end_image`, the next segment's keyframe,
+        # which wipes in over the last part of the clip (the way the opening wipe brings this scene in).
+        end = None if request.end_image is None else _as_init_image(request.end_image, W, H)
+        n_end = 0 if end is None else max(1, int(round(WIPE_FRACTION * (n - 1))))
+        end_clean = None if end is None else _without_label(end)
+        end_direction = 1 if mid_velocity >= 0 else -1
         info = {
             "backend": self.name,
             "ai": False,
@@ -1448,6 +1459,8 @@ class BuiltinGenerator:
             },
             "continued_from_keyframe": continues_scene,
             "wipe_frames": n_wipe,
+            "anchored": end is not None,
+            "end_wipe_frames": n_end,
         }
 
         def frames() -> Iterator[Frame]:
@@ -1458,10 +1471,14 @@ class BuiltinGenerator:
                 t_pan = t * pan_scale
                 if i == 0:
                     frame = init.copy()  # exactly the init image (equal to `opening` when continues_scene)
+                elif end is not None and i == n - 1:
+                    frame = end.copy()  # exactly the end image: the next segment starts on it
                 else:
                     frame = scene.render(t, t_pan)
                     if continuation is not None and i < n_wipe:
                         frame = continuation.wipe(frame, i / n_wipe, t_pan)
+                    if end_clean is not None and i > n - 1 - n_end:
+                        frame = _wipe(frame, end_clean, (i - (n - 1 - n_end)) / n_end, end_direction)
                     _stamp_label(frame)
                 last = i == n - 1
                 preview = _preview(frame) if (i == 0 or last or (i + 1) % PREVIEW_EVERY == 0) else None

@@ -80,6 +80,10 @@ class SegmentFiles:
     def keyframe(self) -> Path:  # the shot's own first frame, for segments that are not chained
         return self.folder / "keyframe.png"
 
+    @property
+    def closing_keyframe(self) -> Path:  # anchored models: the last frame of a segment before a new shot
+        return self.folder / "closing.png"
+
 
 def proxy_size(width: int, height: int) -> tuple[int, int]:
     w = min(PROXY_WIDTH, width - width % 2)
@@ -168,11 +172,38 @@ class _Discarded(Exception):
     """Internal: a writer left without commit()."""
 
 
+def aspect_crop(width: int, height: int, target_width: int, target_height: int) -> tuple[int, int, int, int] | None:
+    """(w, h, x, y): the centred crop of a width x height frame to the target's aspect ratio, as an editor
+    frames a picture for a wider or taller screen (never stretched); None when the aspects already agree to
+    within a pixel. Wan 2.2's 1280x704 for 16:9 delivery: (1252, 704, 14, 0)."""
+    if abs(width * target_height - height * target_width) < max(target_width, target_height):
+        return None
+    if width * target_height > height * target_width:  # wider than the target: crop the sides
+        w = int(round(height * target_width / target_height / 2)) * 2
+        return w, height, (width - w) // 2, 0
+    h = int(round(width * target_height / target_width / 2)) * 2
+    return width, h, 0, (height - h) // 2
+
+
+def upscale_chain(spec: DeliverySpec, upscale: str) -> str:
+    """The ffmpeg filters from a clip, whatever its size, to the delivery size: a centred crop to the
+    delivery's aspect at the clip's own size (a pass-through for a 16:9 clip; Wan 2.2's 1280x704 loses 14
+    columns a side instead of being stretched 2.3 %), then the upscaler's own filter."""
+    W, H = spec.width, spec.height
+    crop = (f"crop=w='min(iw,trunc((ih*{W}/{H}+0.5)/2)*2)':h='min(ih,trunc((iw*{H}/{W}+0.5)/2)*2)'")
+    return f"{crop},{upscale}"
+
+
 def write_upscaled_clip(files: SegmentFiles, *, native_size: tuple[int, int], fps: float, spec: DeliverySpec,
                         upscaler: Upscaler) -> None:
-    """Run an outside-ffmpeg upscaler over the native clip once; keep its frames losslessly (atomically)."""
+    """Run an outside-ffmpeg upscaler over the native clip once, cropped to the delivery's aspect first; keep
+    its frames losslessly (atomically)."""
     w, h = native_size
     frames = read_frames(files.native, w, h, what=f"decoding {files.native.name} for upscaling")
+    crop = aspect_crop(w, h, spec.width, spec.height)
+    if crop is not None:
+        cw, ch, x, y = crop
+        frames = (np.ascontiguousarray(f[y:y + ch, x:x + cw]) for f in frames)
     with atomic_path(files.upscaled) as tmp:
         pipe_frames_to_ffmpeg(
             upscaler.upscale(frames, spec.width, spec.height),

@@ -18,7 +18,7 @@ import hashlib
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -162,6 +162,11 @@ class ComfyUIBackend:
     def snapshot(self) -> list[dict[str, Any]]:
         return self.pool.snapshot()
 
+    @property
+    def parallelism(self) -> int:
+        """How many independent jobs are worth running at once: one per server."""
+        return max(1, len(self.pool.servers))
+
     # -- choosing a workflow -----------------------------------------------------------------------------
 
     def candidates(self, kind: str, model: str = "") -> list[Workflow]:
@@ -295,7 +300,7 @@ class ComfyUIBackend:
         progress: ProgressCallback,
         should_cancel: CancelCheck,
         on_attempt: AttemptCallback | None,
-        upload: tuple[str, Frame] | None,
+        upload: Sequence[tuple[str, Frame | None]] | None,
         description: str,
         native_for: tuple[int, int] | None = None,
         server_interpolation: bool = True,
@@ -312,29 +317,29 @@ class ComfyUIBackend:
             for cb in callbacks:
                 cb(attempt)
 
-        encoded: list[tuple[bytes, str]] = []  # the init image's PNG and upload name, made once per call
+        encoded: dict[str, tuple[bytes, str]] = {}  # each image's PNG and upload name, made once per call
+        uploads = [(param, image) for param, image in (upload or ()) if image is not None]
 
-        def init_png(image: Frame) -> tuple[bytes, str]:
-            if not encoded:
+        def png_of(param: str, image: Frame) -> tuple[bytes, str]:
+            if param not in encoded:
                 png = encode_png(image)
-                encoded.append((png, f"tower_{hashlib.sha1(png).hexdigest()[:20]}.png"))
-            return encoded[0]
+                encoded[param] = (png, f"tower_{hashlib.sha1(png).hexdigest()[:20]}.png")
+            return encoded[param]
 
         def job(ctx: JobContext) -> tuple[JobResult, Workflow, list[str]]:
             info = ctx.object_info()
             job_values = dict(values)
-            if upload is not None:
-                param, image = upload
+            for param, _image in uploads:
                 job_values[param] = "tower/placeholder.png"  # checked after upload, not against lists
             wf, graph, skipped = self.choose(kind, job_values, info, server=ctx.url,
                                              server_interpolation=server_interpolation, model=model)
             if native_for is not None and wf.native_size:
                 job_values["width"], job_values["height"] = native_size_for(wf.native_size, *native_for)
                 graph = wf.fill(job_values)
-            if upload is not None:
-                param, image = upload
-                png, name = init_png(image)
+            for param, image in uploads:
+                png, name = png_of(param, image)
                 job_values[param] = ctx.client.upload_image(png, name)
+            if uploads:
                 graph = wf.fill(job_values)
             self._free_on_model_change(ctx, family)
             watch = VramWatch(ctx.url, self.pool.timeouts, self.vram_poll_s) if self.vram_poll_s else None
@@ -421,7 +426,8 @@ class ComfyUIBackend:
             base[INTERPOLATION_PARAM] = request.delivery_fps // request.fps  # RIFE to exactly the delivery rate
         values = self._values(base, params)
         result, wf, skipped, attempts = self._run(
-            "segment", values, progress, should_cancel, on_attempt, ("init_image", request.init_image),
+            "segment", values, progress, should_cancel, on_attempt,
+            [("init_image", request.init_image), ("end_image", request.end_image)],
             f"segment {request.index}", server_interpolation=request.server_interpolation, model=request.model,
             family=profile.name if profile is not None else "",
         )
