@@ -226,7 +226,7 @@ class Episode(models.Model):
         an episode is planned: the render, the episode page, the API and the form all use it. ValueError (or
         ProfileError) in plain words when its settings do not give a plan."""
         model = self.model_profile()
-        profile = resolve_profile(model, self.fps, self.native_fps, self.interpolation)
+        profile = self.generation_profile()
         return plan_episode(
             self.synopsis,
             self.seed,

@@ -3,6 +3,13 @@
 from django.db import migrations, models
 
 
+def plan_drafts_from_their_model(apps, schema_editor):
+    """Episodes not planned yet that kept the old default of 6 segments now get as many as their model's
+    runs need (6 runs of 25 SVD frames cannot fill 30 s). Planned episodes keep their segments."""
+    Episode = apps.get_model("productions", "Episode")
+    Episode.objects.filter(segments__isnull=True, segment_count=6).update(segment_count=None)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -30,4 +37,5 @@ class Migration(migrations.Migration):
             name='segment_count',
             field=models.PositiveSmallIntegerField(blank=True, null=True),
         ),
+        migrations.RunPython(plan_drafts_from_their_model, migrations.RunPython.noop),
     ]
