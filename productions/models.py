@@ -390,6 +390,10 @@ class Segment(models.Model):
     join = models.CharField(max_length=12, default="continuous", choices=[(k, k) for k in JOIN_KINDS])
     join_frames = models.PositiveSmallIntegerField(default=0)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    # Anchored episodes make their segments on several workers at once: which worker makes this one now, and
+    # when it last proved alive (heartbeat_at None once it is handled in this pass). See Segment.claim().
+    claimed_by = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     progress = models.FloatField(default=0.0)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
@@ -419,6 +423,25 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.episode} #{self.index}"
+
+    def claim(self, worker_id: str, lease_s: int) -> bool:
+        """Take this segment for `worker_id` in an anchored render's pass: unclaimed in this pass, or claimed
+        by a worker gone silent for `lease_s`. Atomic across workers and hosts."""
+        now = timezone.now()
+        free = Q(claimed_by="") | Q(heartbeat_at__lt=now - timedelta(seconds=lease_s))
+        taken = Segment.objects.filter(pk=self.pk).exclude(status=self.Status.DONE).filter(free).update(
+            claimed_by=worker_id, heartbeat_at=now)
+        if taken:
+            self.refresh_from_db()
+        return bool(taken)
+
+    def heartbeat(self, worker_id: str) -> bool:
+        """False means another worker took this segment over (it went silent too long): stop."""
+        return bool(Segment.objects.filter(pk=self.pk, claimed_by=worker_id).update(heartbeat_at=timezone.now()))
+
+    def handled(self, worker_id: str) -> None:
+        """Made (or flagged) in this pass: nobody takes it again until the next render."""
+        Segment.objects.filter(pk=self.pk, claimed_by=worker_id).update(heartbeat_at=None)
 
     @property
     def join_spec(self) -> Join:

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from productions.lib.backend import (
@@ -50,6 +51,7 @@ from productions.lib.upscale import Upscaler
 from productions.models import Episode, QAReport, Segment, SegmentAttempt, file_fingerprint
 
 T = TypeVar("T")
+QA_FAILED = "QA failed"  # how a segment's error starts when automatic QA flagged it on every try
 
 log = logging.getLogger(__name__)
 
@@ -166,9 +168,11 @@ class EpisodeRender:
     """One worker's run over one episode. `run()` returns the final status."""
 
     def __init__(self, episode: Episode, worker_id: str | None = None,
-                 on_event: Callable[[dict], None] | None = None):
+                 on_event: Callable[[dict], None] | None = None, *, helper: bool = False):
         self.episode = episode
         self.worker_id = worker_id or new_worker_id()
+        self.helper = helper  # making segments of an anchored render another worker holds (see help())
+        self._local = threading.local()
         self.on_event = on_event
         self.spec = episode.delivery_spec()
         self._last_flush = 0.0
@@ -189,7 +193,10 @@ class EpisodeRender:
         self.keep_lease()
 
     def keep_lease(self) -> None:
-        if not self.episode.heartbeat(self.worker_id):
+        if not self.helper and not self.episode.heartbeat(self.worker_id):
+            raise LeaseLost()
+        segment = getattr(self._local, "segment", None)  # an anchored segment this thread holds
+        if segment is not None and not segment.heartbeat(self.worker_id):
             raise LeaseLost()
         if Episode.objects.filter(pk=self.episode.pk, cancel_requested=True).exists():
             self._cancel.set()
@@ -372,10 +379,14 @@ class EpisodeRender:
 
     def render_anchored(self, segments: list[Segment], backend: Backend, timings: dict) -> None:
         """A first-and-last-frame model: the keyframes of every segment boundary are made first, then every
-        segment runs between its two keyframes, as many at once as the backend has servers. A continuous join
-        shares its keyframe (segment i ends exactly where i+1 starts: the duplicate is dropped as for chained
-        segments); a segment before a cut or a dissolve, and the last one, end on a closing keyframe of their own.
-        Nothing waits for a previous segment, so drift cannot accumulate along a chain."""
+        segment runs between its two keyframes, all at once: this worker makes as many as its backend has
+        servers, and helper tasks (`make_anchored_segments`) let every other Huey worker take segments too;
+        each segment is claimed with a heartbeat (Segment.claim), so one whose worker dies is taken over.
+        A continuous join shares its keyframe (segment i ends exactly where i+1 starts: the duplicate is
+        dropped as for chained segments); a segment before a cut or a dissolve, and the last one, end on a
+        closing keyframe of their own. Nothing waits for a previous segment: drift cannot accumulate."""
+        from productions.tasks import make_anchored_segments
+
         parallel = max(1, int(getattr(backend, "parallelism", 1)))
         todo = [s for s in segments if not s.is_complete()]
         self.set_stage("keyframes")
@@ -393,19 +404,82 @@ class EpisodeRender:
                                         next_seed(segment.seed, 1))[0]
 
         with ThreadPoolExecutor(parallel, thread_name_prefix="tower-anchored") as pool:
-            starts = list(pool.map(in_thread(start_of), todo))
-            ends = list(pool.map(in_thread(end_of), todo))
+            list(pool.map(in_thread(start_of), todo))
+            list(pool.map(in_thread(end_of), todo))
         timings["keyframe_s"] = round(time.monotonic() - started, 3)
-        self.set_stage(f"{len(todo)} segments, {min(parallel, max(1, len(todo)))} at a time")
+        self.set_stage(f"{len(todo)} segments at once")
         started = time.monotonic()
+        Segment.objects.filter(pk__in=[s.pk for s in todo]).update(claimed_by="", heartbeat_at=None)
+        for _ in range(len(todo) - 1):  # a helper per segment that another worker could take
+            make_anchored_segments(self.episode.pk)
+        self.make_claimed(segments, backend, parallel)
+        while True:  # segments other workers hold: wait for them, take over any whose worker went silent
+            pending = Segment.objects.filter(pk__in=[s.pk for s in todo]).exclude(status=Segment.Status.DONE) \
+                .filter(Q(claimed_by="") | Q(heartbeat_at__isnull=False))
+            if not pending.exists():
+                break
+            if self.should_cancel():
+                raise Cancelled("Cancelled on request")
+            self.keep_lease()
+            self.make_claimed(segments, backend, parallel)
+            time.sleep(0.2)
+        failed = Segment.objects.filter(pk__in=[s.pk for s in todo], status=Segment.Status.FAILED) \
+            .exclude(error__startswith=QA_FAILED).first()
+        if failed is not None:  # a helper's backend or video error (QA failures are flagged as usual)
+            raise BackendError(f"segment {failed.index + 1}: {failed.error}")
+        timings["generation_wall_s"] = round(time.monotonic() - started, 3)
+
+    def anchor_frames(self, segment: Segment, segments: list[Segment]) -> tuple[Frame, Frame]:
+        """The two keyframes an anchored segment runs between (made by the worker holding the episode)."""
+        start = self.episode.media_dir / "keyframe.png" if segment.index == 0 else \
+            SegmentFiles(segment.media_dir).keyframe
+        after = segments[segment.index + 1] if segment.index + 1 < len(segments) else None
+        if after is not None and after.join_spec.chained:
+            end = SegmentFiles(after.media_dir).keyframe
+        else:
+            end = SegmentFiles(segment.media_dir).closing_keyframe
+        size = self.episode.native_size()
+        return load_image(start, size), load_image(end, size)
+
+    def make_claimed(self, segments: list[Segment], backend: Backend, parallel: int) -> None:
+        """Claim and make anchored segments, `parallel` at a time, until none is left to claim."""
+        def loop() -> None:
+            while not self.should_cancel():
+                segment = next((s for s in Segment.objects.filter(episode=self.episode).exclude(
+                    status=Segment.Status.DONE).order_by("index") if s.claim(self.worker_id, settings.TOWER_LEASE_S)),
+                    None)
+                if segment is None:
+                    return
+                self._local.segment = segment
+                try:
+                    start, end = self.anchor_frames(segment, segments)
+                    self.make_segment(segment, start, backend, end)
+                finally:
+                    self._local.segment = None
+                segment.handled(self.worker_id)
+
         with ThreadPoolExecutor(parallel, thread_name_prefix="tower-anchored") as pool:
-            made = [pool.submit(in_thread(self.make_segment), segment, start, backend, end)
-                    for segment, start, end in zip(todo, starts, ends, strict=True)]
-            errors = [f.exception() for f in made]
+            done = [pool.submit(in_thread(loop)) for _ in range(parallel)]
+            errors = [f.exception() for f in done]
         first = next((e for e in errors if e is not None), None)
         if first is not None:
             raise first
-        timings["generation_wall_s"] = round(time.monotonic() - started, 3)
+
+    def help(self) -> str:
+        """A helper task's part of an anchored render held by another worker: make segments it can claim.
+        A failure is written on the segment (the holder reports it); the episode is never touched."""
+        try:
+            backend = get_backend(self.episode.backend_name())
+            segments = list(self.episode.segments.order_by("index"))
+            self.make_claimed(segments, backend, max(1, int(getattr(backend, "parallelism", 1))))
+            return "helped"
+        except (LeaseLost, Cancelled):
+            return "stopped"
+        except Exception as exc:
+            log.exception("helping episode %s failed", self.episode.pk)
+            Segment.objects.filter(episode=self.episode, claimed_by=self.worker_id, heartbeat_at__isnull=False) \
+                .update(status=Segment.Status.FAILED, error=plain_error(exc), heartbeat_at=None)
+            return f"failed: {exc}"
 
     def clip_fps(self, segment: Segment) -> float:
         """The rate of the segment's native clip (recorded when written; the plan's for older segments)."""
@@ -479,7 +553,7 @@ class EpisodeRender:
                 outcome=SegmentAttempt.Outcome.SUCCEEDED, finished_at=timezone.now())
             segment.status = Segment.Status.DONE
         else:
-            message = (f"QA failed on {max_attempts} attempt(s): {qa.summary()}. "
+            message = (f"{QA_FAILED} on {max_attempts} attempt(s): {qa.summary()}. "
                        "Regenerate it (new seed, or an edited prompt), or override QA with a written reason.")
             fail_attempt_qa(attempt, qa)
             segment.status = Segment.Status.FAILED

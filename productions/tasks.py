@@ -32,6 +32,17 @@ def render_episode(episode_id: int) -> str:
     return EpisodeRender(episode).run()
 
 
+@db_task()
+def make_anchored_segments(episode_id: int) -> str:
+    """Help the worker that holds an anchored episode: make whichever of its segments nobody has claimed."""
+    from productions.render import EpisodeRender
+
+    episode = Episode.objects.filter(pk=episode_id, status=Episode.Status.RENDERING).first()
+    if episode is None:
+        return "not rendering"
+    return EpisodeRender(episode, helper=True).help()
+
+
 def start_render(episode: Episode) -> bool:
     """Queue a render (start, or resume after a failure or cancel). False if one is already active."""
     if not episode.queue_render():

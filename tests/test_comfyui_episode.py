@@ -5,7 +5,7 @@ import json
 import pytest
 
 from productions.lib.conformance import check_conformance
-from productions.models import Segment, SegmentAttempt
+from productions.models import Episode, Segment, SegmentAttempt
 from productions.tasks import start_render
 from tests.conftest import small_episode
 from tests.fake_comfyui import FakeProcess
@@ -125,3 +125,65 @@ def test_anchored_segments_run_at_once_across_two_servers(project, tmp_path, set
     print(f"anchored generation wall: one server {walls[1]:.2f} s, two servers {walls[2]:.2f} s, "
           f"ratio {walls[2] / walls[1]:.3f}")
     assert walls[2] <= 0.6 * walls[1], walls
+
+
+def test_anchored_segments_are_shared_by_several_huey_workers(project, tmp_path, settings):
+    """The worker holding an anchored episode makes segments, and helper tasks let another worker (on
+    another host, with its own server here) claim the rest: both workers' servers make segments, and the
+    generation wall time of six segments is at most 0.6 of one worker's."""
+    servers = [FakeProcess("--job-time", "2.5", "--cache-render"), FakeProcess("--job-time", "2.5", "--cache-render")]
+    env = {"TOWER_VRAM_BUDGET_GB": "32", "TOWER_NATIVE_SIZE": "128x72"}
+    walls = {}
+    try:
+        for count in (1, 2):
+            episode = small_episode(project, title=f"anchored, {count} workers", video_model="wan21_flf2v_720p",
+                                    duration_s=6.0, segment_count=6)
+            helpers = [comfy_worker(tmp_path, settings, [servers[i].url], f"w{count}-{i}", **env).start()
+                       for i in range(1, count)]  # the others: each with its own server
+            try:
+                episode = render_through(episode, comfy_worker(tmp_path, settings, [servers[0].url],
+                                                               f"w{count}-0", **env))
+            finally:
+                for helper in helpers:
+                    helper.stop()
+            used = {s.backend_info["server"] for s in episode.segments.all()}
+            assert used == {s.url for s in servers[:count]}, used  # each worker made segments
+            walls[count] = episode.timings["generation_wall_s"]
+    finally:
+        for server in servers:
+            server.stop()
+    print(f"anchored over Huey workers: one {walls[1]:.2f} s, two {walls[2]:.2f} s, ratio {walls[2] / walls[1]:.3f}")
+    assert walls[2] <= 0.6 * walls[1], walls
+
+
+def test_a_segment_whose_worker_dies_is_taken_over(project, tmp_path, settings):
+    """SIGKILL the helper worker while it makes an anchored segment: its claim goes silent, the worker
+    holding the episode takes the segment over after the lease, and the episode is delivered whole."""
+    servers = [FakeProcess("--job-time", "3.0", "--cache-render"), FakeProcess("--job-time", "3.0", "--cache-render")]
+    env = {"TOWER_VRAM_BUDGET_GB": "32", "TOWER_NATIVE_SIZE": "128x72", "TOWER_LEASE_S": "4"}
+    workers = [comfy_worker(tmp_path, settings, [server.url], f"k{i}", **env).start()
+               for i, server in enumerate(servers)]
+    try:
+        episode = small_episode(project, title="anchored, a worker dies", video_model="wan21_flf2v_720p",
+                                duration_s=4.0, segment_count=4)
+        assert start_render(episode)
+        holder = wait_for(lambda: Episode.objects.filter(pk=episode.pk).exclude(claimed_by="")
+                          .values_list("claimed_by", flat=True).first(), 60, "a worker holding the episode",
+                          interval=0.1)
+        helper = next(w for w in workers if f":{w.pid}:" not in holder)
+        taken = wait_for(lambda: Segment.objects.filter(episode=episode, claimed_by__contains=f":{helper.pid}:",
+                                                        heartbeat_at__isnull=False).first(),
+                         90, "the helper holding a segment", interval=0.1)
+        helper.kill()
+        wait_for(lambda: status_of(episode.pk) in {"delivered", "review", "failed"}, 300, "the render",
+                 worker=next(w for w in workers if w is not helper))
+    finally:
+        for worker in workers:
+            worker.stop()
+        for server in servers:
+            server.stop()
+    episode.refresh_from_db()
+    assert episode.status != "failed", episode.error
+    assert check_conformance(episode.final_file, episode.delivery_spec()).passed
+    redone = Segment.objects.get(pk=taken.pk)
+    assert redone.status == "done" and f":{helper.pid}:" not in redone.claimed_by  # made by the holder

@@ -28,6 +28,16 @@ class Migration(migrations.Migration):
             field=models.CharField(blank=True, default='', max_length=60),
         ),
         migrations.AddField(
+            model_name='segment',
+            name='claimed_by',
+            field=models.CharField(blank=True, max_length=200),
+        ),
+        migrations.AddField(
+            model_name='segment',
+            name='heartbeat_at',
+            field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AddField(
             model_name='segmentattempt',
             name='peak_vram_bytes',
             field=models.BigIntegerField(blank=True, null=True),
