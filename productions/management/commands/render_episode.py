@@ -13,7 +13,6 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from productions.forms import EpisodeForm
-from productions.lib.planning import DEFAULT_SEGMENTS
 from productions.lib.spec import DELIVERY_SPEC
 from productions.models import Episode, Project
 from productions.render import EpisodeRender
@@ -33,8 +32,9 @@ class Command(BaseCommand):
         parser.add_argument("--characters", default="")
         parser.add_argument("--seed", default="0")
         parser.add_argument("--duration", default=str(DELIVERY_SPEC.min_duration_s))
-        parser.add_argument("--segments", default=str(DEFAULT_SEGMENTS))
+        parser.add_argument("--segments", default="", help="a fixed count (default: as the model's runs need)")
         parser.add_argument("--backend", default="")
+        parser.add_argument("--model", default="", help="a video model (manage.py plan --list)")
 
     def handle(self, *args, **opts) -> None:
         episode = self.existing(opts["episode"]) if opts["episode"] else self.create(opts)
@@ -44,7 +44,8 @@ class Command(BaseCommand):
         if episode.is_active and episode.claimed_by:
             raise CommandError(f"Episode {episode.pk} is being rendered by {episode.claimed_by}.")
         episode.queue_render()
-        self.segments = episode.segment_count
+        plan, _ = episode.plan_or_error()
+        self.segments = len(plan.segments) if plan else 1  # for the progress line
         status = EpisodeRender(episode, on_event=self.show).run()
         sys.stderr.write("\n")
         episode.refresh_from_db()
@@ -70,6 +71,7 @@ class Command(BaseCommand):
             "title": opts["title"], "synopsis": opts["synopsis"], "style": opts["style"],
             "characters": opts["characters"], "seed": opts["seed"], "duration_s": opts["duration"],
             "segment_count": opts["segments"], "backend": opts["backend"], "upscaler": "",
+            "video_model": opts["model"],
             "width": DELIVERY_SPEC.width, "height": DELIVERY_SPEC.height, "fps": DELIVERY_SPEC.fps,
             "min_bitrate_bps": DELIVERY_SPEC.min_bitrate_bps,
         })
