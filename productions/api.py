@@ -192,7 +192,7 @@ def episode_out(episode: Episode) -> dict:
     is_ai, label = generator_label(episode.backend_name())
     report = episode.latest_conformance()
     segments = list(episode.segments.order_by("index"))
-    profile = episode.generation_profile()
+    profile = episode.shown_profile()
     plan, plan_error = episode.plan_or_error(segments)
     return {
         "id": episode.pk,
@@ -212,9 +212,9 @@ def episode_out(episode: Episode) -> dict:
         "fps": episode.fps,
         "min_bitrate_bps": episode.min_bitrate_bps,
         "transitions": episode.transitions,
-        "interpolation": profile.interpolation,
-        "interpolation_label": profile.label(),
-        "native_fps": profile.native_fps,
+        "interpolation": profile.interpolation if profile else episode.interpolation,
+        "interpolation_label": profile.label() if profile else "",
+        "native_fps": profile.native_fps if profile else (episode.native_fps or 0),
         "video_model": plan.model if plan else episode.video_model,
         "keyframe_model": episode.keyframe_model or settings.TOWER_KEYFRAME_MODEL,
         "plan": plan.as_dict() if plan else None,

@@ -269,6 +269,14 @@ class Episode(models.Model):
         """The native rate and interpolation this episode renders with (its own choice or its model's)."""
         return resolve_profile(self.model_profile(), self.fps, self.native_fps, self.interpolation)
 
+    def shown_profile(self) -> GenerationProfile | None:
+        """generation_profile() for pages and the API: None when its model is gone from this instance (an
+        admin removed a profile file); the plan then says why."""
+        try:
+            return self.generation_profile()
+        except ValueError:
+            return None
+
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE

@@ -88,3 +88,13 @@ def test_a_comfyui_model_needs_a_server(producer_client, project, settings):
 def test_the_models_are_listed(producer_client):
     listed = producer_client.get("/api/models").json()
     assert {"builtin", "svd_xt", "wan22_ti2v_5b", "sd15", "sdxl"} <= {m["name"] for m in listed}
+
+
+def test_an_episode_whose_model_is_gone_still_shows_and_says_why(producer_client, project):
+    from tests.conftest import small_episode
+
+    episode = small_episode(project, video_model="retired_model")  # an admin removed its profile file
+    body = producer_client.get(f"/api/episodes/{episode.pk}").json()
+    assert body["plan"] is None and "unknown video model 'retired_model'" in body["plan_error"]
+    page = producer_client.get(f"/episodes/{episode.pk}/")
+    assert page.status_code == 200 and "unknown video model" in page.content.decode()
