@@ -10,10 +10,14 @@ from pathlib import Path
 from django.conf import settings
 
 from productions.lib.comfyui.workflows import WorkflowLibrary
-from productions.lib.model_profiles import ModelProfile, ProfileError, load_profiles, pick
-
-BUILTIN_MODEL = "builtin"
-COMFYUI_DEFAULT_MODEL = "svd_xt"
+from productions.lib.model_profiles import (
+    BUILTIN_MODEL,
+    DEFAULT_COMFYUI_MODEL,
+    ModelProfile,
+    ProfileError,
+    load_profiles,
+    pick,
+)
 
 
 @lru_cache(maxsize=4)
@@ -52,7 +56,7 @@ def default_video_model(backend: str) -> ModelProfile:
         profile = video_model(configured)
         if profile.backend == backend:
             return profile
-    return video_model(BUILTIN_MODEL if backend == BUILTIN_MODEL else COMFYUI_DEFAULT_MODEL)
+    return video_model(BUILTIN_MODEL if backend == BUILTIN_MODEL else DEFAULT_COMFYUI_MODEL)
 
 
 def cannot_render(profile: ModelProfile) -> str | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from productions.lib.encoding import X264_PRESETS
+from productions.lib.model_profiles import DEFAULT_KEYFRAME_MODEL
 from tower.env import (
     database_from_url,
     env_bool,
@@ -191,7 +192,7 @@ TOWER_VIDEO_MODEL = os.environ.get("TOWER_VIDEO_MODEL", "").strip()
 TOWER_VRAM_BUDGET_GB = env_float("TOWER_VRAM_BUDGET_GB", 10.0, minimum=1.0)
 TOWER_COMFYUI_FREE_BELOW_GB = env_float("TOWER_COMFYUI_FREE_BELOW_GB", 16.0, minimum=0.0)
 # The keyframe (txt2img) model: an image profile (sdxl, sd15, or an admin's own).
-TOWER_KEYFRAME_MODEL = os.environ.get("TOWER_KEYFRAME_MODEL", "sdxl").strip()
+TOWER_KEYFRAME_MODEL = os.environ.get("TOWER_KEYFRAME_MODEL", DEFAULT_KEYFRAME_MODEL).strip()
 # Per model: its files and settings, without editing or copying a workflow:
 # "svd_xt.ckpt_name=svd_xt_1_1.safetensors; wan22_ti2v_5b.steps=8; sdxl.ckpt_name=animagine-xl.safetensors".
 # A key that is one of the profile's files replaces that file; any other is a workflow parameter (steps, cfg,

@@ -45,6 +45,11 @@ SHIPPED_DIR = Path(__file__).resolve().parents[2] / "workflows"
 KINDS = ("video", "image")
 BACKENDS = ("builtin", "comfyui")
 CONDITIONING = {"video": ("first", "first_last"), "image": ("text",)}
+# The models used when nothing names one: the built-in generator's, SVD-XT on ComfyUI (and for segment
+# workflows whose manifest names no model: they predate profiles), SDXL for keyframes.
+BUILTIN_MODEL = "builtin"
+DEFAULT_COMFYUI_MODEL = "svd_xt"
+DEFAULT_KEYFRAME_MODEL = "sdxl"
 REACH = ("none", "hold", "rife", "mci")
 
 
@@ -104,6 +109,11 @@ class ModelProfile:
         """The allowed native size whose aspect ratio is nearest the delivery's (native_size on ties)."""
         want = math.log(width / height)
         return min(self.sizes, key=lambda s: abs(math.log(s[0] / s[1]) - want))
+
+    @property
+    def workflow_values(self) -> dict[str, Any]:
+        """What its workflows are filled with before a request's own values: settings, then model files."""
+        return {**self.defaults, **self.files}
 
     def with_options(self, values: dict[str, Any]) -> ModelProfile:
         """This profile with an admin's values: a key naming one of its files replaces that file, any other

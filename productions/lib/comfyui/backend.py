@@ -35,7 +35,7 @@ from ..backend import (
     never_cancel,
     no_progress,
 )
-from ..model_profiles import ModelProfile, load_profiles
+from ..model_profiles import DEFAULT_COMFYUI_MODEL, DEFAULT_KEYFRAME_MODEL, ModelProfile, load_profiles
 from .client import ClientTimeouts, JobResult, deadline_from_env, encode_png
 from .errors import ComfyUIError, WorkflowInvalid
 from .pool import Attempt, AttemptCallback, JobContext, ServerPool, ServerState, VramWatch, shared_pool
@@ -45,8 +45,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_KEYFRAME_WORKFLOW = "keyframe_txt2img"
 DEFAULT_SEGMENT_WORKFLOW = "svd_img2vid"
-DEFAULT_SEGMENT_MODEL = "svd_xt"  # a request that names no model (model_profiles.py)
-DEFAULT_KEYFRAME_MODEL = "sdxl"
 UNREACHABLE = "did not answer"
 DEFAULT_VRAM_BUDGET_GB = 10.0
 DEFAULT_FREE_BELOW_GB = 16.0
@@ -178,8 +176,8 @@ class ComfyUIBackend:
             return [self.library.get(forced)]
         found = self.library.of_kind(kind)
         if kind == "segment":  # only the model's own workflows (manifest "model"; none named: SVD-XT's)
-            model = model or DEFAULT_SEGMENT_MODEL
-            found = [w for w in found if (w.model or DEFAULT_SEGMENT_MODEL) == model]
+            model = model or DEFAULT_COMFYUI_MODEL
+            found = [w for w in found if (w.model or DEFAULT_COMFYUI_MODEL) == model]
         if not found:
             raise WorkflowInvalid(f"No {kind} workflow" + (f" for the model {model!r}" if kind == "segment" else "")
                                   + f" in {self.library.directory}", elsewhere=False)
@@ -202,9 +200,6 @@ class ComfyUIBackend:
         first_error: tuple[Workflow, list] | None = None
         default = DEFAULT_KEYFRAME_WORKFLOW if kind == "keyframe" else DEFAULT_SEGMENT_WORKFLOW
         candidates = self.candidates(kind, model)
-        if not candidates:
-            raise WorkflowInvalid(f"No {kind} workflow for model {model!r} in {self.library.directory}",
-                                  elsewhere=False)
         if not server_interpolation:
             candidates = [wf for wf in candidates if INTERPOLATION_PARAM not in wf.params] or candidates
         for wf in candidates:
@@ -249,13 +244,13 @@ class ComfyUIBackend:
         """Per server, what it lacks to run an episode of `model` (a keyframe workflow and one of the model's
         segment workflows: node classes, model files, values), in a sentence; None where it has everything.
         Asks each server's /object_info (cached), queues nothing."""
-        profile = self.profiles.get(model or DEFAULT_SEGMENT_MODEL)
-        values: dict[str, Any] = {**(profile.defaults if profile else {}), **(profile.files if profile else {}),
-                  "prompt": "preflight", "negative_prompt": None, "seed": 0, "width": width, "height": height,
-                  "num_frames": num_frames, "fps": fps, "filename_prefix": "tower/preflight",
-                  "init_image": "tower/placeholder.png"}
+        profile = self.profiles.get(model or DEFAULT_COMFYUI_MODEL)
+        values: dict[str, Any] = {**(profile.workflow_values if profile else {}),
+                                  "prompt": "preflight", "negative_prompt": None, "seed": 0, "width": width,
+                                  "height": height, "num_frames": num_frames, "fps": fps,
+                                  "filename_prefix": "tower/preflight", "init_image": "tower/placeholder.png"}
         kf = self.profiles.get(keyframe_model or DEFAULT_KEYFRAME_MODEL)
-        kf_values = {**values, **(kf.defaults if kf else {}), **(kf.files if kf else {})}
+        kf_values = {**values, **(kf.workflow_values if kf else {})}
         lacks: dict[str, str | None] = {}
         for url in list(self.pool.servers):
             try:
@@ -282,7 +277,7 @@ class ComfyUIBackend:
         A server that does not answer now may come back (the pool waits for it): it does not refuse."""
         lacks = self.what_servers_lack(model, width, height, num_frames, fps, keyframe_model)
         if lacks and all(why and not why.startswith(UNREACHABLE) for why in lacks.values()):
-            raise WorkflowInvalid(f"no ComfyUI server can run the model {model or DEFAULT_SEGMENT_MODEL!r}: "
+            raise WorkflowInvalid(f"no ComfyUI server can run the model {model or DEFAULT_COMFYUI_MODEL!r}: "
                                   + "; ".join(f"{url}: {why}" for url, why in lacks.items()), elsewhere=False)
 
     # -- the Backend protocol ----------------------------------------------------------------------------
@@ -392,7 +387,7 @@ class ComfyUIBackend:
         overridden = any(k in (params or {}) or k in self.params for k in ("width", "height"))
         native_for = None if overridden else (request.width, request.height)
         if profile is not None and profile.kind == "image":
-            base = {**profile.defaults, **profile.files, **base}
+            base = {**profile.workflow_values, **base}
             if native_for is not None:
                 base["width"], base["height"] = profile.size_for(request.width, request.height)
                 native_for = None
@@ -417,11 +412,11 @@ class ComfyUIBackend:
         """img2vid from request.init_image. The result's fps is request.fps times any interpolation done
         inside ComfyUI (RIFE variant), and its frames may be larger than requested (upscale variant);
         `info` says which server, workflow, prompt_id and attempts produced it."""
-        profile = self.profiles.get(request.model or DEFAULT_SEGMENT_MODEL)
+        profile = self.profiles.get(request.model or DEFAULT_COMFYUI_MODEL)
         base = {**_request_values(request, f"tower/segment_{request.index:03d}"),
                 "num_frames": request.num_frames, "fps": request.fps}
         if profile is not None:  # the model's settings and files first; the request and overrides win
-            base = {**profile.defaults, **profile.files, **base}
+            base = {**profile.workflow_values, **base}
         if request.delivery_fps and request.fps and request.delivery_fps % request.fps == 0:
             base[INTERPOLATION_PARAM] = request.delivery_fps // request.fps  # RIFE to exactly the delivery rate
         values = self._values(base, params)

@@ -597,7 +597,7 @@ class _Job:
                 state, _ = self.c.locate(self.prompt_id)
                 if state not in ("running", "pending"):
                     break
-                time.sleep(self.t.poll_interval_s if self.t.poll_interval_s < 0.5 else 0.5)
+                time.sleep(min(self.t.poll_interval_s, 0.5))
         except ComfyUIError as exc:
             log.info("cancel of %s on %s incomplete: %s", self.prompt_id, self.server, exc)
         self._delete_history_quietly()
