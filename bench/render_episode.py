@@ -73,7 +73,7 @@ def main() -> int:
     from productions.lib.encoding import delivery_encode_args
     from productions.lib.ffmpeg import ffmpeg_command
     from productions.lib.planning import timeline_frames
-    from productions.lib.post import episode_graph
+    from productions.lib.post import episode_graph, upscale_chain
     from productions.models import Episode, Project
     from productions.render import EpisodeRender
     from productions.review import reject_segment
@@ -104,7 +104,7 @@ def main() -> int:
         # The floor's input: the delivered frames, made from the native clips as Tower makes them, in memory.
         render = EpisodeRender(episode)
         clips = [render.clip(s, upscaled=False) for s in segments]
-        graph = episode_graph(clips, spec, f"scale={spec.width}:{spec.height}:flags=lanczos")
+        graph = episode_graph(clips, spec, upscale_chain(spec, f"scale={spec.width}:{spec.height}:flags=lanczos"))
         inputs = [x for c in clips for x in ("-i", str(c.path))]
         raw = subprocess.run(ffmpeg_command([*inputs, "-filter_complex", graph, "-map", "[out]", "-f", "rawvideo",
                                              "-pix_fmt", spec.pix_fmt, "pipe:1"]),

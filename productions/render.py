@@ -148,6 +148,13 @@ def ensure_segments(episode: Episode) -> list[Segment]:
     return list(episode.segments.order_by("index"))
 
 
+def anchored_end(segment: Segment, segments: list[Segment]) -> Segment | None:
+    """The segment whose keyframe an anchored segment ends on: the next one when their join is continuous;
+    None when it ends on a closing keyframe of its own (before a cut, a dissolve or a fade, and the last)."""
+    after = segments[segment.index + 1] if segment.index + 1 < len(segments) else None
+    return after if after is not None and after.join_spec.chained else None
+
+
 def in_thread(fn: Callable[..., T]) -> Callable[..., T]:
     """`fn` for a worker thread: the thread's own database connection is closed when it returns."""
     def run(*args: Any) -> T:
@@ -396,8 +403,8 @@ class EpisodeRender:
             return self.keyframe(backend) if segment.index == 0 else self.shot_keyframe(segment, backend)
 
         def end_of(segment: Segment) -> Frame:
-            after = segments[segment.index + 1] if segment.index + 1 < len(segments) else None
-            if after is not None and after.join_spec.chained:
+            after = anchored_end(segment, segments)
+            if after is not None:
                 return start_of(after)
             path = SegmentFiles(segment.media_dir).closing_keyframe
             return self.stored_keyframe(path, path.exists(), backend, segment.prompt,
@@ -431,15 +438,18 @@ class EpisodeRender:
 
     def anchor_frames(self, segment: Segment, segments: list[Segment]) -> tuple[Frame, Frame]:
         """The two keyframes an anchored segment runs between (made by the worker holding the episode)."""
-        start = self.episode.media_dir / "keyframe.png" if segment.index == 0 else \
-            SegmentFiles(segment.media_dir).keyframe
-        after = segments[segment.index + 1] if segment.index + 1 < len(segments) else None
-        if after is not None and after.join_spec.chained:
-            end = SegmentFiles(after.media_dir).keyframe
-        else:
-            end = SegmentFiles(segment.media_dir).closing_keyframe
+        after = anchored_end(segment, segments)
+        end = self.start_keyframe(after) if after is not None else SegmentFiles(segment.media_dir).closing_keyframe
         size = self.episode.native_size()
-        return load_image(start, size), load_image(end, size)
+        return load_image(self.start_keyframe(segment), size), load_image(end, size)
+
+    def start_keyframe(self, segment: Segment) -> Path:
+        """Where the keyframe a segment starts from is kept: the episode's opening one, or the shot's own."""
+        return self.opening_keyframe if segment.index == 0 else SegmentFiles(segment.media_dir).keyframe
+
+    @property
+    def opening_keyframe(self) -> Path:
+        return self.episode.media_dir / "keyframe.png"
 
     def make_claimed(self, segments: list[Segment], backend: Backend, parallel: int) -> None:
         """Claim and make anchored segments, `parallel` at a time, until none is left to claim."""
@@ -496,7 +506,7 @@ class EpisodeRender:
         """The episode's opening keyframe (made once; the first segment starts from it)."""
         episode = self.episode
         first = episode.segments.order_by("index").first()
-        path = episode.media_dir / "keyframe.png"
+        path = self.opening_keyframe
         frame, made = self.stored_keyframe(path, bool(episode.keyframe_path), backend,
                                            first.prompt if first else episode.synopsis, episode.seed)
         if made:

@@ -174,15 +174,13 @@ class _Discarded(Exception):
 
 def aspect_crop(width: int, height: int, target_width: int, target_height: int) -> tuple[int, int, int, int] | None:
     """(w, h, x, y): the centred crop of a width x height frame to the target's aspect ratio, as an editor
-    frames a picture for a wider or taller screen (never stretched); None when the aspects already agree to
-    within a pixel. Wan 2.2's 1280x704 for 16:9 delivery: (1252, 704, 14, 0)."""
-    if abs(width * target_height - height * target_width) < max(target_width, target_height):
+    frames a picture for a wider or taller screen (never stretched); None when nothing is cut. The same
+    rounding as the ffmpeg expression of `upscale_chain`. Wan 2.2's 1280x704 for 16:9: (1252, 704, 14, 0)."""
+    w = min(width, int((height * target_width / target_height + 0.5) / 2) * 2)
+    h = min(height, int((width * target_height / target_width + 0.5) / 2) * 2)
+    if (w, h) == (width, height):
         return None
-    if width * target_height > height * target_width:  # wider than the target: crop the sides
-        w = int(round(height * target_width / target_height / 2)) * 2
-        return w, height, (width - w) // 2, 0
-    h = int(round(width * target_height / target_width / 2)) * 2
-    return width, h, 0, (height - h) // 2
+    return w, h, (width - w) // 2, (height - h) // 2
 
 
 def upscale_chain(spec: DeliverySpec, upscale: str) -> str:
