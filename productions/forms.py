@@ -129,7 +129,7 @@ class EpisodeForm(forms.ModelForm):
     def clean_video_model(self) -> str:
         name = self.cleaned_data.get("video_model", "")
         if name:
-            profile = next((p for p in video_models() if p.name == name), None)
+            profile = profiles().get(name)
             if profile and cannot_render(profile):
                 raise forms.ValidationError(f"{cannot_render(profile)}.")
             if profile and profile.backend == "comfyui" and not settings.TOWER_COMFYUI_URLS:
@@ -145,7 +145,7 @@ class EpisodeForm(forms.ModelForm):
         model = data.get("video_model", "")
         backend = data.get("backend", "")
         if model and backend:
-            profile = next((p for p in video_models() if p.name == model), None)
+            profile = profiles().get(model)
             if profile and profile.backend != backend:
                 self.add_error("video_model", f"{profile.label} runs on the {profile.backend} backend, not "
                                               f"{backend}: choose another model or backend.")
