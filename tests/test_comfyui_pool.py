@@ -93,6 +93,27 @@ def test_concurrent_jobs_spread_over_servers() -> None:
         assert {r.info["server"] for r in results} == {a.url, b.url}  # Tower's in-flight count spreads them
 
 
+def test_jobs_picked_at_the_same_moment_go_to_different_servers() -> None:
+    """Picking a server and counting the job on it are one step: two threads that pick at once cannot both
+    see the same server idle (they did, and an anchored render then ran on one server of two)."""
+    with FakeComfyUI(name="a") as a, FakeComfyUI(name="b") as b, make_backend(a.url, b.url) as backend:
+        backend.pool.check_all()
+        start = threading.Barrier(8)
+        picked: list[str | None] = []
+
+        def pick() -> None:
+            start.wait(5)
+            picked.append(backend.pool.pick(acquire=True))
+
+        threads = [threading.Thread(target=pick) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert sorted(picked) == sorted([a.url] * 4 + [b.url] * 4)  # every pick saw the others' jobs
+        assert {s["url"]: s["inflight"] for s in backend.snapshot()} == {a.url: 4, b.url: 4}
+
+
 def test_snapshot_has_devices_and_vram() -> None:
     devices = [{"name": "cuda:0 H100", "type": "cuda", "index": 0, "vram_total": 80 * 2**30,
                 "vram_free": 70 * 2**30, "torch_vram_total": 0, "torch_vram_free": 0},

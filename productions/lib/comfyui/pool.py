@@ -287,8 +287,11 @@ class ServerPool:
 
     # -- choosing a server -------------------------------------------------------------------------------
 
-    def pick(self, exclude: Sequence[str] = (), suitable: Callable[[ServerState], bool] | None = None) -> str | None:
-        """The least-loaded healthy server not in `exclude` and `suitable` (ties: configuration order)."""
+    def pick(self, exclude: Sequence[str] = (), suitable: Callable[[ServerState], bool] | None = None, *,
+             acquire: bool = False) -> str | None:
+        """The least-loaded healthy server not in `exclude` and `suitable` (ties: configuration order). With
+        `acquire`, a job is counted on it in the same step (release with _release), so jobs starting at once
+        on several threads spread over the servers instead of all seeing the same one idle."""
         with self._lock:
             candidates = [s for s in self.servers.values() if s.healthy and s.url not in exclude
                           and (suitable is None or suitable(s))]
@@ -296,11 +299,9 @@ class ServerPool:
                 return None
             order = list(self.servers)
             best = min(candidates, key=lambda s: (s.load, order.index(s.url)))
+            if acquire:
+                best.inflight += 1
             return best.url
-
-    def _acquire(self, url: str) -> None:
-        with self._lock:
-            self.servers[url].inflight += 1
 
     def _release(self, url: str, prompt_id: str | None, ok: bool) -> None:
         with self._lock:
@@ -400,8 +401,7 @@ class ServerPool:
             attempt = Attempt(server=url, started_at=time.time(), number=len(attempts) + 1)
             attempts.append(attempt)
             report(attempt)
-            ctx = JobContext(self, url, deadline_at, should_cancel, attempt)
-            self._acquire(url)
+            ctx = JobContext(self, url, deadline_at, should_cancel, attempt)  # url was acquired when picked
             ok = False
             try:
                 result = job(ctx)
@@ -456,10 +456,11 @@ class ServerPool:
                          should_cancel: CancelCheck,
                          suitable: Callable[[ServerState], bool] | None = None) -> str | None:
         """Prefer a healthy server not tried yet, else any healthy one that did not refuse the workflow;
-        wait (bounded) if none is healthy."""
+        wait (bounded) if none is healthy. The server returned has the job counted on it already."""
         end = min(deadline_at, time.monotonic() + self.wait_for_server_s)
         while True:
-            url = self.pick([*tried, *unsuitable], suitable) or self.pick(list(unsuitable), suitable)
+            url = (self.pick([*tried, *unsuitable], suitable, acquire=True)
+                   or self.pick(list(unsuitable), suitable, acquire=True))
             if url is not None:
                 return url
             if time.monotonic() >= end or should_cancel():
