@@ -39,13 +39,13 @@ def studio_env(tmp_path):
     name = f"tower_scale_{uuid.uuid4().hex[:8]}"
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    db = 15
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tower.settings",
         "TOWER_DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}",
-        "TOWER_REDIS_URL": f"redis://127.0.0.1:6379/{db}",
+        "TOWER_REDIS_URL": "redis://127.0.0.1:6379/0",
         "TOWER_HUEY_NAME": name,
+        "TOWER_CHANNELS_PREFIX": name,
         "TOWER_DATA_DIR": str(tmp_path / "data"),
         "TOWER_MEDIA_ROOT": str(tmp_path / "shared-media"),  # what an NFS mount would be across hosts
         "TOWER_BACKEND": "builtin",
@@ -53,7 +53,9 @@ def studio_env(tmp_path):
     }
     subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], env=env, check=True, cwd=ROOT)
     yield env
-    redis.Redis.from_url(env["TOWER_REDIS_URL"]).flushdb()
+    client = redis.Redis.from_url(env["TOWER_REDIS_URL"])  # shared: remove only this test's own keys
+    for key in list(client.scan_iter(match=f"*{name}*", count=500)):
+        client.delete(key)
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
