@@ -50,12 +50,14 @@ class Project(models.Model):
         return reverse("project-detail", args=[self.pk])
 
     def role_of(self, user) -> str | None:
+        """What `user` may do here (producer / viewer / None), by the rules of productions.access."""
+        from productions.access import decide
+
         if not user.is_authenticated:
             return None
-        if user.is_staff:
-            return Membership.PRODUCER
         membership = self.membership_set.filter(user=user).first()
-        return membership.role if membership else None
+        return decide(active=user.is_active, staff=user.is_staff, superuser=user.is_superuser,
+                      membership_role=membership.role if membership else None).role
 
     def can_view(self, user) -> bool:
         return self.role_of(user) is not None
@@ -65,9 +67,9 @@ class Project(models.Model):
 
     @classmethod
     def visible_to(cls, user) -> models.QuerySet[Project]:
-        if user.is_staff:
-            return cls.objects.all()
-        return cls.objects.filter(membership__user=user).distinct()
+        from productions.access import visible_projects
+
+        return visible_projects(user)
 
 
 class Membership(models.Model):

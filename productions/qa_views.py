@@ -12,7 +12,7 @@ from productions.views import visible_episode
 
 
 def episode_qa(request: HttpRequest, pk: int) -> HttpResponse:
-    episode = visible_episode(request, pk)
+    episode, access = visible_episode(request, pk)
     reports = list(episode.qa_reports.select_related("segment").order_by("created_at"))
     segments = []
     for segment in episode.segments.order_by("index").prefetch_related("attempt_log__reviewer"):
@@ -29,5 +29,5 @@ def episode_qa(request: HttpRequest, pk: int) -> HttpResponse:
         "project": episode.project,
         "episode_reports": [r for r in reports if r.segment_id is None],
         "segments": segments,
-        "can_produce": episode.project.can_produce(request.user),
+        "can_produce": access.can_produce,
     })
