@@ -49,28 +49,6 @@ class Project(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("project-detail", args=[self.pk])
 
-    def role_of(self, user) -> str | None:
-        """What `user` may do here (producer / viewer / None), by the rules of productions.access."""
-        from productions.access import decide
-
-        if not user.is_authenticated:
-            return None
-        membership = self.membership_set.filter(user=user).first()
-        return decide(active=user.is_active, staff=user.is_staff, superuser=user.is_superuser,
-                      membership_role=membership.role if membership else None).role
-
-    def can_view(self, user) -> bool:
-        return self.role_of(user) is not None
-
-    def can_produce(self, user) -> bool:
-        return self.role_of(user) == Membership.PRODUCER
-
-    @classmethod
-    def visible_to(cls, user) -> models.QuerySet[Project]:
-        from productions.access import visible_projects
-
-        return visible_projects(user)
-
 
 class Membership(models.Model):
     PRODUCER = "producer"

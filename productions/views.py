@@ -26,24 +26,33 @@ from productions.downloads import serve_file
 from productions.forms import EpisodeForm, ProjectForm
 from productions.live import episode_state
 from productions.models import Episode, Membership, Project, SegmentAttempt
+from productions.monitor import upscaler_refusal
 from productions.review import ReviewError, approve_segment, reject_segment
 from productions.tasks import start_render
 
 
-def visible_project(request: HttpRequest, pk: int, *, produce: bool = False) -> tuple[Project, Access]:
-    """The project and the caller's access (productions.access): 404 if not theirs to see, 403 if `produce`
-    and theirs only to look at."""
+def project_and_access(request: HttpRequest, pk: int, *, produce: bool = False) -> tuple[Project, Access]:
+    """The project and the caller's access (productions.access, one query): 404 if not theirs to see, 403 if
+    `produce` and theirs only to look at."""
     try:
         return require_project(request.user, pk, produce=produce)
     except Refused as exc:
         raise (Http404 if exc.status == 404 else PermissionDenied)(str(exc)) from None
 
 
-def visible_episode(request: HttpRequest, pk: int, *, produce: bool = False) -> tuple[Episode, Access]:
+def episode_and_access(request: HttpRequest, pk: int, *, produce: bool = False) -> tuple[Episode, Access]:
     try:
         return require_episode(request.user, pk, produce=produce)
     except Refused as exc:
         raise (Http404 if exc.status == 404 else PermissionDenied)(str(exc)) from None
+
+
+def visible_project(request: HttpRequest, pk: int, *, produce: bool = False) -> Project:
+    return project_and_access(request, pk, produce=produce)[0]
+
+
+def visible_episode(request: HttpRequest, pk: int, *, produce: bool = False) -> Episode:
+    return episode_and_access(request, pk, produce=produce)[0]
 
 
 def project_list(request: HttpRequest) -> HttpResponse:
@@ -63,7 +72,7 @@ def project_list(request: HttpRequest) -> HttpResponse:
 
 
 def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    project, access = visible_project(request, pk)
+    project, access = project_and_access(request, pk)
     return render(request, "productions/project_detail.html", {
         "project": project,
         "episodes": project.episodes.all(),
@@ -72,7 +81,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def episode_new(request: HttpRequest, pk: int) -> HttpResponse:
-    project, _ = visible_project(request, pk, produce=True)
+    project = visible_project(request, pk, produce=True)
     form = EpisodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -116,19 +125,19 @@ def episode_context(request: HttpRequest, episode: Episode, access: Access) -> d
 
 
 def episode_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    episode, access = visible_episode(request, pk)
+    episode, access = episode_and_access(request, pk)
     return render(request, "productions/episode_detail.html", episode_context(request, episode, access))
 
 
 def episode_live(request: HttpRequest, pk: int) -> HttpResponse:
     """The page's live sections alone; the page's script swaps in those whose fingerprint changed."""
-    episode, access = visible_episode(request, pk)
+    episode, access = episode_and_access(request, pk)
     return render(request, "productions/_episode_live.html", episode_context(request, episode, access))
 
 
 @require_POST
 def segment_review(request: HttpRequest, pk: int, index: int, action: str) -> HttpResponse:
-    episode, _ = visible_episode(request, pk, produce=True)
+    episode = visible_episode(request, pk, produce=True)
     segment = get_object_or_404(episode.segments.select_related("episode"), index=index)
     try:
         if action == "approve":
@@ -150,7 +159,7 @@ def segment_review(request: HttpRequest, pk: int, index: int, action: str) -> Ht
 
 
 def attempt_file(request: HttpRequest, pk: int, index: int, attempt: int, kind: str) -> HttpResponse:
-    episode, _ = visible_episode(request, pk)
+    episode = visible_episode(request, pk)
     row = get_object_or_404(SegmentAttempt, pk=attempt, segment__episode=episode, segment__index=index)
     relative = {"preview": row.preview_path, "video": row.video_path}.get(kind)
     path = episode.media_file(relative) if relative else None
@@ -170,9 +179,12 @@ def monitor(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def episode_render(request: HttpRequest, pk: int) -> HttpResponse:
-    episode, _ = visible_episode(request, pk, produce=True)
+    episode = visible_episode(request, pk, produce=True)
+    refusal = upscaler_refusal(episode.upscaler_choice())
     if episode.status == Episode.Status.DELIVERED:
         messages.info(request, "This episode is already delivered.")
+    elif refusal:
+        messages.error(request, f"Not started: this episode's upscaler is Real-ESRGAN. {refusal}")
     elif start_render(episode):
         messages.success(request, "Render queued." if not episode.segments.exists() else
                          "Render queued: finished segments are kept.")
@@ -183,7 +195,7 @@ def episode_render(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def episode_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    episode, _ = visible_episode(request, pk, produce=True)
+    episode = visible_episode(request, pk, produce=True)
     if episode.is_active:
         Episode.objects.filter(pk=episode.pk).update(cancel_requested=True)
         messages.info(request, "Cancelling: the render stops after the current step.")
@@ -191,7 +203,7 @@ def episode_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def episode_file(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
-    episode, _ = visible_episode(request, pk)
+    episode = visible_episode(request, pk)
     path = {"video": episode.final_file, "keyframe": episode.media_file(episode.keyframe_path)}.get(kind)
     if not path or not path.exists():
         raise Http404("Not rendered yet.")
@@ -199,7 +211,7 @@ def episode_file(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
 
 
 def segment_file(request: HttpRequest, pk: int, index: int, kind: str) -> HttpResponse:
-    episode, _ = visible_episode(request, pk)
+    episode = visible_episode(request, pk)
     segment = get_object_or_404(episode.segments, index=index)
     field = {"video": "proxy_path", "preview": "preview_path"}.get(kind)
     path = segment.file(field) if field else None
