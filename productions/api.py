@@ -20,6 +20,7 @@ from productions.downloads import serve_file
 from productions.forms import EpisodeForm, ProjectForm
 from productions.lib.spec import DELIVERY_SPEC
 from productions.models import Episode, Membership, Project, SegmentAttempt
+from productions.monitor import upscaler_refusal
 from productions.review import ReviewError, approve_segment, reject_segment
 from productions.tasks import start_render
 
@@ -325,6 +326,11 @@ def render(request: HttpRequest, episode_id: int):
     episode = episode_for(request, episode_id, produce=True)
     if episode.status == Episode.Status.DELIVERED:
         raise HttpError(409, "This episode is already delivered.")
+    refusal = upscaler_refusal(episode.upscaler_choice())
+    if refusal:
+        error = HttpError(409, f"Not started: this episode's upscaler is Real-ESRGAN. {refusal}")
+        error.errors = {"upscaler": [refusal]}
+        raise error
     if not start_render(episode):
         raise HttpError(409, f"This episode is already {episode.status}.")
     return Status(202, episode_out(episode))
