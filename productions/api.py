@@ -14,11 +14,13 @@ from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import django_auth
 
+from productions import access
 from productions.catalog import profiles
 from productions.downloads import serve_file
 from productions.forms import EpisodeForm, ProjectForm
 from productions.lib.spec import DELIVERY_SPEC
 from productions.models import Episode, Membership, Project, SegmentAttempt
+from productions.monitor import upscaler_refusal
 from productions.review import ReviewError, approve_segment, reject_segment
 from productions.tasks import start_render
 
@@ -241,21 +243,19 @@ def episode_out(episode: Episode) -> dict:
 
 # --- access ---------------------------------------------------------------------------------------------
 def project_for(request: HttpRequest, project_id: int, *, produce: bool = False) -> Project:
-    project = Project.objects.filter(pk=project_id).first()
-    if project is None or not project.can_view(request.user):
-        raise HttpError(404, f"Project {project_id} does not exist.")
-    if produce and not project.can_produce(request.user):
-        raise HttpError(403, "Viewers cannot change this project: ask for the producer role.")
-    return project
+    """The project, by the rules of productions.access: 404 if not the caller's to see, 403 if `produce` and
+    the caller may only look."""
+    try:
+        return access.require_project(request.user, project_id, produce=produce)[0]
+    except access.Refused as exc:
+        raise HttpError(exc.status, str(exc)) from None
 
 
 def episode_for(request: HttpRequest, episode_id: int, *, produce: bool = False) -> Episode:
-    episode = Episode.objects.select_related("project").filter(pk=episode_id).first()
-    if episode is None or not episode.project.can_view(request.user):
-        raise HttpError(404, f"Episode {episode_id} does not exist.")
-    if produce and not episode.project.can_produce(request.user):
-        raise HttpError(403, "Viewers cannot start, cancel, approve or reject: ask for the producer role.")
-    return episode
+    try:
+        return access.require_episode(request.user, episode_id, produce=produce)[0]
+    except access.Refused as exc:
+        raise HttpError(exc.status, str(exc)) from None
 
 
 # --- routes ---------------------------------------------------------------------------------------------
@@ -269,13 +269,17 @@ def list_models(request: HttpRequest):
 @api.get("/projects", response=list[ProjectOut], tags=["projects"])
 def list_projects(request: HttpRequest):
     return [
-        {"id": p.pk, "name": p.name, "description": p.description, "role": p.role_of(request.user)}
-        for p in Project.visible_to(request.user)
+        {"id": p.pk, "name": p.name, "description": p.description, "role": caller.role}
+        for p, caller in access.projects_with_access(request.user)
     ]
 
 
 @api.post("/projects", response={201: ProjectOut}, tags=["projects"])
 def create_project(request: HttpRequest, payload: ProjectIn):
+    """Staff create projects (anyone signed in, when TOWER_ANYONE_CAN_CREATE_PROJECTS is on); the creator
+    becomes its producer."""
+    if not access.can_create_projects(request.user):
+        raise HttpError(403, access.CREATE_REFUSAL)
     form = ProjectForm(data=payload.dict())
     if not form.is_valid():
         raise form_errors(form)
@@ -322,6 +326,11 @@ def render(request: HttpRequest, episode_id: int):
     episode = episode_for(request, episode_id, produce=True)
     if episode.status == Episode.Status.DELIVERED:
         raise HttpError(409, "This episode is already delivered.")
+    refusal = upscaler_refusal(episode.upscaler_choice())
+    if refusal:
+        error = HttpError(409, f"Not started: this episode's upscaler is Real-ESRGAN. {refusal}")
+        error.errors = {"upscaler": [refusal]}
+        raise error
     if not start_render(episode):
         raise HttpError(409, f"This episode is already {episode.status}.")
     return Status(202, episode_out(episode))

@@ -7,3 +7,6 @@ class ProductionsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks, tasks  # noqa: F401  (registers the settings checks, the Huey tasks and the worker hooks)
+        from .access import connect_signals
+
+        connect_signals()

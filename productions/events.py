@@ -122,11 +122,22 @@ def episode_group(episode_id: int) -> str:
     return f"episode-{episode_id}"
 
 
+def user_group(user_id: int) -> str:
+    """Every socket of one user joins this group: how a logout or a change of access reaches them."""
+    return f"user-{user_id}"
+
+
+def publish_access_change(user_id: int, *, session_key: str = "", logout: bool = False) -> None:
+    """Tell every socket of `user_id` (in any web process) that their access changed: each re-checks it in the
+    database and closes if it is gone. `logout`: the sockets of that session close at once."""
+    _publisher.send(user_group(user_id), {"type": "access.changed", "session": session_key or "", "logout": logout})
+
+
 def send_to_group(group: str, kind: str, outgoing: dict) -> None:
     """Queue `outgoing` (what every socket of `group` sends its browser) for the publisher thread."""
     try:
         text = json.dumps(outgoing, cls=DjangoJSONEncoder, separators=(",", ":"))
-        _publisher.send(group, {"type": kind, "text": text})
+        _publisher.send(group, {"type": kind, "text": text, "snapshot": outgoing.get("type") == "snapshot"})
     except Exception:  # pragma: no cover - never break the caller for the dashboard's sake
         log.warning("could not publish to %s", group, exc_info=True)
 

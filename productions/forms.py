@@ -10,6 +10,7 @@ from productions.lib.model_profiles import ProfileError
 from productions.lib.spec import DELIVERY_SPEC
 from productions.lib.upscale.config import realesrgan_problem
 from productions.models import Episode, Project
+from productions.monitor import upscaler_refusal
 
 MAX_PROMPT_CHARS = 4000
 MAX_NOTES_CHARS = 2000
@@ -103,6 +104,10 @@ class EpisodeForm(forms.ModelForm):
             problem = realesrgan_problem(settings.TOWER_UPSCALE_MODEL)
             if problem:
                 raise forms.ValidationError(f"Real-ESRGAN cannot run on this installation: {problem}.")
+            refusal = upscaler_refusal(Episode.Upscaler.REALESRGAN)
+            if refusal:
+                raise forms.ValidationError(refusal if upscaler else f"The instance default (TOWER_UPSCALER) is "
+                                                                     f"Real-ESRGAN. {refusal}")
         return upscaler
 
     def clean(self) -> dict:

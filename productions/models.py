@@ -49,26 +49,6 @@ class Project(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("project-detail", args=[self.pk])
 
-    def role_of(self, user) -> str | None:
-        if not user.is_authenticated:
-            return None
-        if user.is_staff:
-            return Membership.PRODUCER
-        membership = self.membership_set.filter(user=user).first()
-        return membership.role if membership else None
-
-    def can_view(self, user) -> bool:
-        return self.role_of(user) is not None
-
-    def can_produce(self, user) -> bool:
-        return self.role_of(user) == Membership.PRODUCER
-
-    @classmethod
-    def visible_to(cls, user) -> models.QuerySet[Project]:
-        if user.is_staff:
-            return cls.objects.all()
-        return cls.objects.filter(membership__user=user).distinct()
-
 
 class Membership(models.Model):
     PRODUCER = "producer"

@@ -14,9 +14,12 @@ GPUs come from where they can be measured, never made up:
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -113,6 +116,56 @@ def gpu_snapshot() -> list[dict]:
     return [gpu for gpu in local if gpu["index"] not in matched] + remote
 
 
+# --- where Real-ESRGAN can run ---------------------------------------------------------------------------------
+REALESRGAN_NEEDS_CUDA = (
+    "Real-ESRGAN needs a CUDA GPU, and no render worker has one: on a CPU it takes about 5 s a frame, hours for "
+    "an episode. Choose Auto (Real-ESRGAN where there is CUDA, Lanczos elsewhere) or Lanczos.")
+
+
+DRIVER_PATHS = ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/dxg")
+
+
+@functools.lru_cache(maxsize=1)
+def local_upscale_cuda() -> bool:
+    """Whether Real-ESRGAN in this process would run on CUDA: TOWER_UPSCALE_DEVICE is not the CPU, torch is
+    installed and sees a CUDA device. Without the NVIDIA driver (Linux) there is none: known without importing
+    torch (the driver's /proc entry, its control device, or WSL2's GPU device: one exists wherever CUDA can
+    run, containers included). Each worker reports it in its heartbeat."""
+    if settings.TOWER_UPSCALE_DEVICE.strip().lower() == "cpu":
+        return False
+    if sys.platform.startswith("linux") and not any(os.path.exists(p) for p in DRIVER_PATHS):
+        return False
+    if importlib.util.find_spec("torch") is None:
+        return False
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except Exception:  # a broken CUDA install is no CUDA
+        log.warning("torch could not check for CUDA", exc_info=True)
+        return False
+
+
+def realesrgan_cuda_available() -> bool:
+    """Some live render worker would run Real-ESRGAN on CUDA (its heartbeat says so). With no live worker in
+    the embedded shape (its worker runs on this host), this process's own answer."""
+    from productions.models import WorkerHeartbeat
+
+    interval = settings.TOWER_HEARTBEAT_S
+    live = [b for b in WorkerHeartbeat.objects.filter(stopped_at__isnull=True,
+                                                      seen_at__gte=timezone.now() - timedelta(seconds=3 * interval))]
+    if any((b.state or {}).get("upscale_cuda") for b in live):
+        return True
+    return not live and not settings.REDIS_URL and local_upscale_cuda()
+
+
+def upscaler_refusal(upscaler: str) -> str | None:
+    """Why an episode whose upscaler is `upscaler` (its own or the instance default) must not render now."""
+    if upscaler == "realesrgan" and not realesrgan_cuda_available():
+        return REALESRGAN_NEEDS_CUDA
+    return None
+
+
 # --- the heartbeat --------------------------------------------------------------------------------------------
 def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -158,7 +211,7 @@ class Heartbeat(threading.Thread):
         gpus = gpu_snapshot()
         queue = queue_length()
         now = timezone.now()
-        state = {"gpus": gpus, "queue_length": queue}
+        state = {"gpus": gpus, "queue_length": queue, "upscale_cuda": local_upscale_cuda()}
         WorkerHeartbeat.objects.update_or_create(worker_id=self.worker_id, defaults={
             "host": socket.gethostname(), "pid": os.getpid(), "seen_at": now, "stopped_at": None, "state": state})
         samples = [MonitorSample(at=now, worker_id=self.worker_id, name=sample_name(gpu),

@@ -8,11 +8,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from productions.models import QAReport
-from productions.views import visible_episode
+from productions.views import episode_and_access
 
 
 def episode_qa(request: HttpRequest, pk: int) -> HttpResponse:
-    episode = visible_episode(request, pk)
+    episode, access = episode_and_access(request, pk)
     reports = list(episode.qa_reports.select_related("segment").order_by("created_at"))
     segments = []
     for segment in episode.segments.order_by("index").prefetch_related("attempt_log__reviewer"):
@@ -29,5 +29,5 @@ def episode_qa(request: HttpRequest, pk: int) -> HttpResponse:
         "project": episode.project,
         "episode_reports": [r for r in reports if r.segment_id is None],
         "segments": segments,
-        "can_produce": episode.project.can_produce(request.user),
+        "can_produce": access.can_produce,
     })

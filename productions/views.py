@@ -10,58 +10,78 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from productions.access import (
+    CREATE_REFUSAL,
+    Access,
+    Refused,
+    can_create_projects,
+    monitor_access,
+    projects_with_access,
+    require_episode,
+    require_project,
+)
 from productions.api import generator_label
 from productions.catalog import profiles
 from productions.downloads import serve_file
 from productions.forms import EpisodeForm, ProjectForm
 from productions.live import episode_state
 from productions.models import Episode, Membership, Project, SegmentAttempt
+from productions.monitor import upscaler_refusal
 from productions.review import ReviewError, approve_segment, reject_segment
 from productions.tasks import start_render
 
 
-def visible_project(request: HttpRequest, pk: int) -> Project:
-    project = get_object_or_404(Project, pk=pk)
-    if not project.can_view(request.user):
-        raise Http404("No such project.")
-    return project
+def project_and_access(request: HttpRequest, pk: int, *, produce: bool = False) -> tuple[Project, Access]:
+    """The project and the caller's access (productions.access, one query): 404 if not theirs to see, 403 if
+    `produce` and theirs only to look at."""
+    try:
+        return require_project(request.user, pk, produce=produce)
+    except Refused as exc:
+        raise (Http404 if exc.status == 404 else PermissionDenied)(str(exc)) from None
 
 
-def visible_episode(request: HttpRequest, pk: int) -> Episode:
-    episode = get_object_or_404(Episode.objects.select_related("project"), pk=pk)
-    if not episode.project.can_view(request.user):
-        raise Http404("No such episode.")
-    return episode
+def episode_and_access(request: HttpRequest, pk: int, *, produce: bool = False) -> tuple[Episode, Access]:
+    try:
+        return require_episode(request.user, pk, produce=produce)
+    except Refused as exc:
+        raise (Http404 if exc.status == 404 else PermissionDenied)(str(exc)) from None
 
 
-def producer_only(request: HttpRequest, project: Project) -> None:
-    if not project.can_produce(request.user):
-        raise Http404("Only producers of this project can do that.")
+def visible_project(request: HttpRequest, pk: int, *, produce: bool = False) -> Project:
+    return project_and_access(request, pk, produce=produce)[0]
+
+
+def visible_episode(request: HttpRequest, pk: int, *, produce: bool = False) -> Episode:
+    return episode_and_access(request, pk, produce=produce)[0]
 
 
 def project_list(request: HttpRequest) -> HttpResponse:
-    form = ProjectForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            project = form.save()
-            Membership.objects.create(project=project, user=request.user, role=Membership.PRODUCER)
-        return redirect(project)
-    projects = Project.visible_to(request.user).prefetch_related("episodes", "membership_set")
-    return render(request, "productions/project_list.html", {"projects": projects, "form": form})
+    can_create = can_create_projects(request.user)
+    form = ProjectForm(request.POST or None) if can_create else None
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied(CREATE_REFUSAL)
+        if form.is_valid():
+            with transaction.atomic():
+                project = form.save()
+                Membership.objects.create(project=project, user=request.user, role=Membership.PRODUCER)
+            return redirect(project)
+    rows = [{"project": project, "access": access, "episodes": project.episode_count}
+            for project, access in projects_with_access(request.user)]
+    return render(request, "productions/project_list.html", {"rows": rows, "form": form})
 
 
 def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    project = visible_project(request, pk)
+    project, access = project_and_access(request, pk)
     return render(request, "productions/project_detail.html", {
         "project": project,
         "episodes": project.episodes.all(),
-        "can_produce": project.can_produce(request.user),
+        "can_produce": access.can_produce,
     })
 
 
 def episode_new(request: HttpRequest, pk: int) -> HttpResponse:
-    project = visible_project(request, pk)
-    producer_only(request, project)
+    project = visible_project(request, pk, produce=True)
     form = EpisodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -76,7 +96,7 @@ def episode_new(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "productions/episode_form.html", {"project": project, "form": form})
 
 
-def episode_context(request: HttpRequest, episode: Episode) -> dict:
+def episode_context(request: HttpRequest, episode: Episode, access: Access) -> dict:
     """What the episode page and its live sections (re-fetched when a snapshot says they changed) show."""
     is_ai, label = generator_label(episode.backend_name())
     state = episode_state(episode)
@@ -98,27 +118,26 @@ def episode_context(request: HttpRequest, episode: Episode) -> dict:
         "state": state,
         "segment_rows": rows,
         "conformance": episode.latest_conformance(),
-        "can_produce": episode.project.can_produce(request.user),
+        "can_produce": access.can_produce,
         "generator_is_ai": is_ai,
         "generator_label": label,
     }
 
 
 def episode_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    episode = visible_episode(request, pk)
-    return render(request, "productions/episode_detail.html", episode_context(request, episode))
+    episode, access = episode_and_access(request, pk)
+    return render(request, "productions/episode_detail.html", episode_context(request, episode, access))
 
 
 def episode_live(request: HttpRequest, pk: int) -> HttpResponse:
     """The page's live sections alone; the page's script swaps in those whose fingerprint changed."""
-    episode = visible_episode(request, pk)
-    return render(request, "productions/_episode_live.html", episode_context(request, episode))
+    episode, access = episode_and_access(request, pk)
+    return render(request, "productions/_episode_live.html", episode_context(request, episode, access))
 
 
 @require_POST
 def segment_review(request: HttpRequest, pk: int, index: int, action: str) -> HttpResponse:
-    episode = visible_episode(request, pk)
-    producer_only(request, episode.project)
+    episode = visible_episode(request, pk, produce=True)
     segment = get_object_or_404(episode.segments.select_related("episode"), index=index)
     try:
         if action == "approve":
@@ -150,7 +169,7 @@ def attempt_file(request: HttpRequest, pk: int, index: int, attempt: int, kind: 
 
 
 def monitor(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_staff:
+    if not monitor_access(request.user):
         raise PermissionDenied("The monitor is for staff.")
     from productions.monitor import monitor_state
 
@@ -160,10 +179,12 @@ def monitor(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def episode_render(request: HttpRequest, pk: int) -> HttpResponse:
-    episode = visible_episode(request, pk)
-    producer_only(request, episode.project)
+    episode = visible_episode(request, pk, produce=True)
+    refusal = upscaler_refusal(episode.upscaler_choice())
     if episode.status == Episode.Status.DELIVERED:
         messages.info(request, "This episode is already delivered.")
+    elif refusal:
+        messages.error(request, f"Not started: this episode's upscaler is Real-ESRGAN. {refusal}")
     elif start_render(episode):
         messages.success(request, "Render queued." if not episode.segments.exists() else
                          "Render queued: finished segments are kept.")
@@ -174,8 +195,7 @@ def episode_render(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def episode_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    episode = visible_episode(request, pk)
-    producer_only(request, episode.project)
+    episode = visible_episode(request, pk, produce=True)
     if episode.is_active:
         Episode.objects.filter(pk=episode.pk).update(cancel_requested=True)
         messages.info(request, "Cancelling: the render stops after the current step.")

@@ -91,8 +91,10 @@ def test_malformed_json_is_a_4xx(producer_client, project):
     assert Episode.objects.count() == 0
 
 
-def test_duplicate_project_names_are_refused(producer_client, project):
-    response = post_json(producer_client, "/api/projects", {"name": "Pilot"})
+def test_duplicate_project_names_are_refused(users, project):
+    from tests.conftest import client_for
+
+    response = post_json(client_for(users["staff"]), "/api/projects", {"name": "Pilot"})
     assert response.status_code == 422
     assert "name" in response.json()["errors"]
     assert Project.objects.count() == 1

@@ -42,8 +42,8 @@ def test_a_good_form_creates_a_draft_and_redirects(producer_client, project):
 
 
 def test_a_viewer_gets_no_form(viewer_client, project):
-    assert viewer_client.get(f"/projects/{project.pk}/episodes/new/").status_code == 404
-    assert viewer_client.post(f"/projects/{project.pk}/episodes/new/", form_data()).status_code == 404
+    assert viewer_client.get(f"/projects/{project.pk}/episodes/new/").status_code == 403
+    assert viewer_client.post(f"/projects/{project.pk}/episodes/new/", form_data()).status_code == 403
     assert Episode.objects.count() == 0
 
 

@@ -164,9 +164,9 @@ def test_viewers_and_outsiders_cannot_review(rendered, viewer_client, users):
     episode = rendered
     page = viewer_client.get(f"/episodes/{episode.pk}/").content.decode()
     assert "Approve</button>" not in page and "Reject and regenerate" not in page and "Start render" not in page
-    assert viewer_client.post(f"/episodes/{episode.pk}/segments/0/review/approve/").status_code == 404
+    assert viewer_client.post(f"/episodes/{episode.pk}/segments/0/review/approve/").status_code == 403
     assert viewer_client.post(f"/episodes/{episode.pk}/segments/0/review/reject/",
-                              {"reason": "no"}).status_code == 404
+                              {"reason": "no"}).status_code == 403
     assert post_json(viewer_client, f"/api/episodes/{episode.pk}/segments/0/approve").status_code == 403
     assert post_json(viewer_client, f"/api/episodes/{episode.pk}/segments/0/reject",
                      {"reason": "no"}).status_code == 403

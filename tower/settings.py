@@ -109,6 +109,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "project-list"
 LOGOUT_REDIRECT_URL = "login"
+# Who may create projects: staff (and superusers) only, or any signed-in user when this is on (productions.access).
+TOWER_ANYONE_CAN_CREATE_PROJECTS = env_bool("TOWER_ANYONE_CAN_CREATE_PROJECTS", False)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TOWER_TIME_ZONE", "UTC")
