@@ -114,7 +114,8 @@ def lease_renewal_s(lease_s: float) -> float:
 
 def lease_silent_since(lease_s: float):
     """A holder not heard from since this moment is presumed dead: it missed three renewals (3/4 of the lease).
-    With the workers' sweep every lease/8 (tasks.sweep_interval_s), its work is taken over within the lease."""
+    With the workers' sweep every lease/8 or 5 s (tasks.sweep_interval_s), its work is taken over within the
+    lease."""
     return timezone.now() - timedelta(seconds=0.75 * lease_s)
 
 

@@ -267,6 +267,7 @@ class EpisodeRender:
             self.on_event(payload)
 
     def set_stage(self, stage: str) -> None:
+        self.check_lease()
         Episode.objects.filter(pk=self.episode.pk).update(stage=stage, updated_at=timezone.now())
         self.episode.stage = stage
         self.publish({"type": "episode", "status": self.episode.status, "stage": stage})
@@ -335,6 +336,7 @@ class EpisodeRender:
 
     def segment_progress(self, segment: Segment) -> Callable[[int, int, Frame | None], None]:
         def progress(step: int, total: int, preview: Frame | None) -> None:
+            self.check_lease()
             now = time.monotonic()
             fraction = Segment.GENERATION_SHARE * step / max(total, 1)  # post-processing is the rest
             if preview is not None:

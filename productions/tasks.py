@@ -1,8 +1,9 @@
 """Huey tasks: thin wrappers that find the episode and hand it to productions.render.
 
 Huey delivers a task at most once (a SIGKILLed worker loses the task it was running), so the database is the
-queue of record: every worker runs a sweep thread (on start-up, then every lease/8) that re-enqueues any
-episode that is queued or rendering but not held by a live worker, unless a task for it is already waiting.
+queue of record: every worker runs a sweep thread (on start-up, then every lease/8, 5 s at most) that
+re-enqueues any episode that is queued or rendering but not held by a live worker, unless a task for it is
+already waiting.
 A holder renews its lease every lease/4 (render.LeaseKeeper), so a dead one's episode is taken over within
 the lease; one on this host whose process is gone, at the next sweep. Episode.claim() makes a duplicate
 harmless. An interrupted render (it started before) goes ahead of new ones, the oldest first.
@@ -67,9 +68,9 @@ def render_priority(episode: Episode) -> int:
 
 
 def sweep_interval_s() -> float:
-    """How often each worker sweeps for orphaned episodes: lease/8, so a holder silent for 3/4 of the lease
-    (models.lease_silent_since) has its episode taken over within the lease."""
-    return min(15.0, max(0.5, settings.TOWER_LEASE_S / 8))
+    """How often each worker sweeps for orphaned episodes: lease/8 (at most 5 s: a dead process on this host is
+    seen soon), so a holder silent for 3/4 of the lease (models.lease_silent_since) is taken over within it."""
+    return min(5.0, max(0.5, settings.TOWER_LEASE_S / 8))
 
 
 def orphaned_episodes() -> list[int]:
