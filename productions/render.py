@@ -791,11 +791,11 @@ class EpisodeRender:
                     segment.native_frames if native else None, prompt=segment.prompt)
                 keep = qa.passed or last_try
                 if keep:
+                    self.check_lease()  # a render that lost its episode leaves no clip behind
                     Segment.objects.filter(pk=segment.pk).update(status=Segment.Status.POST,
                                                                  progress=Segment.GENERATION_SHARE)
                     self.publish({"type": "segment", "segment": segment.index, "status": Segment.Status.POST})
                     t0, c0 = time.monotonic(), time.thread_time()
-                    self.check_lease()  # a render that lost its episode leaves no clip behind
                     writer.commit()
                     clock["post"] += time.monotonic() - t0
                     clock["post_cpu"] += time.thread_time() - c0
@@ -854,8 +854,10 @@ class EpisodeRender:
     def attempt_ended(attempt: SegmentAttempt, exc: BaseException) -> None:
         outcome = SegmentAttempt.Outcome.CANCELLED if isinstance(exc, Cancelled) else \
             SegmentAttempt.Outcome.INTERRUPTED if isinstance(exc, LeaseLost) else SegmentAttempt.Outcome.FAILED
+        error = str(exc) or ("Another worker took the episode over and makes this segment again."
+                             if isinstance(exc, LeaseLost) else "")
         SegmentAttempt.objects.filter(pk=attempt.pk).update(
-            outcome=outcome, error=str(exc)[:2000], finished_at=timezone.now())
+            outcome=outcome, error=error[:2000], finished_at=timezone.now())
 
 
 def through_writer(first: Frame, rest: Iterator[Frame], writer: SegmentClipWriter, last: list[Frame],
