@@ -15,7 +15,7 @@ from tests.worker import HueyWorker, status_of, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-LEASE_S = 6
+LEASE_S = 10  # a frozen worker is taken over after 3/4 of it plus a sweep (lease/8) and a queue pick-up
 ENDED = {"review", "delivered", "failed", "cancelled"}
 
 
