@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 from contextlib import suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -112,7 +112,7 @@ def lease_renewal_s(lease_s: float) -> float:
     return max(0.2, lease_s / 4)
 
 
-def lease_silent_since(lease_s: float):
+def lease_silent_since(lease_s: float) -> datetime:
     """A holder not heard from since this moment is presumed dead: it missed three renewals (3/4 of the lease).
     With the workers' sweep every lease/8 or 5 s (tasks.sweep_interval_s), its work is taken over within the
     lease."""
