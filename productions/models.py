@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 from contextlib import suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -87,6 +87,18 @@ def worker_is_alive(worker_id: str) -> bool:
     return True
 
 
+def lease_renewal_s(lease_s: float) -> float:
+    """How often a holder renews its lease (a thread beside the render, whatever the render is doing)."""
+    return max(0.2, lease_s / 4)
+
+
+def lease_silent_since(lease_s: float) -> datetime:
+    """A holder not heard from since this moment is presumed dead: it missed three renewals (3/4 of the lease).
+    With the workers' sweep every lease/8 or 5 s (tasks.sweep_interval_s), its work is taken over within the
+    lease."""
+    return timezone.now() - timedelta(seconds=0.75 * lease_s)
+
+
 class Episode(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -152,6 +164,8 @@ class Episode(models.Model):
     # Which worker holds the render, and when it last proved it was alive (see claim()).
     claimed_by = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When a render task for it was last put on the queue (the sweep never adds a second one; see tasks.py).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -321,22 +335,23 @@ class Episode(models.Model):
             Episode.objects.filter(pk=self.pk)
             .exclude(status__in=self.ACTIVE)
             .update(status=self.Status.QUEUED, error="", cancel_requested=False, stage="queued",
-                    updated_at=timezone.now())
+                    updated_at=timezone.now(), enqueued_at=timezone.now())
         )
         self.refresh_from_db()
         return bool(updated)
 
     def claim(self, worker_id: str, lease_s: int) -> bool:
-        """Take the render for `worker_id` if nobody live holds it. Atomic across workers and hosts."""
+        """Take the render for `worker_id` if nobody live holds it (see lease_silent_since). Atomic across
+        workers and hosts."""
         now = timezone.now()
-        free = Q(claimed_by="") | Q(heartbeat_at__lt=now - timedelta(seconds=lease_s)) | Q(claimed_by=worker_id)
+        free = Q(claimed_by="") | Q(heartbeat_at__lt=lease_silent_since(lease_s)) | Q(claimed_by=worker_id)
         current = Episode.objects.filter(pk=self.pk).values_list("claimed_by", flat=True).first()
         if current and not worker_is_alive(current):
             free |= Q(claimed_by=current)
         taken = (
             Episode.objects.filter(pk=self.pk, status__in=self.ACTIVE)
             .filter(free)
-            .update(claimed_by=worker_id, heartbeat_at=now, status=self.Status.RENDERING)
+            .update(claimed_by=worker_id, heartbeat_at=now, status=self.Status.RENDERING, enqueued_at=None)
         )
         self.refresh_from_db()
         return bool(taken)
@@ -469,7 +484,8 @@ class Segment(models.Model):
     def current_attempt(self) -> SegmentAttempt | None:
         """The attempt that made the files the segment has now: the latest one not archived (a render writes
         files only for its last try; a try that failed QA and was retried left none)."""
-        return self.attempt_log.filter(files_dir="").exclude(outcome=SegmentAttempt.Outcome.RUNNING).order_by(
+        return self.attempt_log.filter(files_dir="").exclude(
+            outcome__in=[SegmentAttempt.Outcome.RUNNING, SegmentAttempt.Outcome.INTERRUPTED]).order_by(
             "-number", "-started_at").first()
 
     def has_files(self) -> bool:
@@ -498,6 +514,8 @@ class SegmentAttempt(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+        # Its worker stopped before it ended (a crash, a lost lease, a graceful stop): made again on resume.
+        INTERRUPTED = "interrupted", "Interrupted"
 
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="attempt_log")
     number = models.PositiveIntegerField()
@@ -548,6 +566,10 @@ class QAReport(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # One current episode QA and one conformance report: a re-stitch (or a resume after a crash) replaces
+        # them (render.py); segment reports keep every attempt's.
+        constraints = [models.UniqueConstraint(fields=["episode", "kind"], condition=Q(segment__isnull=True),
+                                               name="one_episode_report_per_kind")]
 
     def __str__(self) -> str:
         target = f"segment {self.segment.index}" if self.segment_id else "episode"

@@ -10,12 +10,14 @@ import inspect
 import logging
 import os
 import resource
+import shutil
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,7 +37,15 @@ from productions.lib.backend import (
 )
 from productions.lib.conformance import check_conformance
 from productions.lib.ffmpeg import FFmpegError
-from productions.lib.files import load_image, remove_stale_temporaries, save_image, thumbnail
+from productions.lib.files import (
+    host_key,
+    load_image,
+    remove_stale_temporaries,
+    save_image,
+    temporary_path,
+    temporary_writer,
+    thumbnail,
+)
 from productions.lib.interpolation import clip_method
 from productions.lib.planning import continuous_boundaries, timeline_frames, transition_ranges
 from productions.lib.post import (
@@ -48,7 +58,16 @@ from productions.lib.post import (
 )
 from productions.lib.qa import QAResult, check_episode_frames, check_segment_frames
 from productions.lib.upscale import Upscaler
-from productions.models import Episode, QAReport, Segment, SegmentAttempt, file_fingerprint
+from productions.models import (
+    Episode,
+    QAReport,
+    Segment,
+    SegmentAttempt,
+    WorkerHeartbeat,
+    file_fingerprint,
+    lease_renewal_s,
+    lease_silent_since,
+)
 
 T = TypeVar("T")
 QA_FAILED = "QA failed"  # how a segment's error starts when automatic QA flagged it on every try
@@ -165,6 +184,57 @@ def in_thread(fn: Callable[..., T]) -> Callable[..., T]:
     return run
 
 
+def temporary_abandoned(path: Path, lease_s: float) -> bool:
+    """Whether a `.tmp-*` file is a crash's leftover, not another worker's write in progress: its writer is
+    provably dead (a process of this host that is gone, or a worker that reported itself stopped), or the file
+    has not been written to for a whole lease and is not this process's own."""
+    writer = temporary_writer(path)
+    if writer is not None and writer.is_this_host():
+        try:
+            os.kill(writer.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+        if writer.pid == os.getpid():
+            return False
+    elif writer is not None and any(
+            beat.stopped_at is not None and host_key(beat.host) == writer.host
+            for beat in WorkerHeartbeat.objects.filter(pid=writer.pid).only("host", "stopped_at")):
+        return True
+    try:  # a staging folder is as fresh as the newest file in it
+        written = max(p.stat().st_mtime for p in [path, *(path.iterdir() if path.is_dir() else [])])
+    except FileNotFoundError:
+        return False
+    return time.time() - written > lease_s
+
+
+class LeaseKeeper(threading.Thread):
+    """Renews a render's lease every lease/4 from beside it, whatever the render is doing (a stitch or an
+    upscale can take far longer than the lease): the lease lapses only when the process dies or stalls. When a
+    renewal finds the episode held by another worker, the render stops at its next safe point (LeaseLost)."""
+
+    def __init__(self, render: EpisodeRender, period_s: float):
+        super().__init__(name=f"tower-lease-{render.episode.pk}", daemon=True)
+        self.render, self.period_s = render, period_s
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopping.wait(self.period_s):
+                try:
+                    self.render.renew()
+                except Exception:  # a database hiccup: the next renewal tries again (a lease outlasts two)
+                    log.warning("renewing the lease on episode %s failed", self.render.episode.pk, exc_info=True)
+                    db_connection.close()
+        finally:
+            db_connection.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=60)
+
+
 def children_cpu_s() -> float:
     """CPU seconds of this process's finished children (ffmpeg), for post-processing cost accounting."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -184,6 +254,9 @@ class EpisodeRender:
         self.spec = episode.delivery_spec()
         self._last_flush = 0.0
         self._cancel = threading.Event()
+        self._lease_lost = threading.Event()  # set by the LeaseKeeper: another worker holds the episode now
+        self._held: set[int] = set()  # anchored segments this worker's threads are making (renewed too)
+        self._held_lock = threading.Lock()
 
     # --- plumbing -----------------------------------------------------------------------------------------
     def publish(self, payload: dict) -> None:
@@ -194,13 +267,51 @@ class EpisodeRender:
             self.on_event(payload)
 
     def set_stage(self, stage: str) -> None:
+        self.check_lease()
         Episode.objects.filter(pk=self.episode.pk).update(stage=stage, updated_at=timezone.now())
         self.episode.stage = stage
         self.publish({"type": "episode", "status": self.episode.status, "stage": stage})
         self.keep_lease()
 
-    def keep_lease(self) -> None:
+    def renew(self) -> None:
+        """One renewal (the LeaseKeeper's): the episode (unless helping) and the anchored segments held here."""
         if not self.helper and not self.episode.heartbeat(self.worker_id):
+            self._lease_lost.set()
+        with self._held_lock:
+            held = list(self._held)
+        if held:  # a handled segment (heartbeat_at None) is not revived
+            Segment.objects.filter(pk__in=held, claimed_by=self.worker_id, heartbeat_at__isnull=False).update(
+                heartbeat_at=timezone.now())
+
+    def check_lease(self) -> None:
+        """A safe point: stop (LeaseLost) if a renewal found the episode held by another worker."""
+        if self._lease_lost.is_set():
+            raise LeaseLost()
+
+    @contextmanager
+    def owned(self) -> Iterator[None]:
+        """A transaction that writes only while this worker holds the episode: it starts by renewing the lease,
+        which locks the episode's row so no takeover slips in before it commits, and raises LeaseLost (writing
+        nothing) when another worker holds it. Whatever ends or reports on the render goes through here."""
+        self.check_lease()
+        with transaction.atomic():
+            if not Episode.objects.filter(pk=self.episode.pk, claimed_by=self.worker_id).update(
+                    heartbeat_at=timezone.now()):
+                self._lease_lost.set()
+                raise LeaseLost()
+            yield
+
+    def while_held(self, frames: Iterator[Frame]) -> Iterator[Frame]:
+        """`frames`, stopping (LeaseLost) as soon as a renewal finds the episode held by another worker: a long
+        stitch ends at once instead of finishing a file nobody will use."""
+        for frame in frames:
+            self.check_lease()
+            yield frame
+
+    def keep_lease(self) -> None:
+        self.check_lease()
+        if not self.helper and not self.episode.heartbeat(self.worker_id):
+            self._lease_lost.set()
             raise LeaseLost()
         segment = getattr(self._local, "segment", None)  # an anchored segment this thread holds
         if segment is not None and not segment.heartbeat(self.worker_id):
@@ -225,6 +336,7 @@ class EpisodeRender:
 
     def segment_progress(self, segment: Segment) -> Callable[[int, int, Frame | None], None]:
         def progress(step: int, total: int, preview: Frame | None) -> None:
+            self.check_lease()
             now = time.monotonic()
             fraction = Segment.GENERATION_SHARE * step / max(total, 1)  # post-processing is the rest
             if preview is not None:
@@ -248,33 +360,59 @@ class EpisodeRender:
         if not episode.claim(self.worker_id, settings.TOWER_LEASE_S):
             log.info("episode %s is held by %s or not queued; skipping", episode.pk, episode.claimed_by)
             return episode.status
+        keeper = LeaseKeeper(self, lease_renewal_s(settings.TOWER_LEASE_S))
+        keeper.start()
         try:
-            if episode.started_at is None:
-                Episode.objects.filter(pk=episode.pk).update(started_at=timezone.now())
-            remove_stale_temporaries(episode.media_dir)
-            for folder in episode.media_dir.glob("segment-*"):
-                remove_stale_temporaries(folder)
-            self.render()
-        except LeaseLost:
+            try:
+                if episode.started_at is None:
+                    Episode.objects.filter(pk=episode.pk).update(started_at=timezone.now())
+                self.take_over()
+                self.render()
+            except LeaseLost:
+                raise
+            except Cancelled:
+                self.finish(Episode.Status.CANCELLED, "Cancelled by request. Finished segments are kept.")
+            except Exception as exc:  # every failure ends in a visible state, never a silent dead task
+                log.exception("episode %s failed", episode.pk)
+                self.finish(Episode.Status.FAILED, plain_error(exc))
+        except LeaseLost:  # the new holder owns the episode's state now: nothing here is written
             log.warning("episode %s: lease lost to another worker; stopping", episode.pk)
-            return Episode.objects.get(pk=episode.pk).status
-        except Cancelled:
-            self.finish(Episode.Status.CANCELLED, "Cancelled by request. Finished segments are kept.")
-        except Exception as exc:  # every failure ends in a visible state, never a silent dead task
-            log.exception("episode %s failed", episode.pk)
-            self.finish(Episode.Status.FAILED, plain_error(exc))
         finally:
+            keeper.stop()
             episode.release(self.worker_id)
         return Episode.objects.get(pk=episode.pk).status
 
+    def take_over(self) -> None:
+        """Clear what a previous holder that died mid-render left: its attempts still "running" become
+        "interrupted" and their segments pending again (unless a live helper is making them: anchored), and its
+        temporary files are deleted, only where provably abandoned (temporary_abandoned)."""
+        episode, lease_s = self.episode, settings.TOWER_LEASE_S
+        live = Q(segment__claimed_by__gt="", segment__heartbeat_at__gte=lease_silent_since(lease_s))
+        with self.owned():
+            SegmentAttempt.objects.filter(segment__episode=episode, outcome=SegmentAttempt.Outcome.RUNNING) \
+                .exclude(live).update(outcome=SegmentAttempt.Outcome.INTERRUPTED, finished_at=timezone.now(),
+                                      error="Its worker stopped before it finished; it is made again.")
+            Segment.objects.filter(episode=episode, status__in=[Segment.Status.GENERATING, Segment.Status.POST]) \
+                .exclude(claimed_by__gt="", heartbeat_at__gte=lease_silent_since(lease_s)) \
+                .update(status=Segment.Status.PENDING, progress=0.0)
+
+        def abandoned(path: Path) -> bool:
+            return temporary_abandoned(path, lease_s)
+
+        remove_stale_temporaries(episode.media_dir, abandoned)
+        for folder in episode.media_dir.glob("segment-*"):
+            remove_stale_temporaries(folder, abandoned)
+
     def finish(self, status: str, error: str = "") -> None:
-        Episode.objects.filter(pk=self.episode.pk).update(
-            status=status, error=error, finished_at=timezone.now(), stage="", cancel_requested=False
-        )
-        Segment.objects.filter(
-            episode=self.episode, status__in=[Segment.Status.GENERATING, Segment.Status.POST]
-        ).update(status=Segment.Status.FAILED if status == Episode.Status.FAILED else Segment.Status.PENDING,
-                 error=error if status == Episode.Status.FAILED else "")
+        """End the render (owner only: LeaseLost, writing nothing, when another worker holds it)."""
+        with self.owned():
+            Episode.objects.filter(pk=self.episode.pk).update(
+                status=status, error=error, finished_at=timezone.now(), stage="", cancel_requested=False
+            )
+            Segment.objects.filter(
+                episode=self.episode, status__in=[Segment.Status.GENERATING, Segment.Status.POST]
+            ).update(status=Segment.Status.FAILED if status == Episode.Status.FAILED else Segment.Status.PENDING,
+                     error=error if status == Episode.Status.FAILED else "")
         self.episode.refresh_from_db()
         self.publish({"type": "episode", "status": status, "error": error})
 
@@ -319,6 +457,17 @@ class EpisodeRender:
         self.set_stage("stitching")
         started, cpu = time.monotonic(), children_cpu_s()
         final = episode.media_dir / "final.mp4"
+        # Made in a folder of this worker's own (a temporary name), checked there, and renamed over final.mp4
+        # only while this worker still holds the episode (owned()), together with its reports.
+        staging = temporary_path(episode.media_dir / "final")
+        try:
+            self.stitch(segments, upscaler, backend, upscale, final, staging / final.name, timings, started, cpu)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def stitch(self, segments: list[Segment], upscaler: Upscaler, backend: Backend, upscale: str | None,
+               final: Path, staged: Path, timings: dict, started: float, cpu: float) -> None:
+        episode = self.episode
         clips = [self.clip(s, upscaled=upscale is None) for s in segments]
         frame_counts = [c.frames for c in clips]
         joins = [c.join for c in clips]
@@ -326,37 +475,41 @@ class EpisodeRender:
         boundaries = [b / self.spec.fps for b in continuous_boundaries(frame_counts, joins)]
         transitions = transition_ranges(frame_counts, joins)
         _, (episode_qa, qa_s) = render_episode_file(
-            clips, spec=self.spec, upscale=upscale, out_path=final, preset=settings.TOWER_X264_PRESET,
+            clips, spec=self.spec, upscale=upscale, out_path=staged, preset=settings.TOWER_X264_PRESET,
             # Episode QA reads the finished frames from the encoding ffmpeg itself: no second decode.
-            analyse=lambda frames: timed(check_episode_frames, frames, self.spec.fps, boundaries,
+            analyse=lambda frames: timed(check_episode_frames, self.while_held(frames), self.spec.fps, boundaries,
                                          expected_frames=total_frames, transitions=transitions),
         )
         timings["stitch_encode_s"] = round(time.monotonic() - started, 3)
         timings["stitch_encode_cpu_s"] = round(children_cpu_s() - cpu, 3)
         timings["qa_episode_s"] = round(qa_s, 3)
-        Episode.objects.filter(pk=episode.pk).update(final_path=relative(final))
-
-        QAReport.objects.create(
-            episode=episode, kind=QAReport.Kind.EPISODE, passed=episode_qa.passed,
-            checks=episode_qa.as_dict()["checks"],
-            details={"boundaries_s": [round(b, 3) for b in boundaries], "transitions": transitions,
-                     "summary": episode_qa.summary()},
-        )
 
         self.set_stage("conformance")
         started = time.monotonic()
-        report = check_conformance(final, self.spec)
+        report = check_conformance(staged, self.spec)
         timings["conformance_s"] = round(time.monotonic() - started, 3)
-        QAReport.objects.create(
-            episode=episode,
-            kind=QAReport.Kind.CONFORMANCE,
-            passed=report.passed,
-            checks=report.as_dict()["checks"],
-            details={"upscaler": upscaler.describe(), "backend": backend.name, "ai": backend.is_ai,
-                     "interpolation": episode.interpolation, "native_fps": episode.native_fps,
-                     "preset": settings.TOWER_X264_PRESET, "final": file_fingerprint(final)},
-        )
-        Episode.objects.filter(pk=episode.pk).update(timings=timings)
+        fingerprint = file_fingerprint(staged)  # a rename keeps size and mtime: final.mp4's once renamed
+        with self.owned():
+            os.replace(staged, final)
+            Episode.objects.filter(pk=episode.pk).update(final_path=relative(final), timings=timings)
+            # One current report of each kind, about this final file: a re-stitch replaces the last one's.
+            QAReport.objects.filter(episode=episode, segment=None,
+                                    kind__in=[QAReport.Kind.EPISODE, QAReport.Kind.CONFORMANCE]).delete()
+            QAReport.objects.create(
+                episode=episode, kind=QAReport.Kind.EPISODE, passed=episode_qa.passed,
+                checks=episode_qa.as_dict()["checks"],
+                details={"boundaries_s": [round(b, 3) for b in boundaries], "transitions": transitions,
+                         "summary": episode_qa.summary(), "final": fingerprint},
+            )
+            QAReport.objects.create(
+                episode=episode,
+                kind=QAReport.Kind.CONFORMANCE,
+                passed=report.passed,
+                checks=report.as_dict()["checks"],
+                details={"upscaler": upscaler.describe(), "backend": backend.name, "ai": backend.is_ai,
+                         "interpolation": episode.interpolation, "native_fps": episode.native_fps,
+                         "preset": settings.TOWER_X264_PRESET, "final": fingerprint},
+            )
         if report.passed:
             # Delivered only once a producer has approved every segment; until then it awaits review.
             approved = episode.all_segments_approved()
@@ -461,11 +614,19 @@ class EpisodeRender:
                 if segment is None:
                     return
                 self._local.segment = segment
+                with self._held_lock:
+                    self._held.add(segment.pk)
                 try:
+                    # An attempt a silent worker left "running" on it ended with that worker.
+                    SegmentAttempt.objects.filter(segment=segment, outcome=SegmentAttempt.Outcome.RUNNING).update(
+                        outcome=SegmentAttempt.Outcome.INTERRUPTED, finished_at=timezone.now(),
+                        error="Its worker stopped before it finished; it is made again.")
                     start, end = self.anchor_frames(segment, segments)
                     self.make_segment(segment, start, backend, end)
                 finally:
                     self._local.segment = None
+                    with self._held_lock:
+                        self._held.discard(segment.pk)
                 segment.handled(self.worker_id)
 
         with ThreadPoolExecutor(parallel, thread_name_prefix="tower-anchored") as pool:
@@ -478,6 +639,8 @@ class EpisodeRender:
     def help(self) -> str:
         """A helper task's part of an anchored render held by another worker: make segments it can claim.
         A failure is written on the segment (the holder reports it); the episode is never touched."""
+        keeper = LeaseKeeper(self, lease_renewal_s(settings.TOWER_LEASE_S))  # renews the segments it holds
+        keeper.start()
         try:
             backend = get_backend(self.episode.backend_name())
             segments = list(self.episode.segments.order_by("index"))
@@ -490,6 +653,8 @@ class EpisodeRender:
             Segment.objects.filter(episode=self.episode, claimed_by=self.worker_id, heartbeat_at__isnull=False) \
                 .update(status=Segment.Status.FAILED, error=plain_error(exc), heartbeat_at=None)
             return f"failed: {exc}"
+        finally:
+            keeper.stop()
 
     def clip_fps(self, segment: Segment) -> float:
         """The rate of the segment's native clip (recorded when written; the plan's for older segments)."""
@@ -626,6 +791,7 @@ class EpisodeRender:
                     segment.native_frames if native else None, prompt=segment.prompt)
                 keep = qa.passed or last_try
                 if keep:
+                    self.check_lease()  # a render that lost its episode leaves no clip behind
                     Segment.objects.filter(pk=segment.pk).update(status=Segment.Status.POST,
                                                                  progress=Segment.GENERATION_SHARE)
                     self.publish({"type": "segment", "segment": segment.index, "status": Segment.Status.POST})
@@ -686,10 +852,12 @@ class EpisodeRender:
 
     @staticmethod
     def attempt_ended(attempt: SegmentAttempt, exc: BaseException) -> None:
-        outcome = SegmentAttempt.Outcome.CANCELLED if isinstance(exc, Cancelled | LeaseLost) else \
-            SegmentAttempt.Outcome.FAILED
+        outcome = SegmentAttempt.Outcome.CANCELLED if isinstance(exc, Cancelled) else \
+            SegmentAttempt.Outcome.INTERRUPTED if isinstance(exc, LeaseLost) else SegmentAttempt.Outcome.FAILED
+        error = str(exc) or ("Another worker took the episode over and makes this segment again."
+                             if isinstance(exc, LeaseLost) else "")
         SegmentAttempt.objects.filter(pk=attempt.pk).update(
-            outcome=outcome, error=str(exc)[:2000], finished_at=timezone.now())
+            outcome=outcome, error=error[:2000], finished_at=timezone.now())
 
 
 def through_writer(first: Frame, rest: Iterator[Frame], writer: SegmentClipWriter, last: list[Frame],

@@ -2,19 +2,51 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import shutil
+import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 
+def host_key(host: str) -> str:
+    """A short, file-name-safe tag for a host name (temporaries say which host wrote them)."""
+    return hashlib.blake2s(host.encode(), digest_size=4).hexdigest()
+
+
 def temporary_path(final: Path) -> Path:
-    """The hidden temporary name a write goes to before it is renamed into place."""
-    return final.with_name(f".{final.stem}.tmp-{uuid.uuid4().hex[:8]}{final.suffix}")
+    """The hidden temporary name a write goes to before it is renamed into place. It names its writer
+    (process id and host tag) so a cleanup can tell a live writer's file from one a crash left behind."""
+    writer = f"{os.getpid()}-{host_key(socket.gethostname())}"
+    return final.with_name(f".{final.stem}.tmp-{uuid.uuid4().hex[:8]}-{writer}{final.suffix}")
+
+
+@dataclass(frozen=True)
+class TemporaryWriter:
+    """Who wrote a temporary file: a process id on the host whose host_key() is `host`."""
+
+    pid: int
+    host: str
+
+    def is_this_host(self) -> bool:
+        return self.host == host_key(socket.gethostname())
+
+
+_WRITER = re.compile(r"\.tmp-[0-9a-f]{8}-(\d+)-([0-9a-f]{8})")
+
+
+def temporary_writer(path: str | os.PathLike) -> TemporaryWriter | None:
+    """The writer a temporary's name records; None for a name without one (written by an older version)."""
+    found = _WRITER.search(Path(path).name)
+    return TemporaryWriter(int(found.group(1)), found.group(2)) if found else None
 
 
 @contextmanager
@@ -37,15 +69,20 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
             tmp.unlink()
 
 
-def remove_stale_temporaries(folder: str | os.PathLike) -> int:
-    """Delete `.tmp-*` leftovers of writes that a crash interrupted. Returns how many were removed."""
+def remove_stale_temporaries(folder: str | os.PathLike, abandoned: Callable[[Path], bool]) -> int:
+    """Delete the `.tmp-*` leftovers that `abandoned` says a crash left behind (a live writer's file is
+    another worker's write in progress: never touch it). Returns how many were removed."""
     folder = Path(folder)
     if not folder.is_dir():
         return 0
     removed = 0
     for path in folder.glob(".*.tmp-*"):
-        path.unlink(missing_ok=True)
-        removed += 1
+        if abandoned(path):
+            if path.is_dir() and not path.is_symlink():  # a staging folder (render.py's final video)
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed += 1
     return removed
 
 
