@@ -67,13 +67,13 @@ def check_text(value: str, *, multiline: bool = False, max_length: int | None = 
 
 def line(max_length: int, min_length: int = 0):
     """An API schema type: one line of at most `max_length` characters (and at least `min_length`)."""
-    return Annotated[str, Field(max_length=max_length, min_length=min_length),
+    return Annotated[str, Field(max_length=max_length, min_length=min_length or None),
                      AfterValidator(lambda v: check_text(v, max_length=max_length))]
 
 
 def text(max_length: int, min_length: int = 0):
     """An API schema type: multi-line text (newlines and tabs allowed) of at most `max_length` characters."""
-    return Annotated[str, Field(max_length=max_length, min_length=min_length),
+    return Annotated[str, Field(max_length=max_length, min_length=min_length or None),
                      AfterValidator(lambda v: check_text(v, multiline=True, max_length=max_length))]
 
 
