@@ -121,6 +121,7 @@ class EpisodeForm(CheckedTextForm, forms.ModelForm):
                 self.add_error("width" if width % 2 else "height", "Width and height must be even numbers.")
             elif width * DELIVERY_SPEC.height != height * DELIVERY_SPEC.width:
                 self.add_error("height", f"The frame must be 16:9 like the spec ({width}x{height} is not).")
+        self.check_size(data)
         self.check_plan(data)
         return data
 
@@ -130,9 +131,9 @@ class EpisodeForm(CheckedTextForm, forms.ModelForm):
                           ("segment_count", settings.TOWER_MAX_EPISODE_SEGMENTS)):
             field = self.fields[name]
             field.max_value = cap
+            unit = " seconds" if name == "duration_s" else " segments"
             field.validators.append(MaxValueValidator(cap, message=(
-                "At most %(limit_value)s on this instance" + (" seconds" if name == "duration_s" else "")
-                + " (ask an admin to raise the cap).")))
+                f"At most %(limit_value)s{unit} on this instance (ask an admin to raise the cap).")))
             field.widget.attrs["max"] = cap
         self.fields["video_model"].choices = [("", "Instance default")] + [
             (p.name, f"{p.label} ({p.native_width}x{p.native_height}"
@@ -191,19 +192,23 @@ class EpisodeForm(CheckedTextForm, forms.ModelForm):
             text = f"{str(exc)[0].upper()}{str(exc)[1:]}" if field else str(exc)
             self.add_error(field or "transitions", f"{text}.")
             return
-        self.check_caps(data, len(plan.segments))
+        self.check_segments(data, len(plan.segments))
 
-    def check_caps(self, data: dict, segments: int) -> None:
-        """The instance's per-episode caps on what a plan may cost: segments (generation runs) and the size of
-        the delivery file (its duration at its constant bitrate)."""
+    def check_segments(self, data: dict, segments: int) -> None:
+        """The instance's cap on generation runs applies to the plan (a blank count means the model's own)."""
         cap = settings.TOWER_MAX_EPISODE_SEGMENTS
         if segments > cap and not self.has_error("segment_count"):
             self.add_error("segment_count" if data.get("segment_count") else "duration_s",
                            f"This episode needs {segments} segments with this model and duration; this instance "
                            f"allows at most {cap}: shorten the episode or choose a model with longer runs.")
-        size_mb = data["duration_s"] * (data.get("min_bitrate_bps") or 0) / 8 / 1e6
-        cap_mb = settings.TOWER_MAX_EPISODE_MB
+
+    def check_size(self, data: dict) -> None:
+        """The instance's cap on the delivery file: its duration at its constant video bitrate."""
+        duration, bitrate = data.get("duration_s"), data.get("min_bitrate_bps")
+        if duration is None or bitrate is None:
+            return
+        size_mb, cap_mb = duration * bitrate / 8 / 1e6, settings.TOWER_MAX_EPISODE_MB
         if size_mb > cap_mb:
-            self.add_error("min_bitrate_bps", f"The video would be about {size_mb:,.0f} MB ({data['duration_s']:g} s "
-                                              f"at this bitrate); this instance allows at most {cap_mb:,.0f} MB: "
-                                              "lower the bitrate or the duration.")
+            self.add_error("min_bitrate_bps", f"The video would be about {size_mb:,.0f} MB ({duration:g} s at this "
+                                              f"bitrate); this instance allows at most {cap_mb:,.0f} MB: lower the "
+                                              "bitrate or the duration.")
