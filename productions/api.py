@@ -440,7 +440,7 @@ def optional_reason(request: HttpRequest) -> str:
         return ""
     try:
         data = json.loads(request.body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
         raise HttpError(400, 'The body must be JSON like {"reason": "..."}, or empty.') from None
     try:
         return ApproveIn.model_validate(data).reason
