@@ -12,6 +12,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.defaults import bad_request as default_bad_request
+from django.views.defaults import page_not_found as default_page_not_found
 from ninja import Field, NinjaAPI, Schema, Status
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -72,6 +73,14 @@ def too_big_detail() -> str:
 @api.exception_handler(RequestDataTooBig)
 def body_too_big(request: HttpRequest, exc: RequestDataTooBig):
     return api.create_response(request, {"detail": too_big_detail()}, status=413)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: an /api/ address that matches no route (e.g. /api/episodes/abc) gets JSON like the routes'
+    own 404s; elsewhere Django's page."""
+    if not request.path.startswith("/api/"):
+        return default_page_not_found(request, exception)
+    return JsonResponse({"detail": "Not found: no such API address."}, status=404)
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

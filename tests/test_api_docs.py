@@ -80,3 +80,9 @@ def test_an_oversized_form_body_to_the_api_gets_json_too(producer_client, settin
 def test_a_body_that_is_not_json_is_a_400_in_json(producer_client):
     response = producer_client.post("/api/projects", data=b"{not json", content_type="application/json")
     assert response.status_code == 400 and "detail" in response.json()
+
+
+def test_an_api_address_that_matches_no_route_is_a_404_in_json(producer_client):
+    response = producer_client.get("/api/episodes/abc")
+    assert response.status_code == 404 and "detail" in response.json()
+    assert producer_client.get("/episodes/abc/").status_code == 404  # pages keep Django's page
