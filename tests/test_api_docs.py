@@ -83,6 +83,6 @@ def test_a_body_that_is_not_json_is_a_400_in_json(producer_client):
 
 
 def test_an_api_address_that_matches_no_route_is_a_404_in_json(producer_client):
-    response = producer_client.get("/api/episodes/abc")
+    response = producer_client.get("/api/no-such-thing")
     assert response.status_code == 404 and "detail" in response.json()
     assert producer_client.get("/episodes/abc/").status_code == 404  # pages keep Django's page
