@@ -133,7 +133,7 @@ class EpisodeForm(CheckedTextForm, forms.ModelForm):
             field.max_value = cap
             unit = " seconds" if name == "duration_s" else " segments"
             field.validators.append(MaxValueValidator(cap, message=(
-                f"At most %(limit_value)s{unit} on this instance (ask an admin to raise the cap).")))
+                f"At most {cap:g}{unit} on this instance (ask an admin to raise the cap).")))
             field.widget.attrs["max"] = cap
         self.fields["video_model"].choices = [("", "Instance default")] + [
             (p.name, f"{p.label} ({p.native_width}x{p.native_height}"
