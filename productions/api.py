@@ -76,7 +76,7 @@ def body_too_big(request: HttpRequest, exc: RequestDataTooBig):
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """handler404: an /api/ address that matches no route (e.g. /api/no-such-thing) gets JSON like the routes
+    """handler404: an /api/ address that matches no route (e.g. /api/no-such-thing) gets JSON like the routes'
     own 404s; elsewhere Django's page."""
     if not request.path.startswith("/api/"):
         return default_page_not_found(request, exception)
