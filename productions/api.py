@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.views.defaults import bad_request as default_bad_request
+from django.views.defaults import page_not_found as default_page_not_found
 from ninja import Field, NinjaAPI, Schema, Status
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import django_auth
+from pydantic import ValidationError as PydanticValidationError
 
 from productions import access
 from productions.catalog import profiles
@@ -23,6 +28,17 @@ from productions.models import Episode, Membership, Project, SegmentAttempt
 from productions.monitor import upscaler_refusal
 from productions.review import ReviewError, approve_segment, reject_segment
 from productions.tasks import start_render
+from productions.validation import (
+    MAX_CHOICE_CHARS,
+    MAX_DESCRIPTION_CHARS,
+    MAX_NOTES_CHARS,
+    MAX_PROMPT_CHARS,
+    MAX_REASON_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_TRANSITIONS_CHARS,
+    line,
+    text,
+)
 
 api = NinjaAPI(
     title="Tower API",
@@ -34,14 +50,49 @@ api = NinjaAPI(
 )
 
 
+def field_errors(errors: list[dict]) -> dict[str, list[str]]:
+    """pydantic's errors by field, in plain words: {"seed": ["Input should be a valid integer"]}."""
+    named: dict[str, list[str]] = {}
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", []) if part not in ("body", "payload", "query", "path")]
+        message = error.get("msg", "invalid").removeprefix("Value error, ")
+        named.setdefault(".".join(loc) or "request", []).append(message)
+    return named
+
+
 @api.exception_handler(NinjaValidationError)
 def validation_error(request: HttpRequest, exc: NinjaValidationError):
     """Name the offending field plainly: {"errors": {"seed": ["Input should be a valid integer"]}}."""
-    errors: dict[str, list[str]] = {}
-    for error in exc.errors:
-        loc = [str(part) for part in error.get("loc", []) if part not in ("body", "payload", "query", "path")]
-        errors.setdefault(".".join(loc) or "request", []).append(error.get("msg", "invalid"))
-    return api.create_response(request, {"detail": "Invalid input.", "errors": errors}, status=422)
+    return api.create_response(request, {"detail": "Invalid input.", "errors": field_errors(exc.errors)},
+                               status=422)
+
+
+def too_big_detail() -> str:
+    return (f"The request body is larger than this server accepts ({settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} "
+            "bytes, DATA_UPLOAD_MAX_MEMORY_SIZE).")
+
+
+@api.exception_handler(RequestDataTooBig)
+def body_too_big(request: HttpRequest, exc: RequestDataTooBig):
+    return api.create_response(request, {"detail": too_big_detail()}, status=413)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: an /api/ address that matches no route (e.g. /api/no-such-thing) gets JSON like the routes'
+    own 404s; elsewhere Django's page."""
+    if not request.path.startswith("/api/"):
+        return default_page_not_found(request, exception)
+    return JsonResponse({"detail": "Not found: no such API address."}, status=404)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler400: a request Django refuses before the API sees it (a body over DATA_UPLOAD_MAX_MEMORY_SIZE read
+    by the CSRF check, a bad Host) gets JSON under /api/, Django's page elsewhere."""
+    if not request.path.startswith("/api/"):
+        return default_bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse({"detail": too_big_detail()}, status=413)
+    return JsonResponse({"detail": "Bad request."}, status=400)
 
 
 def form_errors(form) -> HttpError:
@@ -59,9 +110,11 @@ def http_error(request: HttpRequest, exc: HttpError):
 
 
 # --- schemas --------------------------------------------------------------------------------------------
+# Text fields are checked by productions.validation (no lone surrogates, NUL or control characters; one line
+# where it must be; a maximum length), so the 422 names the field before anything is written.
 class ProjectIn(Schema):
-    name: str
-    description: str = ""
+    name: line(MAX_TITLE_CHARS, min_length=1)
+    description: text(MAX_DESCRIPTION_CHARS) = ""
 
 
 class ProjectOut(Schema):
@@ -72,11 +125,11 @@ class ProjectOut(Schema):
 
 
 class EpisodeIn(Schema):
-    title: str
-    synopsis: str
-    style: str = ""
-    characters: str = ""
-    negative_prompt: str = ""
+    title: line(MAX_TITLE_CHARS, min_length=1)
+    synopsis: text(MAX_PROMPT_CHARS, min_length=1)
+    style: text(MAX_NOTES_CHARS) = ""
+    characters: text(MAX_NOTES_CHARS) = ""
+    negative_prompt: text(MAX_NOTES_CHARS) = ""
     seed: int = 0
     duration_s: float = DELIVERY_SPEC.min_duration_s
     width: int = DELIVERY_SPEC.width
@@ -84,14 +137,18 @@ class EpisodeIn(Schema):
     fps: int = DELIVERY_SPEC.fps
     min_bitrate_bps: int = DELIVERY_SPEC.min_bitrate_bps
     segment_count: int | None = Field(None, description="blank: as many as the model needs, one native run each")
-    video_model: str = Field("", description="a video model profile (GET /api/models); blank: the instance's")
-    keyframe_model: str = Field("", description="an image model profile for keyframes; blank: the instance's")
-    transitions: str = Field("", description="how segments join, e.g. '3: cut; 5: dissolve 12; 6: fade 24' "
-                                              "(blank: every segment continues the one before)")
-    interpolation: str = Field("", description="none, hold, mci, rife or blend; blank: the model's default")
+    video_model: line(MAX_CHOICE_CHARS) = Field(
+        "", description="a video model profile (GET /api/models); blank: the instance's")
+    keyframe_model: line(MAX_CHOICE_CHARS) = Field(
+        "", description="an image model profile for keyframes; blank: the instance's")
+    transitions: line(MAX_TRANSITIONS_CHARS) = Field(
+        "", description="how segments join, e.g. '3: cut; 5: dissolve 12; 6: fade 24' (blank: every segment "
+                        "continues the one before)")
+    interpolation: line(MAX_CHOICE_CHARS) = Field(
+        "", description="none, hold, mci, rife or blend; blank: the model's default")
     native_fps: int | None = Field(None, description="generation rate; blank: the model's default")
-    backend: str = ""
-    upscaler: str = ""
+    backend: line(MAX_CHOICE_CHARS) = ""
+    upscaler: line(MAX_CHOICE_CHARS) = ""
     start: bool = False
 
 
@@ -113,14 +170,31 @@ class SegmentOut(Schema):
 
 
 class RejectIn(Schema):
-    reason: str
-    prompt: str | None = None
+    reason: text(MAX_REASON_CHARS, min_length=1)
+    prompt: text(MAX_PROMPT_CHARS) | None = None
     render: bool = Field(True, description="false: keep the episode stopped to review other segments first; "
                                            "POST .../render then makes every rejected segment again at once")
 
 
 class ApproveIn(Schema):
-    reason: str = ""  # required only to override a segment that failed automatic QA
+    reason: text(MAX_REASON_CHARS) = ""  # required only to override a segment that failed automatic QA
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+class InvalidOut(Schema):
+    detail: str
+    errors: dict[str, list[str]] = Field(description="the fields that are wrong, each with what is wrong")
+
+
+# The errors a route may answer, for the schema (the bodies come from the handlers above).
+BAD_JSON = {400: ErrorOut, 413: ErrorOut}  # a body that is not JSON, or over DATA_UPLOAD_MAX_MEMORY_SIZE
+NOT_FOUND = {404: ErrorOut}
+PRODUCER = {403: ErrorOut, 404: ErrorOut}
+CONFLICT = {409: ErrorOut}
+INVALID = {422: InvalidOut}
 
 
 class AttemptOut(Schema):
@@ -274,7 +348,7 @@ def list_projects(request: HttpRequest):
     ]
 
 
-@api.post("/projects", response={201: ProjectOut}, tags=["projects"])
+@api.post("/projects", response={201: ProjectOut, **BAD_JSON, **INVALID}, tags=["projects"])
 def create_project(request: HttpRequest, payload: ProjectIn):
     """Staff create projects (anyone signed in, when TOWER_ANYONE_CAN_CREATE_PROJECTS is on); the creator
     becomes its producer."""
@@ -290,13 +364,14 @@ def create_project(request: HttpRequest, payload: ProjectIn):
                        "role": Membership.PRODUCER})
 
 
-@api.get("/projects/{project_id}/episodes", response=list[EpisodeOut], tags=["episodes"])
+@api.get("/projects/{project_id}/episodes", response={200: list[EpisodeOut], **NOT_FOUND}, tags=["episodes"])
 def list_episodes(request: HttpRequest, project_id: int):
     project = project_for(request, project_id)
     return [episode_out(e) for e in project.episodes.all()]
 
 
-@api.post("/projects/{project_id}/episodes", response={201: EpisodeOut}, tags=["episodes"])
+@api.post("/projects/{project_id}/episodes", response={201: EpisodeOut, **BAD_JSON, **PRODUCER, **INVALID},
+          tags=["episodes"])
 def create_episode(request: HttpRequest, project_id: int, payload: EpisodeIn):
     project = project_for(request, project_id, produce=True)
     data = payload.dict()
@@ -314,12 +389,12 @@ def create_episode(request: HttpRequest, project_id: int, payload: EpisodeIn):
     return Status(201, episode_out(episode))
 
 
-@api.get("/episodes/{episode_id}", response=EpisodeOut, tags=["episodes"])
+@api.get("/episodes/{episode_id}", response={200: EpisodeOut, **NOT_FOUND}, tags=["episodes"])
 def get_episode(request: HttpRequest, episode_id: int):
     return episode_out(episode_for(request, episode_id))
 
 
-@api.post("/episodes/{episode_id}/render", response={202: EpisodeOut}, tags=["renders"])
+@api.post("/episodes/{episode_id}/render", response={202: EpisodeOut, **PRODUCER, **CONFLICT}, tags=["renders"])
 def render(request: HttpRequest, episode_id: int):
     """Start the render, or resume one that failed or was cancelled (finished segments are kept), or make the
     segments rejected with `render: false` again, all in this one render."""
@@ -336,7 +411,7 @@ def render(request: HttpRequest, episode_id: int):
     return Status(202, episode_out(episode))
 
 
-@api.post("/episodes/{episode_id}/cancel", response={202: EpisodeOut}, tags=["renders"])
+@api.post("/episodes/{episode_id}/cancel", response={202: EpisodeOut, **PRODUCER, **CONFLICT}, tags=["renders"])
 def cancel(request: HttpRequest, episode_id: int):
     episode = episode_for(request, episode_id, produce=True)
     if not episode.is_active:
@@ -346,7 +421,7 @@ def cancel(request: HttpRequest, episode_id: int):
     return Status(202, episode_out(episode))
 
 
-@api.get("/episodes/{episode_id}/video", tags=["downloads"], response={200: None})
+@api.get("/episodes/{episode_id}/video", tags=["downloads"], response={200: None, **NOT_FOUND})
 def download_episode(request: HttpRequest, episode_id: int):
     episode = episode_for(request, episode_id)
     if not episode.final_file:
@@ -354,7 +429,7 @@ def download_episode(request: HttpRequest, episode_id: int):
     return serve_file(request, episode.final_file, f"{episode.title}.mp4")
 
 
-@api.get("/episodes/{episode_id}/segments/{index}/video", tags=["downloads"], response={200: None})
+@api.get("/episodes/{episode_id}/segments/{index}/video", tags=["downloads"], response={200: None, **NOT_FOUND})
 def download_segment(request: HttpRequest, episode_id: int, index: int):
     episode = episode_for(request, episode_id)
     segment = get_object_or_404(episode.segments, index=index)
@@ -369,7 +444,10 @@ def review_call(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except ReviewError as exc:
-        raise HttpError(exc.status, str(exc)) from None
+        error = HttpError(exc.status, str(exc))
+        if exc.field:
+            error.errors = {exc.field: [str(exc)]}
+        raise error from None
 
 
 def optional_reason(request: HttpRequest) -> str:
@@ -379,15 +457,21 @@ def optional_reason(request: HttpRequest) -> str:
     if not request.body.strip():
         return ""
     try:
-        data = ApproveIn.model_validate_json(request.body)
-    except ValueError:
-        raise HttpError(422, 'The body must be JSON like {"reason": "..."}, or empty.') from None
-    return data.reason
+        data = json.loads(request.body)
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
+        raise HttpError(400, 'The body must be JSON like {"reason": "..."}, or empty.') from None
+    try:
+        return ApproveIn.model_validate(data).reason
+    except PydanticValidationError as exc:
+        error = HttpError(422, "Invalid input.")
+        error.errors = field_errors(exc.errors())
+        raise error from None
 
 
-@api.post("/episodes/{episode_id}/segments/{index}/approve", response=EpisodeOut, tags=["review"],
+@api.post("/episodes/{episode_id}/segments/{index}/approve", tags=["review"],
+          response={200: EpisodeOut, **BAD_JSON, **PRODUCER, **CONFLICT, **INVALID},
           openapi_extra={"requestBody": {"required": False, "content": {"application/json": {"schema": {
-              "type": "object", "properties": {"reason": {"type": "string"}}}}}}})
+              "type": "object", "properties": {"reason": {"type": "string", "maxLength": MAX_REASON_CHARS}}}}}}})
 def approve(request: HttpRequest, episode_id: int, index: int):
     """Approve the segment's current attempt. The last approval (with a conforming final video) delivers. A
     segment flagged by automatic QA needs a `reason` (QA overridden); the episode is then stitched."""
@@ -396,7 +480,8 @@ def approve(request: HttpRequest, episode_id: int, index: int):
     return episode_out(review_call(approve_segment, segment, request.user, optional_reason(request)))
 
 
-@api.post("/episodes/{episode_id}/segments/{index}/reject", response={202: EpisodeOut}, tags=["review"])
+@api.post("/episodes/{episode_id}/segments/{index}/reject", tags=["review"],
+          response={202: EpisodeOut, **BAD_JSON, **PRODUCER, **CONFLICT, **INVALID})
 def reject(request: HttpRequest, episode_id: int, index: int, payload: RejectIn):
     """Reject the segment with a reason: it is made again with a new seed (and `prompt`, if given), then the
     final video is stitched again. The rejected attempt's files are kept. With `render: false` nothing is
@@ -408,7 +493,8 @@ def reject(request: HttpRequest, episode_id: int, index: int, payload: RejectIn)
     return Status(202, episode_out(episode))
 
 
-@api.get("/episodes/{episode_id}/segments/{index}/attempts", response=list[AttemptOut], tags=["review"])
+@api.get("/episodes/{episode_id}/segments/{index}/attempts", response={200: list[AttemptOut], **NOT_FOUND},
+         tags=["review"])
 def attempts(request: HttpRequest, episode_id: int, index: int):
     episode = episode_for(request, episode_id)
     segment = get_object_or_404(episode.segments, index=index)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 
 from productions.catalog import cannot_render, profiles, video_models
 from productions.lib.model_profiles import ProfileError
@@ -11,24 +12,32 @@ from productions.lib.spec import DELIVERY_SPEC
 from productions.lib.upscale.config import realesrgan_problem
 from productions.models import Episode, Project
 from productions.monitor import upscaler_refusal
+from productions.validation import (
+    MAX_DESCRIPTION_CHARS,
+    MAX_NOTES_CHARS,
+    MAX_PROMPT_CHARS,
+    MAX_TRANSITIONS_CHARS,
+    CheckedTextForm,
+)
 
-MAX_PROMPT_CHARS = 4000
-MAX_NOTES_CHARS = 2000
 MAX_SEED = 2**32 - 1
-MAX_DURATION_S = 600
 MAX_WIDTH, MAX_HEIGHT = 3840, 2160
 MAX_FPS = 60
 MAX_BITRATE_BPS = 100_000_000
-MAX_SEGMENTS = 48
+# The longest duration and the most segments an episode may have are the instance's caps
+# (TOWER_MAX_EPISODE_DURATION_S, TOWER_MAX_EPISODE_SEGMENTS, TOWER_MAX_EPISODE_MB), read when a form is made.
 
 
-class ProjectForm(forms.ModelForm):
+class ProjectForm(CheckedTextForm, forms.ModelForm):
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=MAX_DESCRIPTION_CHARS,
+                                  required=False)
+
     class Meta:
         model = Project
         fields = ["name", "description"]
 
 
-class EpisodeForm(forms.ModelForm):
+class EpisodeForm(CheckedTextForm, forms.ModelForm):
     synopsis = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5}), max_length=MAX_PROMPT_CHARS, strip=True,
         help_text="What happens, in order. Each sentence feeds the next segment.",
@@ -42,8 +51,7 @@ class EpisodeForm(forms.ModelForm):
     seed = forms.IntegerField(min_value=0, max_value=MAX_SEED, initial=0,
                               error_messages={"invalid": "The seed must be a whole number."})
     duration_s = forms.FloatField(
-        label="Duration (s)", min_value=DELIVERY_SPEC.min_duration_s, max_value=MAX_DURATION_S,
-        initial=DELIVERY_SPEC.min_duration_s)
+        label="Duration (s)", min_value=DELIVERY_SPEC.min_duration_s, initial=DELIVERY_SPEC.min_duration_s)
     width = forms.IntegerField(min_value=DELIVERY_SPEC.width, max_value=MAX_WIDTH, initial=DELIVERY_SPEC.width)
     height = forms.IntegerField(
         min_value=DELIVERY_SPEC.height, max_value=MAX_HEIGHT, initial=DELIVERY_SPEC.height)
@@ -53,7 +61,7 @@ class EpisodeForm(forms.ModelForm):
         label="Minimum video bitrate (bit/s)", min_value=DELIVERY_SPEC.min_bitrate_bps,
         max_value=MAX_BITRATE_BPS, initial=DELIVERY_SPEC.min_bitrate_bps)
     segment_count = forms.IntegerField(
-        label="Segments", min_value=1, max_value=MAX_SEGMENTS, required=False,
+        label="Segments", min_value=1, required=False,
         help_text="Blank: as many as the model needs, each one native run of it (see the plan). A number: that "
                   "many equal segments, each still no longer than one run.")
     keyframe_model = forms.ChoiceField(
@@ -63,7 +71,7 @@ class EpisodeForm(forms.ModelForm):
         label="Video model", required=False, choices=(),
         help_text="Blank: the instance's model. Each model generates at its own native size, length and rate.")
     transitions = forms.CharField(
-        required=False, max_length=500, strip=True,
+        required=False, max_length=MAX_TRANSITIONS_CHARS, strip=True,
         help_text="How segments join. Blank: every segment continues the one before (a continuous join, no "
                   "dissolve). To start a new shot, name the segment it leads into: '3: cut; 5: dissolve 12; "
                   "6: fade 24' (dissolve and fade through black last that many frames).")
@@ -118,11 +126,20 @@ class EpisodeForm(forms.ModelForm):
                 self.add_error("width" if width % 2 else "height", "Width and height must be even numbers.")
             elif width * DELIVERY_SPEC.height != height * DELIVERY_SPEC.width:
                 self.add_error("height", f"The frame must be 16:9 like the spec ({width}x{height} is not).")
+        self.check_size(data)
         self.check_plan(data)
         return data
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        for name, cap in (("duration_s", settings.TOWER_MAX_EPISODE_DURATION_S),
+                          ("segment_count", settings.TOWER_MAX_EPISODE_SEGMENTS)):
+            field = self.fields[name]
+            field.max_value = cap
+            unit = " seconds" if name == "duration_s" else " segments"
+            field.validators.append(MaxValueValidator(cap, message=(
+                f"At most {cap:g}{unit} on this instance (ask an admin to raise the cap).")))
+            field.widget.attrs["max"] = cap
         self.fields["video_model"].choices = [("", "Instance default")] + [
             (p.name, f"{p.label} ({p.native_width}x{p.native_height}"
                      + (f", {p.frames_per_run} frames per run" if p.frames_per_run else "") + ")")
@@ -174,8 +191,29 @@ class EpisodeForm(forms.ModelForm):
             self.add_error("native_fps", f"Generate at most at the delivery rate ({data['fps']} fps).")
             return
         try:
-            episode.plan()
+            plan = episode.plan()
         except ValueError as exc:  # PlanError names its field; the producer's transitions raise plain ValueError
             field = getattr(exc, "field", None)
             text = f"{str(exc)[0].upper()}{str(exc)[1:]}" if field else str(exc)
             self.add_error(field or "transitions", f"{text}.")
+            return
+        self.check_segments(data, len(plan.segments))
+
+    def check_segments(self, data: dict, segments: int) -> None:
+        """The instance's cap on generation runs applies to the plan (a blank count means the model's own)."""
+        cap = settings.TOWER_MAX_EPISODE_SEGMENTS
+        if segments > cap and not self.has_error("segment_count"):
+            self.add_error("segment_count" if data.get("segment_count") else "duration_s",
+                           f"This episode needs {segments} segments with this model and duration; this instance "
+                           f"allows at most {cap}: shorten the episode or choose a model with longer runs.")
+
+    def check_size(self, data: dict) -> None:
+        """The instance's cap on the delivery file: its duration at its constant video bitrate."""
+        duration, bitrate = data.get("duration_s"), data.get("min_bitrate_bps")
+        if duration is None or bitrate is None:
+            return
+        size_mb, cap_mb = duration * bitrate / 8 / 1e6, settings.TOWER_MAX_EPISODE_MB
+        if size_mb > cap_mb:
+            self.add_error("min_bitrate_bps", f"The video would be about {size_mb:,.0f} MB ({duration:g} s at this "
+                                              f"bitrate); this instance allows at most {cap_mb:,.0f} MB: lower the "
+                                              "bitrate or the duration.")

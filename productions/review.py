@@ -1,10 +1,12 @@
 """The producer's review loop: approve a segment, or reject it with a reason and have it made again.
 
 A rejection moves the segment's files into an attempt folder (`segment-NN/attempt-MM/`) and records the
-verdict on that attempt, so every attempt stays viewable (preview, video, seed, prompt, reason, QA). The
-segment goes back to pending with a new seed (and the prompt, if the producer edited it), and a render is
-queued (or, at the producer's choice, held until other segments are reviewed too): the renderer makes every
-segment that is not complete and always re-stitches the final video.
+verdict on that attempt, so every attempt stays viewable (preview, video, seed, prompt, reason, QA). The files
+move inside the database transaction, after every write succeeded, and move back if it fails: a refused write
+leaves the segment as it was, still reviewable. The segment goes back to pending with a new seed (and the
+prompt, if the producer edited it), and a render is queued (or, at the producer's choice, held until other
+segments are reviewed too): the renderer makes every segment that is not complete and always re-stitches the
+final video.
 An episode is delivered only when every segment is approved and the final video's conformance passed.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from contextlib import suppress
 from pathlib import Path
 
 from django.conf import settings
@@ -19,18 +22,28 @@ from django.db import transaction
 from django.utils import timezone
 
 from productions.events import publish_episode_event
-from productions.forms import MAX_PROMPT_CHARS, MAX_SEED
+from productions.forms import MAX_SEED
 from productions.live import qa_badge
 from productions.models import Episode, Segment, SegmentAttempt
+from productions.validation import MAX_PROMPT_CHARS, MAX_REASON_CHARS, normalise_newlines, text_problem
 
-MAX_REASON_CHARS = 2000
 SEGMENT_FILES = ("native_path", "proxy_path", "upscaled_path", "last_frame_path", "preview_path")
 
 
 class ReviewError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.field = field  # the input it is about, if any (the API names it in "errors")
+
+
+def checked(value: str | None, field: str, label: str, max_length: int) -> str:
+    """A reason or prompt as it will be stored (trimmed, CR LF as LF), or ReviewError naming the field."""
+    value = normalise_newlines(value or "").strip()
+    problem = text_problem(value, multiline=True, max_length=max_length)
+    if problem:
+        raise ReviewError(422, f"{label}: {problem[0].lower()}{problem[1:]}", field)
+    return value
 
 
 def reviewable(episode: Episode, segment: Segment) -> None:
@@ -69,13 +82,11 @@ def approve_segment(segment: Segment, user, reason: str = "") -> Episode:
 
     episode = segment.episode
     reviewable(episode, segment)
-    reason = (reason or "").strip()
+    reason = checked(reason, "reason", "The reason", MAX_REASON_CHARS)
     flagged = segment.is_flagged()
     if flagged and not reason:
         raise ReviewError(422, f"Segment {segment.index} failed automatic QA: say why it is good enough to "
-                               "approve it anyway.")
-    if len(reason) > MAX_REASON_CHARS:
-        raise ReviewError(422, f"The reason is too long (at most {MAX_REASON_CHARS} characters).")
+                               "approve it anyway.", "reason")
     attempt = current_attempt_for(segment)
     now = timezone.now()
     with transaction.atomic():
@@ -93,25 +104,34 @@ def approve_segment(segment: Segment, user, reason: str = "") -> Episode:
     return episode
 
 
-def archive_files(segment: Segment, attempt: SegmentAttempt) -> dict[str, str]:
-    """Move the segment's files into its attempt folder. Returns the attempt's preview and video paths."""
+def archive_plan(segment: Segment, attempt: SegmentAttempt) -> tuple[Path, list[tuple[Path, Path]], dict[str, str]]:
+    """Where the segment's files go in its attempt folder: (folder, [(file, target)], the attempt's new paths).
+    Nothing is moved yet."""
     media = Path(settings.MEDIA_ROOT)
     folder = segment.episode.media_dir / f"segment-{segment.index:02d}" / f"attempt-{attempt.number:02d}"
     if folder.exists():  # a second rejection of the same attempt number (should not happen): keep both
         folder = folder.with_name(f"{folder.name}-{attempt.pk}")
-    folder.mkdir(parents=True, exist_ok=True)
-    moved: dict[str, str] = {"files_dir": os.fspath(folder.relative_to(media))}
+    moves: list[tuple[Path, Path]] = []
+    paths: dict[str, str] = {"files_dir": os.fspath(folder.relative_to(media))}
     for field in SEGMENT_FILES:
         path = segment.file(field)
         if path is None:
             continue
         target = folder / path.name
-        os.replace(path, target)
+        moves.append((path, target))
         if field == "preview_path":
-            moved["preview_path"] = os.fspath(target.relative_to(media))
+            paths["preview_path"] = os.fspath(target.relative_to(media))
         elif field == "proxy_path":
-            moved["video_path"] = os.fspath(target.relative_to(media))
-    return moved
+            paths["video_path"] = os.fspath(target.relative_to(media))
+    return folder, moves, paths
+
+
+def move_back(folder: Path, done: list[tuple[Path, Path]]) -> None:
+    """Undo the moves made so far (the database refused the rejection): the segment keeps its files."""
+    for source, target in reversed(done):
+        os.replace(target, source)
+    with suppress(OSError):
+        folder.rmdir()  # only if empty: it was made for this rejection
 
 
 def new_seed(old: int) -> int:
@@ -127,29 +147,35 @@ def reject_segment(segment: Segment, user, reason: str, prompt: str | None = Non
     stitches once."""
     from productions.tasks import start_render
 
-    reason = (reason or "").strip()
+    reason = checked(reason, "reason", "The reason", MAX_REASON_CHARS)
     if not reason:
-        raise ReviewError(422, "Say why the segment is rejected: the reason cannot be empty.")
-    if len(reason) > MAX_REASON_CHARS:
-        raise ReviewError(422, f"The reason is too long (at most {MAX_REASON_CHARS} characters).")
-    prompt = (prompt or "").strip() or None
-    if prompt is not None and len(prompt) > MAX_PROMPT_CHARS:
-        raise ReviewError(422, f"The prompt is too long (at most {MAX_PROMPT_CHARS} characters).")
+        raise ReviewError(422, "Say why the segment is rejected: the reason cannot be empty.", "reason")
+    prompt = checked(prompt, "prompt", "The prompt", MAX_PROMPT_CHARS) or None
     episode = segment.episode
     reviewable(episode, segment)
     attempt = current_attempt_for(segment)
     qa = qa_summary(segment)
-    # Files first: a crash after this leaves a segment whose files are gone, which the renderer remakes anyway.
-    moved = archive_files(segment, attempt)
+    folder, moves, paths = archive_plan(segment, attempt)
     now = timezone.now()
-    with transaction.atomic():
-        SegmentAttempt.objects.filter(pk=attempt.pk).update(
-            decision=Segment.Review.REJECTED, reason=reason, reviewer=user, reviewed_at=now, qa=qa, **moved)
-        Segment.objects.filter(pk=segment.pk).update(
-            status=Segment.Status.PENDING, progress=0.0, error="", seed=new_seed(segment.seed),
-            prompt=prompt or segment.prompt, native_path="", proxy_path="", upscaled_path="", last_frame_path="",
-            preview_path="", review=Segment.Review.REJECTED, reviewed_by=user, reviewed_at=now,
-            finished_at=None)
+    # The database first, the files last and inside its transaction: a refused write moves nothing, and a
+    # failed move or commit puts back what was moved, so the segment stays as it was (approvable, rejectable).
+    done: list[tuple[Path, Path]] = []
+    try:
+        with transaction.atomic():
+            SegmentAttempt.objects.filter(pk=attempt.pk).update(
+                decision=Segment.Review.REJECTED, reason=reason, reviewer=user, reviewed_at=now, qa=qa, **paths)
+            Segment.objects.filter(pk=segment.pk).update(
+                status=Segment.Status.PENDING, progress=0.0, error="", seed=new_seed(segment.seed),
+                prompt=prompt or segment.prompt, native_path="", proxy_path="", upscaled_path="",
+                last_frame_path="", preview_path="", review=Segment.Review.REJECTED, reviewed_by=user,
+                reviewed_at=now, finished_at=None)
+            folder.mkdir(parents=True, exist_ok=True)
+            for source, target in moves:
+                os.replace(source, target)
+                done.append((source, target))
+    except BaseException:
+        move_back(folder, done)
+        raise
     episode.refresh_from_db()
     publish_episode_event(episode, {"type": "review", "segment": segment.index, "decision": "rejected"})
     if render:

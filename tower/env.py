@@ -13,9 +13,20 @@ def env_bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    """A whole number from the environment; a malformed or too small one stops start-up naming the variable."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r} must be a whole number of at least {minimum}")
+    return number
 
 
 def env_float(name: str, default: float, *, minimum: float | None = None) -> float:

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "huey.contrib.djhuey",
+    "ninja",  # serves /api/docs' Swagger UI from its own static files, not a CDN (works offline)
     "productions",
 ]
 
@@ -200,6 +201,12 @@ TOWER_KEYFRAME_MODEL = os.environ.get("TOWER_KEYFRAME_MODEL", DEFAULT_KEYFRAME_M
 # A key that is one of the profile's files replaces that file; any other is a workflow parameter (steps, cfg,
 # sampler_name, lora_name...). Names and keys are checked at start-up (productions/checks.py).
 TOWER_MODEL_OPTIONS = parse_model_options(os.environ.get("TOWER_MODEL_OPTIONS", ""))
+# Per-episode caps, so that one episode cannot occupy the studio for days: the longest duration (seconds), the
+# most segments (each one generation run: a plan needing more is refused) and the largest delivery file (MB,
+# its duration at its constant video bitrate, which the encoder holds). Forms and API refuse more, naming the field.
+TOWER_MAX_EPISODE_DURATION_S = env_float("TOWER_MAX_EPISODE_DURATION_S", 600.0, minimum=30.0)
+TOWER_MAX_EPISODE_SEGMENTS = env_int("TOWER_MAX_EPISODE_SEGMENTS", 200, minimum=1)
+TOWER_MAX_EPISODE_MB = env_float("TOWER_MAX_EPISODE_MB", 4000.0, minimum=1.0)
 # Where generation happens is the model profile's native size; TOWER_NATIVE_SIZE=WxH overrides it for every
 # model (small test runs). Upscaling takes it to the delivery size.
 TOWER_NATIVE_SIZE = None

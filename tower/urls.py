@@ -15,6 +15,11 @@ def serve_static(request, path: str):
     return serve_static_file(request, path, insecure=True)
 
 
+# A request refused before any view (a body over DATA_UPLOAD_MAX_MEMORY_SIZE), or an address no route matches:
+# JSON under /api/.
+handler400 = "productions.api.bad_request"
+handler404 = "productions.api.not_found"
+
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -16,6 +16,7 @@ from productions.forms import EpisodeForm
 from productions.lib.spec import DELIVERY_SPEC
 from productions.models import Episode, Project
 from productions.render import EpisodeRender
+from productions.validation import MAX_TITLE_CHARS, text_problem
 
 BAR_WIDTH = 30
 
@@ -67,6 +68,9 @@ class Command(BaseCommand):
     def create(self, opts: dict) -> Episode:
         if not (opts["project"] and opts["title"] and opts["synopsis"]):
             raise CommandError("Give an episode id, or --project, --title and --synopsis for a new one.")
+        problem = text_problem(opts["project"], max_length=MAX_TITLE_CHARS)
+        if problem:
+            raise CommandError(f"Invalid project name: {problem}")
         form = EpisodeForm(data={
             "title": opts["title"], "synopsis": opts["synopsis"], "style": opts["style"],
             "characters": opts["characters"], "seed": opts["seed"], "duration_s": opts["duration"],

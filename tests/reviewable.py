@@ -1,0 +1,38 @@
+"""An episode awaiting review without rendering one: two finished segments whose files are on disk (the review
+loop moves and records files; what is in them does not matter to it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from productions.models import Episode, Segment
+from tests.conftest import small_episode
+
+FILES = {"native_path": "native.mkv", "proxy_path": "proxy.mp4", "last_frame_path": "last.png",
+         "preview_path": "preview.webp"}
+
+
+def awaiting_review(project) -> Episode:
+    episode = small_episode(project, status=Episode.Status.REVIEW)
+    now = timezone.now()
+    for index in range(2):
+        paths = {}
+        for field, name in FILES.items():
+            relative = Path("episodes") / str(episode.pk) / f"segment-{index:02d}" / name
+            target = Path(settings.MEDIA_ROOT) / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(f"{field} of segment {index}".encode())
+            paths[field] = str(relative)
+        Segment.objects.create(episode=episode, index=index, prompt=f"Beat {index}.", seed=index, native_frames=24,
+                               delivered_frames=24, status=Segment.Status.DONE, progress=1.0, attempts=1,
+                               started_at=now, finished_at=now, **paths)
+    return episode
+
+
+def segment_files(segment: Segment) -> dict[str, bytes]:
+    """The segment's current files by field (missing ones left out)."""
+    segment.refresh_from_db()
+    return {field: path.read_bytes() for field in FILES if (path := segment.file(field))}
