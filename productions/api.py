@@ -348,7 +348,7 @@ def list_projects(request: HttpRequest):
     ]
 
 
-@api.post("/projects", response={201: ProjectOut, **BAD_JSON, **INVALID}, tags=["projects"])
+@api.post("/projects", response={201: ProjectOut, **BAD_JSON, 403: ErrorOut, **INVALID}, tags=["projects"])
 def create_project(request: HttpRequest, payload: ProjectIn):
     """Staff create projects (anyone signed in, when TOWER_ANYONE_CAN_CREATE_PROJECTS is on); the creator
     becomes its producer."""

@@ -59,6 +59,12 @@ def producer_client(users) -> Client:
 
 
 @pytest.fixture
+def staff_client(users) -> Client:
+    """Staff may create projects (any signed-in user only with TOWER_ANYONE_CAN_CREATE_PROJECTS)."""
+    return client_for(users["staff"])
+
+
+@pytest.fixture
 def viewer_client(users) -> Client:
     return client_for(users["viewer"])
 

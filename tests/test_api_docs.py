@@ -28,7 +28,7 @@ def schema(client) -> dict:
 
 
 @pytest.mark.parametrize(("method", "path", "codes"), [
-    ("post", "/api/projects", {"201", "400", "413", "422"}),
+    ("post", "/api/projects", {"201", "400", "403", "413", "422"}),
     ("get", "/api/projects/{project_id}/episodes", {"200", "404"}),
     ("post", "/api/projects/{project_id}/episodes", {"201", "400", "403", "404", "413", "422"}),
     ("get", "/api/episodes/{episode_id}", {"200", "404"}),

@@ -64,8 +64,8 @@ def test_hostile_episode_text_is_a_422_naming_the_field(producer_client, project
 
 
 @pytest.mark.parametrize(("field", "raw"), list(hostile_cases({"name": False, "description": True})))
-def test_hostile_project_text_is_a_422_naming_the_field(producer_client, field, raw):
-    response = post_raw(producer_client, "/api/projects", body_with({"name": "Pilot 2"}, field, raw))
+def test_hostile_project_text_is_a_422_naming_the_field(staff_client, field, raw):
+    response = post_raw(staff_client, "/api/projects", body_with({"name": "Pilot 2"}, field, raw))
     refused(response, field)
     assert not Project.objects.exists()
 
@@ -76,11 +76,11 @@ def test_oversized_episode_text_is_a_422_naming_the_field(producer_client, proje
     refused(response, field)
 
 
-def test_a_huge_project_description_is_refused(producer_client):
-    response = post_json(producer_client, "/api/projects", {"name": "Big", "description": "x" * 2_400_000})
+def test_a_huge_project_description_is_refused(staff_client):
+    response = post_json(staff_client, "/api/projects", {"name": "Big", "description": "x" * 2_400_000})
     refused(response, "description")
     assert not Project.objects.exists()
-    response = producer_client.post("/", {"name": "Big", "description": "x" * 5001})
+    response = staff_client.post("/", {"name": "Big", "description": "x" * 5001})
     assert response.status_code == 200 and "at most 5000 characters" in response.content.decode()
     assert not Project.objects.exists()
 
@@ -111,8 +111,8 @@ def test_the_episode_form_refuses_hostile_text_and_shows_the_page_again(producer
     assert Episode.objects.count() == 0
 
 
-def test_the_project_form_refuses_a_control_character_in_the_name(producer_client):
-    response = producer_client.post("/", {"name": "Pilot\x08 2", "description": "ok"})
+def test_the_project_form_refuses_a_control_character_in_the_name(staff_client):
+    response = staff_client.post("/", {"name": "Pilot\x08 2", "description": "ok"})
     assert response.status_code == 200 and "control character" in response.content.decode()
     assert not Project.objects.filter(name__startswith="Pilot").exists()
 
