@@ -80,8 +80,9 @@ def segment_state(episode: Episode, segment: Segment, qa: QAReport | None, post_
     return state
 
 
-def episode_state(episode: Episode) -> dict:
-    segments = list(episode.segments.order_by("index"))
+def episode_state(episode: Episode, segments: list[Segment] | None = None) -> dict:
+    """`segments`: the episode's, already read (a page that shows them too must show the same list)."""
+    segments = list(episode.segments.order_by("index")) if segments is None else segments
     by_pk = {s.pk: s for s in segments}
     reports: dict[int, QAReport] = {}
     for report in QAReport.objects.filter(episode=episode, kind=QAReport.Kind.SEGMENT).order_by("created_at"):

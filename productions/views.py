@@ -99,8 +99,8 @@ def episode_new(request: HttpRequest, pk: int) -> HttpResponse:
 def episode_context(request: HttpRequest, episode: Episode, access: Access) -> dict:
     """What the episode page and its live sections (re-fetched when a snapshot says they changed) show."""
     is_ai, label = generator_label(episode.backend_name())
-    state = episode_state(episode)
-    segments = list(episode.segments.order_by("index"))
+    segments = list(episode.segments.order_by("index"))  # read once: the worker may plan them meanwhile
+    state = episode_state(episode, segments)
     attempts: dict[int, list[SegmentAttempt]] = {}
     for attempt in SegmentAttempt.objects.filter(segment__episode=episode).select_related("reviewer").order_by(
             "number", "started_at"):

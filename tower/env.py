@@ -45,6 +45,22 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
     return number
 
 
+def env_count(name: str, default: int, *, minimum: int = 0) -> int:
+    """A whole number from the environment; a malformed or too small one stops start-up naming the variable."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number") from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r} must be at least {minimum}")
+    return number
+
+
 def env_list(name: str, default: list[str] | None = None) -> list[str]:
     value = os.environ.get(name)
     if value is None or not value.strip():
@@ -66,13 +82,20 @@ def sqlite_database(path: str) -> dict:
     }
 
 
-def database_from_url(url: str) -> dict:
-    """`postgres://user:pass@host:port/name` or `sqlite:///path` -> a Django DATABASES entry."""
+def database_from_url(url: str, *, pool_max: int = 20, pool_timeout_s: float = 30.0) -> dict:
+    """`postgres://user:pass@host:port/name` or `sqlite:///path` -> a Django DATABASES entry.
+
+    PostgreSQL goes through psycopg's connection pool, one per process: under daphne every request runs in a
+    thread of its own, and persistent connections (CONN_MAX_AGE) left one open per thread until the server ran
+    out. A request borrows a connection and gives it back when it ends; past `pool_max` it waits up to
+    `pool_timeout_s` for one. `pool_max=0`: no pool, a connection per request (behind PgBouncer)."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         return sqlite_database(unquote(parsed.path) or ":memory:")
     if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
-        options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        options: dict = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        if pool_max:
+            options["pool"] = {"min_size": min(2, pool_max), "max_size": pool_max, "timeout": pool_timeout_s}
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parsed.path.lstrip("/")),
@@ -81,7 +104,7 @@ def database_from_url(url: str) -> dict:
             "HOST": parsed.hostname or "",
             "PORT": str(parsed.port or ""),
             "OPTIONS": options,
-            "CONN_MAX_AGE": 60,
+            "CONN_MAX_AGE": 0,  # the pool keeps connections; Django refuses both at once
             "CONN_HEALTH_CHECKS": True,
         }
     raise ValueError(f"unsupported database URL scheme {parsed.scheme!r} (use sqlite:/// or postgres://)")
