@@ -45,22 +45,6 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
     return number
 
 
-def env_count(name: str, default: int, *, minimum: int = 0) -> int:
-    """A whole number from the environment; a malformed or too small one stops start-up naming the variable."""
-    from django.core.exceptions import ImproperlyConfigured
-
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number") from None
-    if number < minimum:
-        raise ImproperlyConfigured(f"{name}={value!r} must be at least {minimum}")
-    return number
-
-
 def env_list(name: str, default: list[str] | None = None) -> list[str]:
     value = os.environ.get(name)
     if value is None or not value.strip():

@@ -18,7 +18,6 @@ from productions.lib.model_profiles import DEFAULT_KEYFRAME_MODEL
 from tower.env import (
     database_from_url,
     env_bool,
-    env_count,
     env_float,
     env_int,
     env_list,
@@ -95,7 +94,7 @@ TEMPLATES = [
 
 # PostgreSQL: at most TOWER_DB_POOL_MAX connections per process (web server, each worker), however many
 # requests run at once; one that finds them all busy waits up to TOWER_DB_POOL_TIMEOUT_S (tower/env.py).
-TOWER_DB_POOL_MAX = env_count("TOWER_DB_POOL_MAX", 20)
+TOWER_DB_POOL_MAX = env_int("TOWER_DB_POOL_MAX", 20, minimum=0)
 TOWER_DB_POOL_TIMEOUT_S = env_float("TOWER_DB_POOL_TIMEOUT_S", 30.0, minimum=1.0)
 if os.environ.get("TOWER_DATABASE_URL"):
     DATABASES = {"default": database_from_url(os.environ["TOWER_DATABASE_URL"], pool_max=TOWER_DB_POOL_MAX,
