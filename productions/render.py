@@ -84,21 +84,23 @@ def get_backend(name: str) -> Backend:
         return BuiltinGenerator()
     if name == "comfyui":
         from productions.catalog import profiles
-        from productions.lib.comfyui import ComfyUIBackend, WorkflowLibrary
+        from productions.lib.comfyui import WorkflowLibrary
+        from productions.media_config import comfyui_backend
 
-        return ComfyUIBackend.from_env(profiles=profiles(),
-                                       library=WorkflowLibrary(settings.TOWER_WORKFLOWS_DIR or None),
-                                       vram_budget_gb=settings.TOWER_VRAM_BUDGET_GB,
-                                       free_below_gb=settings.TOWER_COMFYUI_FREE_BELOW_GB)
+        return comfyui_backend(profiles=profiles(), library=WorkflowLibrary(settings.TOWER_WORKFLOWS_DIR or None),
+                               vram_budget_gb=settings.TOWER_VRAM_BUDGET_GB,
+                               free_below_gb=settings.TOWER_COMFYUI_FREE_BELOW_GB)
     raise BackendError(f"unknown generation backend {name!r} (use 'builtin' or 'comfyui')")
 
 
 def get_upscaler(choice: str) -> Upscaler:
     from productions.lib.upscale import select_upscaler
+    from productions.media_config import upscaler_options
 
     try:
         return select_upscaler(
-            choice, device=settings.TOWER_UPSCALE_DEVICE or None, model=settings.TOWER_UPSCALE_MODEL
+            choice, device=settings.TOWER_UPSCALE_DEVICE or None, model=settings.TOWER_UPSCALE_MODEL,
+            **upscaler_options(),
         )
     except (ImportError, ValueError) as exc:  # WeightsError is a ValueError: a bad or mismatched weights file
         raise BackendError(f"the {choice} upscaler cannot run: {exc}") from exc
@@ -623,7 +625,8 @@ class EpisodeRender:
                 native = result.fps == profile.native_fps
                 qa = check_segment_frames(
                     through_writer(first, frames, writer, last, clock), result.fps,
-                    segment.native_frames if native else None, prompt=segment.prompt)
+                    segment.native_frames if native else None, prompt=segment.prompt,
+                    clip_model_dir=settings.TOWER_CLIP_MODEL_DIR or None)
                 keep = qa.passed or last_try
                 if keep:
                     Segment.objects.filter(pk=segment.pk).update(status=Segment.Status.POST,

@@ -39,9 +39,20 @@ def explain_ffmpeg_failure(stderr: str) -> str:
     return " | ".join(lines[-3:]) if lines else "ffmpeg exited with an error"
 
 
+_configured_binary = ""
+
+
+def use_ffmpeg(binary: str | None) -> None:
+    """Which ffmpeg the media core runs: a path or a name on PATH (the settings pass TOWER_FFMPEG when the app
+    starts); blank for imageio-ffmpeg's."""
+    global _configured_binary
+    _configured_binary = binary or ""
+    ffmpeg_binary.cache_clear()
+
+
 @cache
 def ffmpeg_binary() -> str:
-    configured = os.environ.get("TOWER_FFMPEG")
+    configured = _configured_binary
     if configured:
         path = shutil.which(configured) or configured
         if not os.path.exists(path):
