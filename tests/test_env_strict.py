@@ -22,6 +22,8 @@ from tests.settings_process import manage
     ("TOWER_COMFYUI_HEALTH_INTERVAL_S", "-1"),
     ("TOWER_COMFYUI_MAX_ATTEMPTS", "many"),
     ("TOWER_UPSCALE_VRAM_GB", "lots"),
+    ("TOWER_UPSCALE_VRAM_GB", "-2"),
+    ("TOWER_PORT", "eighty"),
 ])
 def test_a_malformed_value_stops_start_up_naming_the_variable(tmp_path, name, value):
     result = manage(tmp_path / "data", "check", **{name: value})

@@ -35,7 +35,7 @@ def test_an_ffmpeg_failure_fails_the_episode_and_resume_finishes_it(project, fai
     assert render_now(episode) == Episode.Status.FAILED
     episode.refresh_from_db()
     assert "Video processing failed while making final.mp4 from 2 clips" in episode.error
-    assert "Simulated encoder crash" in episode.error
+    assert "Simulated encoder crash" in episode.error_details  # the log, behind "Details"
     assert "Finished segments are kept" in episode.error
     assert [s.status for s in episode.segments.all()] == ["done", "done"]
     assert not episode.final_file

@@ -40,6 +40,9 @@ CSRF_TRUSTED_ORIGINS = env_list("TOWER_CSRF_TRUSTED_ORIGINS")
 # The first admin account `manage.py up` makes when there is none (a generated password when blank).
 TOWER_ADMIN_USER = env_str("TOWER_ADMIN_USER", "admin")
 TOWER_ADMIN_PASSWORD = os.environ.get("TOWER_ADMIN_PASSWORD", "")
+# Where `manage.py up` listens (its --host / --port defaults).
+TOWER_HOST = env_str("TOWER_HOST", "127.0.0.1")
+TOWER_PORT = env_int("TOWER_PORT", 8000, minimum=1)
 
 # --- Behind TLS (README: "Deploying behind TLS") --------------------------------------------------------
 # Off by default: the embedded shape serves plain HTTP on localhost. A studio behind an HTTPS proxy turns them on.
