@@ -37,9 +37,21 @@ def write_private_file(path: str | os.PathLike[str], text: str) -> bool:
             os.link(tmp, path)  # atomic, and refuses to replace a file another process made first
         except FileExistsError:
             return False
+        except OSError:  # a filesystem without hard links: create the file itself, private and exclusive
+            return _write_exclusive(path, text)
         return True
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _write_exclusive(path: Path, text: str) -> bool:
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    return True
 
 
 @cache
