@@ -159,7 +159,8 @@ class SegmentOut(Schema):
     prompt: str
     seed: int
     attempts: int
-    error: str
+    error: str = Field(description="why the segment failed, in one plain line (blank when it did not)")
+    error_details: str = Field("", description="the technical log behind `error` (ffmpeg's output, a traceback)")
     delivered_frames: int
     join: str
     join_frames: int
@@ -230,7 +231,8 @@ class EpisodeOut(Schema):
     title: str
     status: str
     stage: str
-    error: str
+    error: str = Field(description="why the render failed, in one plain line (blank when it did not)")
+    error_details: str = Field("", description="the technical log behind `error` (ffmpeg's output, a traceback)")
     progress: float
     backend: str
     generator_is_ai: bool
@@ -277,6 +279,7 @@ def episode_out(episode: Episode) -> dict:
         "status": episode.status,
         "stage": episode.stage,
         "error": episode.error,
+        "error_details": episode.error_details,
         "progress": episode.progress(segments),
         "backend": episode.backend_name(),
         "generator_is_ai": is_ai,
@@ -303,7 +306,7 @@ def episode_out(episode: Episode) -> dict:
         "segments": [
             {
                 "index": s.index, "status": s.status, "progress": s.progress, "prompt": s.prompt,
-                "seed": s.seed, "attempts": s.attempts, "error": s.error,
+                "seed": s.seed, "attempts": s.attempts, "error": s.error, "error_details": s.error_details,
                 "delivered_frames": s.delivered_frames, "join": s.join, "join_frames": s.join_frames,
                 "timings": s.timings, "backend_info": s.backend_info,
                 "video_url": f"/api/episodes/{episode.pk}/segments/{s.index}/video"

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core import checks
 
 from productions.lib.upscale import CHOICES
-from productions.lib.upscale.config import VRAM_ENV, realesrgan_problem, vram_budget_bytes
+from productions.lib.upscale.config import realesrgan_problem
 
 DEVICE_PATTERN = re.compile(r"cpu|cuda(:\d+)?")
 
@@ -27,16 +27,12 @@ def upscaler_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
         messages.append(checks.Error(
             f"TOWER_UPSCALE_DEVICE={device!r} is not a device: use cpu, cuda or cuda:N (or leave it empty).",
             id="tower.E011"))
-    try:
-        vram_budget_bytes()
-    except ValueError as exc:
-        messages.append(checks.Error(f"{VRAM_ENV}: {exc}.", id="tower.E012"))
     if choice == "realesrgan":
-        problem = realesrgan_problem(settings.TOWER_UPSCALE_MODEL)
+        problem = realesrgan_problem(settings.TOWER_UPSCALE_MODEL, settings.TOWER_MODELS_DIR or None)
         if problem:
             messages.append(checks.Error(f"TOWER_UPSCALER=realesrgan cannot run: {problem}.", id="tower.E013"))
     elif choice == "auto" and importlib.util.find_spec("torch") is not None:  # without torch, auto is Lanczos
-        problem = realesrgan_problem(settings.TOWER_UPSCALE_MODEL)
+        problem = realesrgan_problem(settings.TOWER_UPSCALE_MODEL, settings.TOWER_MODELS_DIR or None)
         if problem:
             messages.append(checks.Warning(
                 f"Real-ESRGAN cannot run ({problem}): TOWER_UPSCALER=auto will use Lanczos even on CUDA.",

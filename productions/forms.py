@@ -109,7 +109,7 @@ class EpisodeForm(CheckedTextForm, forms.ModelForm):
     def clean_upscaler(self) -> str:
         upscaler = self.cleaned_data.get("upscaler", "")
         if (upscaler or settings.TOWER_UPSCALER) == Episode.Upscaler.REALESRGAN:
-            problem = realesrgan_problem(settings.TOWER_UPSCALE_MODEL)
+            problem = realesrgan_problem(settings.TOWER_UPSCALE_MODEL, settings.TOWER_MODELS_DIR or None)
             if problem:
                 raise forms.ValidationError(f"Real-ESRGAN cannot run on this installation: {problem}.")
             refusal = upscaler_refusal(Episode.Upscaler.REALESRGAN)

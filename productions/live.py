@@ -75,8 +75,8 @@ def segment_state(episode: Episode, segment: Segment, qa: QAReport | None, post_
         "eta_s": eta,
     }
     # What the server-rendered card shows, apart from progress/preview/ETA (updated in place).
-    state["fp"] = fingerprint(segment.status, segment.attempts, segment.error, review, badge, video_version,
-                              segment.seed, segment.prompt, episode.status)
+    state["fp"] = fingerprint(segment.status, segment.attempts, segment.error, segment.error_details, review, badge,
+                              video_version, segment.seed, segment.prompt, episode.status)
     return state
 
 
@@ -130,7 +130,8 @@ def episode_state(episode: Episode, segments: list[Segment] | None = None) -> di
         "segments": states,
         "at": timezone.now().timestamp(),
     }
-    state["head_fp"] = fingerprint(episode.status, episode.error, bool(segments), state["approved"],
+    state["head_fp"] = fingerprint(episode.status, episode.error, episode.error_details, bool(segments),
+                                   state["approved"],
                                    state["rejected_waiting"])
     state["final_fp"] = fingerprint(final_version, conformance.pk if conformance else None, episode.status)
     return state

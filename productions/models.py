@@ -155,7 +155,8 @@ class Episode(models.Model):
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True)
     stage = models.CharField(max_length=40, blank=True)
-    error = models.TextField(blank=True)
+    error = models.TextField(blank=True)  # one plain line for the producer
+    error_details = models.TextField(blank=True)  # the technical log behind it (ffmpeg's output, a traceback)
     cancel_requested = models.BooleanField(default=False)
     final_path = models.CharField(max_length=500, blank=True)
     keyframe_path = models.CharField(max_length=500, blank=True)
@@ -334,7 +335,7 @@ class Episode(models.Model):
         updated = (
             Episode.objects.filter(pk=self.pk)
             .exclude(status__in=self.ACTIVE)
-            .update(status=self.Status.QUEUED, error="", cancel_requested=False, stage="queued",
+            .update(status=self.Status.QUEUED, error="", error_details="", cancel_requested=False, stage="queued",
                     updated_at=timezone.now(), enqueued_at=timezone.now())
         )
         self.refresh_from_db()
@@ -399,7 +400,8 @@ class Segment(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     progress = models.FloatField(default=0.0)
     attempts = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
+    error = models.TextField(blank=True)  # one plain line for the producer
+    error_details = models.TextField(blank=True)  # the technical log behind it
     # Files (relative to MEDIA_ROOT; their names come from post.SegmentFiles): the lossless native clip, the
     # review proxy, the AI-upscaled frames (only for an upscaler outside ffmpeg), the last frame (the next
     # chained segment starts from it) and the shot's own keyframe (segments that are not chained).

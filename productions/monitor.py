@@ -80,12 +80,12 @@ def previews_label(sends: bool | None) -> str:
 
 def comfyui_gpus() -> list[dict] | None:
     """One entry per device of each configured ComfyUI server (a server that is down: one entry, no VRAM)."""
-    if not os.environ.get("TOWER_COMFYUI_URLS", "").strip():
+    if not settings.TOWER_COMFYUI_URLS:
         return None
-    from productions.lib.comfyui import ComfyUIBackend
+    from productions.media_config import comfyui_backend
 
     gpus = []
-    for server in ComfyUIBackend.from_env().snapshot():
+    for server in comfyui_backend().snapshot():
         queue = (server.get("queue_running") or 0) + (server.get("queue_pending") or 0)
         common = {"server": server["url"], "source": "comfyui", "healthy": bool(server.get("healthy")),
                   "queue": queue, "inflight": server.get("inflight", 0), "jobs_done": server.get("jobs_done", 0),

@@ -14,12 +14,13 @@ import shutil
 import socket
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from django.conf import settings
 from django.db import connection as db_connection
@@ -103,21 +104,23 @@ def get_backend(name: str) -> Backend:
         return BuiltinGenerator()
     if name == "comfyui":
         from productions.catalog import profiles
-        from productions.lib.comfyui import ComfyUIBackend, WorkflowLibrary
+        from productions.lib.comfyui import WorkflowLibrary
+        from productions.media_config import comfyui_backend
 
-        return ComfyUIBackend.from_env(profiles=profiles(),
-                                       library=WorkflowLibrary(settings.TOWER_WORKFLOWS_DIR or None),
-                                       vram_budget_gb=settings.TOWER_VRAM_BUDGET_GB,
-                                       free_below_gb=settings.TOWER_COMFYUI_FREE_BELOW_GB)
+        return comfyui_backend(profiles=profiles(), library=WorkflowLibrary(settings.TOWER_WORKFLOWS_DIR or None),
+                               vram_budget_gb=settings.TOWER_VRAM_BUDGET_GB,
+                               free_below_gb=settings.TOWER_COMFYUI_FREE_BELOW_GB)
     raise BackendError(f"unknown generation backend {name!r} (use 'builtin' or 'comfyui')")
 
 
 def get_upscaler(choice: str) -> Upscaler:
     from productions.lib.upscale import select_upscaler
+    from productions.media_config import upscaler_options
 
     try:
         return select_upscaler(
-            choice, device=settings.TOWER_UPSCALE_DEVICE or None, model=settings.TOWER_UPSCALE_MODEL
+            choice, device=settings.TOWER_UPSCALE_DEVICE or None, model=settings.TOWER_UPSCALE_MODEL,
+            **upscaler_options(),
         )
     except (ImportError, ValueError) as exc:  # WeightsError is a ValueError: a bad or mismatched weights file
         raise BackendError(f"the {choice} upscaler cannot run: {exc}") from exc
@@ -127,17 +130,52 @@ def relative(path: Path) -> str:
     return os.fspath(path.relative_to(settings.MEDIA_ROOT))
 
 
-def plain_error(exc: BaseException) -> str:
-    """What a producer sees when a render fails."""
+HEADLINE_CHARS = 300  # a headline is one line a producer reads at a glance; the rest goes to the details
+DETAILS_CHARS = 20_000  # the end of a long log is where ffmpeg says what went wrong
+
+
+class ErrorReport(NamedTuple):
+    """What a producer sees when a render fails: one plain line, and the technical log behind a "Details"
+    disclosure (ffmpeg's output, a generation server's message, a traceback)."""
+
+    headline: str
+    details: str = ""
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= HEADLINE_CHARS else line[:HEADLINE_CHARS - 1].rstrip() + "…"
+
+
+def _tail(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= DETAILS_CHARS else "…" + text[-DETAILS_CHARS:]
+
+
+def error_report(exc: BaseException) -> ErrorReport:
+    kept = "Finished segments are kept; resume to continue."
     if isinstance(exc, QAFlagged):
-        return str(exc)
+        return ErrorReport(_one_line(str(exc)), _tail(str(exc)) if "\n" in str(exc).strip() else "")
     if isinstance(exc, OSError) and exc.errno == 28:
-        return "The disk is full (No space left on device). Free space, then resume: finished segments are kept."
+        return ErrorReport("The disk is full (No space left on device). Free space, then resume: finished "
+                           "segments are kept.", _tail(f"{type(exc).__name__}: {exc}"))
     if isinstance(exc, FFmpegError):
-        return f"Video processing failed while {exc}. Finished segments are kept; resume to continue."
+        cause = f": {exc.cause}" if exc.cause else ""
+        log_text = exc.stderr.strip() or str(exc)
+        code = f"ffmpeg exited with code {exc.returncode}\n" if exc.returncode is not None else ""
+        return ErrorReport(_one_line(f"Video processing failed while {exc.what}{cause}.") + " " + kept,
+                           _tail(code + log_text))
     if isinstance(exc, BackendError):
-        return f"Generation failed: {exc}. Finished segments are kept; resume to continue."
-    return f"Unexpected error ({type(exc).__name__}: {exc}). Finished segments are kept; resume to continue."
+        message = str(exc)
+        headline = _one_line(f"Generation failed: {message.strip().splitlines()[0] if message.strip() else ''}.")
+        return ErrorReport(f"{headline} {kept}", _tail(message) if _one_line(message) != message.strip() else "")
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return ErrorReport(f"Unexpected error ({type(exc).__name__}). {kept}", _tail(trace))
+
+
+def plain_error(exc: BaseException) -> str:
+    """The headline a producer sees when a render fails (error_report has the details too)."""
+    return error_report(exc).headline
 
 
 def ensure_segments(episode: Episode) -> list[Segment]:
@@ -374,7 +412,7 @@ class EpisodeRender:
                 self.finish(Episode.Status.CANCELLED, "Cancelled by request. Finished segments are kept.")
             except Exception as exc:  # every failure ends in a visible state, never a silent dead task
                 log.exception("episode %s failed", episode.pk)
-                self.finish(Episode.Status.FAILED, plain_error(exc))
+                self.finish(Episode.Status.FAILED, *error_report(exc))
         except LeaseLost:  # the new holder owns the episode's state now: nothing here is written
             log.warning("episode %s: lease lost to another worker; stopping", episode.pk)
         finally:
@@ -403,16 +441,18 @@ class EpisodeRender:
         for folder in episode.media_dir.glob("segment-*"):
             remove_stale_temporaries(folder, abandoned)
 
-    def finish(self, status: str, error: str = "") -> None:
+    def finish(self, status: str, error: str = "", details: str = "") -> None:
         """End the render (owner only: LeaseLost, writing nothing, when another worker holds it)."""
+        failed = status == Episode.Status.FAILED
         with self.owned():
             Episode.objects.filter(pk=self.episode.pk).update(
-                status=status, error=error, finished_at=timezone.now(), stage="", cancel_requested=False
+                status=status, error=error, error_details=details, finished_at=timezone.now(), stage="",
+                cancel_requested=False
             )
             Segment.objects.filter(
                 episode=self.episode, status__in=[Segment.Status.GENERATING, Segment.Status.POST]
-            ).update(status=Segment.Status.FAILED if status == Episode.Status.FAILED else Segment.Status.PENDING,
-                     error=error if status == Episode.Status.FAILED else "")
+            ).update(status=Segment.Status.FAILED if failed else Segment.Status.PENDING,
+                     error=error if failed else "", error_details=details if failed else "")
         self.episode.refresh_from_db()
         self.publish({"type": "episode", "status": status, "error": error})
 
@@ -650,8 +690,10 @@ class EpisodeRender:
             return "stopped"
         except Exception as exc:
             log.exception("helping episode %s failed", self.episode.pk)
+            report = error_report(exc)
             Segment.objects.filter(episode=self.episode, claimed_by=self.worker_id, heartbeat_at__isnull=False) \
-                .update(status=Segment.Status.FAILED, error=plain_error(exc), heartbeat_at=None)
+                .update(status=Segment.Status.FAILED, error=report.headline, error_details=report.details,
+                        heartbeat_at=None)
             return f"failed: {exc}"
         finally:
             keeper.stop()
@@ -745,10 +787,10 @@ class EpisodeRender:
         episode = self.episode
         segment.attempts += 1
         segment.status = Segment.Status.GENERATING
-        segment.error = ""
+        segment.error = segment.error_details = ""
         segment.progress = 0.0
         segment.started_at = timezone.now()
-        segment.save(update_fields=["attempts", "status", "error", "progress", "started_at"])
+        segment.save(update_fields=["attempts", "status", "error", "error_details", "progress", "started_at"])
         attempt = SegmentAttempt.objects.create(
             segment=segment, number=segment.attempts, backend=backend.name, seed=segment.seed,
             prompt=segment.prompt,
@@ -788,7 +830,8 @@ class EpisodeRender:
                 native = result.fps == profile.native_fps
                 qa = check_segment_frames(
                     through_writer(first, frames, writer, last, clock), result.fps,
-                    segment.native_frames if native else None, prompt=segment.prompt)
+                    segment.native_frames if native else None, prompt=segment.prompt,
+                    clip_model_dir=settings.TOWER_CLIP_MODEL_DIR or None)
                 keep = qa.passed or last_try
                 if keep:
                     self.check_lease()  # a render that lost its episode leaves no clip behind

@@ -92,7 +92,7 @@ def approve_segment(segment: Segment, user, reason: str = "") -> Episode:
     with transaction.atomic():
         changes: dict = {"review": Segment.Review.APPROVED, "reviewed_by": user, "reviewed_at": now}
         if flagged:
-            changes.update(status=Segment.Status.DONE, error="", progress=1.0)
+            changes.update(status=Segment.Status.DONE, error="", error_details="", progress=1.0)
         Segment.objects.filter(pk=segment.pk).update(**changes)
         SegmentAttempt.objects.filter(pk=attempt.pk).update(
             decision=Segment.Review.APPROVED, reason=reason, reviewer=user, reviewed_at=now, qa=qa_summary(segment))
@@ -165,7 +165,8 @@ def reject_segment(segment: Segment, user, reason: str, prompt: str | None = Non
             SegmentAttempt.objects.filter(pk=attempt.pk).update(
                 decision=Segment.Review.REJECTED, reason=reason, reviewer=user, reviewed_at=now, qa=qa, **paths)
             Segment.objects.filter(pk=segment.pk).update(
-                status=Segment.Status.PENDING, progress=0.0, error="", seed=new_seed(segment.seed),
+                status=Segment.Status.PENDING, progress=0.0, error="", error_details="",
+                seed=new_seed(segment.seed),
                 prompt=prompt or segment.prompt, native_path="", proxy_path="", upscaled_path="",
                 last_frame_path="", preview_path="", review=Segment.Review.REJECTED, reviewed_by=user,
                 reviewed_at=now, finished_at=None)

@@ -160,19 +160,17 @@ def test_no_server_configured() -> None:
         backend.generate_segment(request())
 
 
-def test_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_shared_backend_takes_its_configuration_as_values() -> None:
     with FakeComfyUI() as fake:
-        monkeypatch.setenv("TOWER_COMFYUI_URLS", f" {fake.url}/ , ")
-        monkeypatch.setenv("TOWER_COMFYUI_DEADLINE_S", "42")
-        monkeypatch.setenv("TOWER_COMFYUI_SEGMENT_WORKFLOW", "svd_img2vid")
-        pool = ServerPool.from_env(**FAST_POOL_OPTIONS)
+        backend = ComfyUIBackend.shared([f" {fake.url}/ ", " "], pool_options=FAST_POOL_OPTIONS, deadline_s=42,
+                                        segment_workflow="svd_img2vid")
         try:
-            backend = ComfyUIBackend.from_env(pool=pool)
             assert backend.name == "comfyui" and backend.is_ai is True
             assert backend.deadline_s == 42 and backend.segment_workflow == "svd_img2vid"
-            assert list(pool.servers) == [fake.url]
+            assert list(backend.pool.servers) == [fake.url]
+            assert ComfyUIBackend.shared([fake.url], pool_options=FAST_POOL_OPTIONS).pool is backend.pool
         finally:
-            pool.close()
+            backend.pool.close()
 
 
 def _tiny_prompt() -> dict:

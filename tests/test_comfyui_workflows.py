@@ -80,8 +80,7 @@ def test_admin_adds_a_workflow_without_code(tmp_path: Path, monkeypatch: pytest.
     (tmp_path / "svd_fast.params.json").write_text(json.dumps(manifest))
     (tmp_path / "broken.json").write_text("{}")
     (tmp_path / "broken.params.json").write_text(json.dumps({"kind": "segment", "output_node": "9"}))
-    monkeypatch.setenv("TOWER_WORKFLOWS_DIR", str(tmp_path))
-    library = WorkflowLibrary()
+    library = WorkflowLibrary(tmp_path)
     assert library.directory == tmp_path
     assert [w.name for w in library.of_kind("segment")] == ["svd_fast", "svd_img2vid"]
     assert "broken.params.json" in library.errors  # reported, not fatal

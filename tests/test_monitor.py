@@ -21,11 +21,11 @@ GIB = 1024**3
 
 
 @pytest.fixture
-def fake_gpu_server(monkeypatch):
+def fake_gpu_server(settings):
     devices = [{"name": "cuda:0 NVIDIA H100 80GB HBM3 : cudaMallocAsync", "type": "cuda", "index": 0,
                 "vram_total": 80 * GIB, "vram_free": 60 * GIB, "torch_vram_total": 0, "torch_vram_free": 0}]
     with FakeComfyUI(devices=devices, name="gpu1") as fake:
-        monkeypatch.setenv("TOWER_COMFYUI_URLS", fake.url)
+        settings.TOWER_COMFYUI_URLS = [fake.url]
         yield fake
 
 
@@ -54,20 +54,20 @@ def test_comfyui_servers_report_vram_and_queue(fake_gpu_server):
     assert gpu["healthy"] and gpu["queue"] == 0 and gpu["utilization"] is None  # ComfyUI doesn't say
 
 
-def test_a_down_server_is_listed_without_made_up_numbers(monkeypatch):
-    monkeypatch.setenv("TOWER_COMFYUI_URLS", "http://127.0.0.1:9")  # discard port: nothing listens
+def test_a_down_server_is_listed_without_made_up_numbers(settings):
+    settings.TOWER_COMFYUI_URLS = ["http://127.0.0.1:9"]  # discard port: nothing listens
     [gpu] = monitor.gpu_snapshot()
     assert not gpu["healthy"] and gpu["vram_total"] is None and gpu["vram_used"] is None
 
 
-def test_nvml_gives_local_gpus_and_utilisation_to_a_local_comfyui(fake_nvml, fake_gpu_server, monkeypatch):
+def test_nvml_gives_local_gpus_and_utilisation_to_a_local_comfyui(fake_nvml, fake_gpu_server, settings):
     gpus = monitor.gpu_snapshot()
     # GPU 0 is the local ComfyUI server's device: listed once, as the server's, with NVML's utilisation.
     assert [g["source"] for g in gpus] == ["nvml", "comfyui"]
     local, server = gpus
     assert local["name"] == "NVIDIA L4 #1" and local["utilization"] == 3.0 and local["vram_total"] == 24 * GIB
     assert server["utilization"] == 87.0
-    monkeypatch.delenv("TOWER_COMFYUI_URLS")
+    settings.TOWER_COMFYUI_URLS = []
     assert [g["name"] for g in monitor.gpu_snapshot()] == ["NVIDIA H100 #0", "NVIDIA L4 #1"]
 
 
@@ -114,10 +114,10 @@ def test_the_monitor_page_is_for_staff(fake_gpu_server, users, producer_client):
 
 
 def test_a_server_that_sends_no_previews_is_named_on_the_monitor(fake_gpu_server, users):
-    from productions.lib.comfyui.pool import shared_pool
+    from productions.media_config import comfyui_backend
     from tests.conftest import client_for
 
-    shared_pool().servers[fake_gpu_server.url].sends_previews = False  # what a job there found
+    comfyui_backend().pool.servers[fake_gpu_server.url].sends_previews = False  # what a job there found
     monitor.Heartbeat(interval_s=5).beat()
     page = client_for(users["staff"]).get("/monitor/").content.decode()
     assert "off: start ComfyUI with --preview-method auto" in page

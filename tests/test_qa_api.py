@@ -69,8 +69,7 @@ def test_frame_format_and_empty_input() -> None:
     assert {c.name for c in empty.blocking_failures} >= {"frame_format", "frame_count"}
 
 
-def test_clip_not_measured_without_weights(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(CLIP_ENV, raising=False)
+def test_clip_not_measured_without_weights() -> None:
     check = check_prompt_compliance(_clip(4), "a girl walks along a river")
     assert check.status == NOT_MEASURED and check.value is None and check.passed and not check.blocking
     assert CLIP_ENV in check.message and check.details["reason"]
@@ -78,14 +77,12 @@ def test_clip_not_measured_without_weights(monkeypatch: pytest.MonkeyPatch) -> N
     assert data["status"] == "not_measured" and data["value"] is None
 
 
-def test_clip_not_measured_with_a_bad_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(CLIP_ENV, str(tmp_path / "missing"))
-    check = check_prompt_compliance(_clip(4), "a cat")
+def test_clip_not_measured_with_a_bad_folder(tmp_path: Path) -> None:
+    check = check_prompt_compliance(_clip(4), "a cat", model_dir=str(tmp_path / "missing"))
     assert check.status == NOT_MEASURED and check.value is None and "not a folder" in check.message
-    monkeypatch.setenv(CLIP_ENV, str(tmp_path))
-    check = check_prompt_compliance(_clip(4), "a cat")
+    check = check_prompt_compliance(_clip(4), "a cat", model_dir=str(tmp_path))
     assert check.status == NOT_MEASURED and check.value is None  # no open_clip/transformers installed here
-    result = check_segment_frames(_clip(), 24, 24, prompt="a cat")
+    result = check_segment_frames(_clip(), 24, 24, prompt="a cat", clip_model_dir=str(tmp_path))
     check = result.check("prompt_compliance")
     assert check.status == NOT_MEASURED and check.value is None and check.details["reason"]
     assert result.passed and result.not_measured

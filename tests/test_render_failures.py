@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def failing_final_encode(tmp_path, monkeypatch):
+def failing_final_encode(tmp_path, settings):
     """An ffmpeg that crashes when asked to write the final video, and works otherwise."""
     real = ffmpeg.ffmpeg_binary()
     wrapper = tmp_path / "ffmpeg"
@@ -26,25 +26,21 @@ def failing_final_encode(tmp_path, monkeypatch):
         f'exec "{real}" "$@"\n'
     )
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("TOWER_FFMPEG", str(wrapper))
-    ffmpeg.ffmpeg_binary.cache_clear()
-    yield
-    monkeypatch.delenv("TOWER_FFMPEG", raising=False)
-    ffmpeg.ffmpeg_binary.cache_clear()
+    settings.TOWER_FFMPEG = str(wrapper)  # handed to the media core (productions.media_config)
+    yield settings
 
 
-def test_an_ffmpeg_failure_fails_the_episode_and_resume_finishes_it(project, failing_final_encode, monkeypatch):
+def test_an_ffmpeg_failure_fails_the_episode_and_resume_finishes_it(project, failing_final_encode):
     episode = small_episode(project)
     assert render_now(episode) == Episode.Status.FAILED
     episode.refresh_from_db()
     assert "Video processing failed while making final.mp4 from 2 clips" in episode.error
-    assert "Simulated encoder crash" in episode.error
+    assert "Simulated encoder crash" in episode.error_details  # the log, behind "Details"
     assert "Finished segments are kept" in episode.error
     assert [s.status for s in episode.segments.all()] == ["done", "done"]
     assert not episode.final_file
 
-    monkeypatch.delenv("TOWER_FFMPEG")
-    ffmpeg.ffmpeg_binary.cache_clear()
+    failing_final_encode.TOWER_FFMPEG = ""
     assert render_now(episode) == Episode.Status.REVIEW  # rendered; awaits approval
     # Nothing was generated twice.
     assert [s.attempts for s in episode.segments.all()] == [1, 1]

@@ -216,8 +216,8 @@ def test_a_segment_flagged_by_qa_can_be_approved_with_a_reason(project, producer
 
     real = render_module.check_segment_frames
 
-    def flag_the_lantern(frames, fps, native_frames, prompt=""):
-        result = real(frames, fps, native_frames, prompt=prompt)
+    def flag_the_lantern(frames, fps, native_frames, prompt="", **options):
+        result = real(frames, fps, native_frames, prompt=prompt, **options)
         if "lantern" in prompt:
             result.checks.append(CheckResult(name="grid", passed=False, blocking=True, value=1.0, threshold=0.5))
         return result

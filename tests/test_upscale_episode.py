@@ -50,12 +50,12 @@ def test_an_episode_upscaled_with_realesrgan(project, settings, users):
     assert check_conformance(episode.final_file, episode.delivery_spec()).passed
 
 
-def test_a_missing_weights_file_fails_the_render_in_plain_words(project, settings, tmp_path, monkeypatch):
+def test_a_missing_weights_file_fails_the_render_in_plain_words(project, settings, tmp_path):
     settings.TOWER_NATIVE_SIZE = (128, 72)
     bad = tmp_path / "models"
     bad.mkdir()
     (bad / "realesr-animevideov3.pth").write_bytes(b"not a checkpoint")
-    monkeypatch.setenv("TOWER_MODELS_DIR", str(bad))
+    settings.TOWER_MODELS_DIR = str(bad)
     episode = small_episode(project, upscaler="realesrgan")
     assert render_now(episode) == Episode.Status.FAILED
     episode.refresh_from_db()

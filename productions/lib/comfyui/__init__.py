@@ -1,8 +1,9 @@
 """The ComfyUI backend: workflow files, a protocol client, a pool of servers with failover, and
-`ComfyUIBackend` (Tower's Backend protocol). No Django imports here.
+`ComfyUIBackend` (Tower's Backend protocol). No Django imports and no environment reads here: the app passes
+its settings in (productions/media_config.py).
 
     from productions.lib.comfyui import ComfyUIBackend
-    backend = ComfyUIBackend.from_env()      # TOWER_COMFYUI_URLS=http://gpu1:8188,http://gpu2:8188
+    backend = ComfyUIBackend.shared(["http://gpu1:8188", "http://gpu2:8188"], deadline_s=600)
 """
 
 from .backend import ComfyUIBackend

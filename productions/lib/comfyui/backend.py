@@ -1,6 +1,6 @@
 """`ComfyUIBackend`: Tower's Backend protocol on top of a pool of ComfyUI servers and workflow files.
 
-    backend = ComfyUIBackend.from_env()            # TOWER_COMFYUI_URLS, TOWER_WORKFLOWS_DIR, ...
+    backend = ComfyUIBackend.shared(urls, library=WorkflowLibrary(folder))   # the app: media_config.py
     frame = backend.generate_keyframe(KeyframeRequest(...), progress, should_cancel)
     result = backend.generate_segment(SegmentRequest(...), progress, should_cancel,
                                       on_attempt=lambda a: store(a.as_dict()))
@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -36,7 +35,7 @@ from ..backend import (
     no_progress,
 )
 from ..model_profiles import DEFAULT_COMFYUI_MODEL, DEFAULT_KEYFRAME_MODEL, ModelProfile, load_profiles
-from .client import ClientTimeouts, JobResult, deadline_from_env, encode_png
+from .client import DEFAULT_DEADLINE_S, ClientTimeouts, JobResult, encode_png
 from .errors import ComfyUIError, WorkflowInvalid
 from .pool import Attempt, AttemptCallback, JobContext, ServerPool, ServerState, VramWatch, shared_pool
 from .workflows import Workflow, WorkflowLibrary, problems_message, workflow_problems
@@ -51,13 +50,6 @@ DEFAULT_FREE_BELOW_GB = 16.0
 GIB = 1024**3
 # The parameter by which a workflow declares that it interpolates frames on the server (RIFE VFI's multiplier).
 INTERPOLATION_PARAM = "interpolation_multiplier"
-
-
-def _env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    if not raw:
-        return default
-    return raw not in ("0", "false", "no", "off")
 
 
 def native_size_for(native: tuple[int, int], width: int, height: int, multiple: int = 64) -> tuple[int, int]:
@@ -106,7 +98,7 @@ class ComfyUIBackend:
         self.segment_workflow = segment_workflow
         self.variants = variants
         self.params = dict(params or {})
-        self.deadline_s = deadline_s if deadline_s is not None else deadline_from_env()
+        self.deadline_s = deadline_s if deadline_s is not None else DEFAULT_DEADLINE_S
         self.on_attempt = on_attempt
         self.preview_method = preview_method
         self.max_attempts = max_attempts
@@ -122,23 +114,11 @@ class ComfyUIBackend:
         self.vram_poll_s = vram_poll_s
 
     @classmethod
-    def from_env(
-        cls,
-        *,
-        on_attempt: AttemptCallback | None = None,
-        params: Mapping[str, Any] | None = None,
-        pool: ServerPool | None = None,
-        **kwargs: Any,
-    ) -> ComfyUIBackend:
-        """Configured from the environment: TOWER_COMFYUI_URLS, TOWER_COMFYUI_DEADLINE_S, TOWER_WORKFLOWS_DIR,
-        TOWER_COMFYUI_KEYFRAME_WORKFLOW / TOWER_COMFYUI_SEGMENT_WORKFLOW (force one workflow),
-        TOWER_COMFYUI_VARIANTS (0 = plain workflows only), TOWER_COMFYUI_PREVIEW_METHOD (auto).
-        The pool is shared by every backend of the process (one health thread)."""
-        kwargs.setdefault("keyframe_workflow", os.environ.get("TOWER_COMFYUI_KEYFRAME_WORKFLOW") or None)
-        kwargs.setdefault("segment_workflow", os.environ.get("TOWER_COMFYUI_SEGMENT_WORKFLOW") or None)
-        kwargs.setdefault("variants", _env_bool("TOWER_COMFYUI_VARIANTS", True))
-        kwargs.setdefault("preview_method", os.environ.get("TOWER_COMFYUI_PREVIEW_METHOD") or "auto")
-        return cls(pool or shared_pool(), on_attempt=on_attempt, params=params, **kwargs)
+    def shared(cls, urls: Sequence[str], *, pool_options: Mapping[str, Any] | None = None,
+               **kwargs: Any) -> ComfyUIBackend:
+        """A backend on the process's shared pool for `urls` (one health thread for every backend of the
+        process); `pool_options` are ServerPool's, the rest this class's (the app passes its settings)."""
+        return cls(shared_pool(urls, **dict(pool_options or {})), **kwargs)
 
     @classmethod
     def for_urls(cls, urls: list[str], *, timeouts: ClientTimeouts | None = None,

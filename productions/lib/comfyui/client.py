@@ -70,15 +70,6 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def deadline_from_env(default: float = DEFAULT_DEADLINE_S) -> float:
-    raw = os.environ.get("TOWER_COMFYUI_DEADLINE_S", "").strip()
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        return default
-    return value if value > 0 else default
-
-
 @dataclass(frozen=True)
 class ClientTimeouts:
     """How long the client waits for things. Defaults suit real GPU servers; tests shorten them."""
@@ -482,11 +473,11 @@ class ComfyUIClient:
         """Queue `workflow`, follow it to the end and return the images of `output_node`.
 
         `deadline_at` is a time.monotonic() value (the pool passes the job's overall deadline); else
-        `deadline_s` from now (default TOWER_COMFYUI_DEADLINE_S, 600 s).
+        `deadline_s` from now (default DEFAULT_DEADLINE_S, 600 s).
         """
         started = time.monotonic()
         if deadline_at is None:
-            deadline_at = started + (deadline_s if deadline_s is not None else deadline_from_env())
+            deadline_at = started + (deadline_s if deadline_s is not None else DEFAULT_DEADLINE_S)
         job = _Job(self, prompt_id or str(uuid.uuid4()), output_node, progress, should_cancel, deadline_at,
                    progress_node)
         return job.run(workflow, preview_method, on_queued)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +25,7 @@ from typing import Any, TypeVar
 import requests
 
 from ..backend import BackendError, CancelCheck, Cancelled, never_cancel
-from .client import ClientTimeouts, ComfyUIClient, deadline_from_env, normalize_url
+from .client import DEFAULT_DEADLINE_S, ClientTimeouts, ComfyUIClient, normalize_url
 from .errors import (
     ComfyUIError,
     ConnectionLost,
@@ -115,18 +114,6 @@ class ServerState:
         }
 
 
-def urls_from_env() -> list[str]:
-    raw = os.environ.get("TOWER_COMFYUI_URLS", "")
-    return [normalize_url(u) for u in raw.split(",") if u.strip()]
-
-
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, "") or default)
-    except ValueError:
-        return default
-
-
 class ServerPool:
     """Servers, their health and load; `run()` executes a job with failover. Thread-safe."""
 
@@ -171,12 +158,6 @@ class ServerPool:
         if session is None:
             session = self._local.session = requests.Session()
         return session
-
-    @classmethod
-    def from_env(cls, **kwargs: Any) -> ServerPool:
-        kwargs.setdefault("health_interval_s", _env_float("TOWER_COMFYUI_HEALTH_INTERVAL_S", 5.0))
-        kwargs.setdefault("max_attempts", int(_env_float("TOWER_COMFYUI_MAX_ATTEMPTS", 3)))
-        return cls(urls_from_env(), **kwargs)
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
@@ -360,7 +341,7 @@ class ServerPool:
                 "No ComfyUI server is configured: set TOWER_COMFYUI_URLS (comma-separated URLs), or choose the "
                 "built-in generator"
             )
-        deadline_s = deadline_s if deadline_s is not None else deadline_from_env()
+        deadline_s = deadline_s if deadline_s is not None else DEFAULT_DEADLINE_S
         deadline_at = time.monotonic() + deadline_s
         limit = max_attempts or self.max_attempts
         attempts: list[Attempt] = []
@@ -532,20 +513,20 @@ class JobContext:
         self.pool._note_prompt(self.url, prompt_id)
 
 
-_shared: dict[tuple[str, ...], ServerPool] = {}
+_shared: dict[tuple, ServerPool] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_pool(urls: Sequence[str] | None = None) -> ServerPool:
-    """One pool per process and URL list (one health thread), created on first use from TOWER_COMFYUI_URLS."""
-    key = tuple(urls if urls is not None else urls_from_env())
+def shared_pool(urls: Sequence[str], **options: Any) -> ServerPool:
+    """One pool per process, URL list and options (one health thread), created on first use. `options` are
+    ServerPool's (health_interval_s, max_attempts, ...)."""
+    normalized = tuple(u for u in (normalize_url(url) for url in urls) if u)
+    key = (normalized, tuple(sorted(options.items())))
     with _shared_lock:
         pool = _shared.get(key)
         if pool is None:
-            pool = ServerPool.from_env() if urls is None else ServerPool(list(key))
-            _shared[key] = pool
+            pool = _shared[key] = ServerPool(list(normalized), **options)
         return pool
 
 
-__all__ = ["Attempt", "AttemptCallback", "JobContext", "ServerPool", "ServerState", "VramWatch", "shared_pool",
-           "urls_from_env"]
+__all__ = ["Attempt", "AttemptCallback", "JobContext", "ServerPool", "ServerState", "VramWatch", "shared_pool"]

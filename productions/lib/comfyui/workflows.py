@@ -1,7 +1,7 @@
 """ComfyUI workflows as files: an API-format graph plus a small manifest naming its parameters.
 
-A workflow `NAME` is two files in the workflows directory (the repository's `workflows/`, or the directory named
-by the environment variable TOWER_WORKFLOWS_DIR):
+A workflow `NAME` is two files in the workflows directory (the repository's `workflows/`, or the directory the
+caller names: the app passes TOWER_WORKFLOWS_DIR):
 
 - `NAME.json`: the graph in ComfyUI's API format, `{node_id: {"class_type": ..., "inputs": {...}}}` (what
   ComfyUI's "Export (API)" writes);
@@ -35,7 +35,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -47,11 +46,6 @@ from .errors import WorkflowInvalid
 KINDS = ("keyframe", "segment")
 DEFAULT_DIR = Path(__file__).resolve().parents[3] / "workflows"
 MANIFEST_SUFFIX = ".params.json"
-
-
-def workflows_dir() -> Path:
-    env = os.environ.get("TOWER_WORKFLOWS_DIR", "").strip()
-    return Path(env) if env else DEFAULT_DIR
 
 
 class WorkflowFileError(ValueError):
@@ -235,7 +229,7 @@ class WorkflowLibrary:
     """The workflows found in a directory, reloaded when the directory's files change."""
 
     def __init__(self, directory: Path | str | None = None) -> None:
-        self.directory = Path(directory) if directory is not None else workflows_dir()
+        self.directory = Path(directory) if directory else DEFAULT_DIR
         self._stamp: tuple | None = None
         self._workflows: dict[str, Workflow] = {}
         self.errors: dict[str, str] = {}  # file name -> why it was skipped

