@@ -91,3 +91,32 @@ def test_a_client_that_stops_reading_does_not_make_the_server_buffer_the_file(se
         assert read_all(response, pause_after=8 << 20, pause_s=3) == SIZE
     growth = peak_rss(web.pid) - baseline
     assert growth < GROWTH_LIMIT, f"daphne's peak memory grew by {growth / 2**20:.0f} MB for a paused client"
+
+
+def open_files(pid: int, name: str) -> list[str]:
+    found = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = str(fd.readlink())
+        except OSError:
+            continue
+        if target.endswith(name):
+            found.append(target)
+    return found
+
+
+def test_a_client_that_leaves_mid_download_leaves_nothing_open(served):
+    web, http, episode = served
+    for _ in range(3):  # paused (the server waiting on the full buffer) when the client leaves
+        response = http.get(f"{web.url}/api/episodes/{episode.pk}/video", stream=True, timeout=60)
+        assert response.status_code == 200
+        next(response.iter_content(1 << 20))
+        time.sleep(1)
+        response.close()
+    deadline = time.monotonic() + 15
+    while open_files(web.pid, "final.mp4") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert open_files(web.pid, "final.mp4") == []
+    answer = http.get(f"{web.url}/api/episodes/{episode.pk}/video", headers={"Range": "bytes=-3"}, timeout=30)
+    assert answer.status_code == 206 and answer.content == b"\0\0\0"
+    assert "Traceback" not in web.log(), web.log()[-3000:]

@@ -63,7 +63,8 @@ def daphne_backpressure(app):
         async def paced_send(message):
             nonlocal pacer
             more = message["type"] == "http.response.body" and message.get("more_body", False)
-            if more and pacer is None and getattr(request, "producer", None) is None:
+            if (more and pacer is None and getattr(request, "channel", None) is not None
+                    and getattr(request, "producer", None) is None):
                 pacer = _Pacer()
                 request.registerProducer(pacer, True)
             if not more:
