@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import mimetypes
+import os
 import re
 import unicodedata
 from collections.abc import AsyncIterator, Iterator
@@ -98,9 +99,11 @@ def _handoff_header(path: Path) -> tuple[str, str] | None:
     mode = settings.TOWER_SENDFILE
     if not mode:
         return None
+    # Absolute but not resolved: a symlinked folder under MEDIA_ROOT stays under the web server's mapping.
+    absolute = Path(os.path.abspath(path))
     if mode == "x-sendfile":
-        return "X-Sendfile", quote(str(path.resolve()), safe="/")
-    relative = path.resolve().relative_to(Path(settings.MEDIA_ROOT).resolve())
+        return "X-Sendfile", quote(str(absolute), safe="/")
+    relative = absolute.relative_to(os.path.abspath(settings.MEDIA_ROOT))
     return "X-Accel-Redirect", settings.TOWER_SENDFILE_PREFIX.rstrip("/") + "/" + quote(relative.as_posix())
 
 
