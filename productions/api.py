@@ -21,7 +21,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from productions import access
 from productions.catalog import profiles
-from productions.downloads import serve_file
+from productions.downloads import download_name, serve_file
 from productions.forms import EpisodeForm, ProjectForm
 from productions.lib.spec import DELIVERY_SPEC
 from productions.models import Episode, Membership, Project, SegmentAttempt
@@ -429,7 +429,10 @@ def download_episode(request: HttpRequest, episode_id: int):
     episode = episode_for(request, episode_id)
     if not episode.final_file:
         raise HttpError(404, "The final video is not rendered yet.")
-    return serve_file(request, episode.final_file, f"{episode.title}.mp4")
+    return serve_file(request, episode.final_file, download_name(episode, ".mp4"))
+
+
+api.api_operation(["HEAD"], "/episodes/{episode_id}/video", include_in_schema=False)(download_episode)
 
 
 @api.get("/episodes/{episode_id}/segments/{index}/video", tags=["downloads"], response={200: None, **NOT_FOUND})
@@ -439,7 +442,10 @@ def download_segment(request: HttpRequest, episode_id: int, index: int):
     path = segment.file("proxy_path")
     if not path:
         raise HttpError(404, f"Segment {index} is not rendered yet.")
-    return serve_file(request, path, f"{episode.title}-segment-{index:02d}.mp4")
+    return serve_file(request, path, download_name(episode, f"-segment-{index:02d}.mp4"))
+
+
+api.api_operation(["HEAD"], "/episodes/{episode_id}/segments/{index}/video", include_in_schema=False)(download_segment)
 
 
 # --- review ---------------------------------------------------------------------------------------------

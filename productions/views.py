@@ -22,7 +22,7 @@ from productions.access import (
 )
 from productions.api import generator_label
 from productions.catalog import profiles
-from productions.downloads import serve_file
+from productions.downloads import download_name, serve_file
 from productions.forms import EpisodeForm, ProjectForm
 from productions.live import episode_state
 from productions.models import Episode, Membership, Project, SegmentAttempt
@@ -165,7 +165,7 @@ def attempt_file(request: HttpRequest, pk: int, index: int, attempt: int, kind: 
     path = episode.media_file(relative) if relative else None
     if not path or not path.exists():
         raise Http404("This attempt kept no such file.")
-    return serve_file(request, path, f"{episode.title}-segment-{index:02d}-attempt-{row.number}{path.suffix}")
+    return serve_file(request, path, download_name(episode, f"-segment-{index:02d}-attempt-{row.number}{path.suffix}"))
 
 
 def monitor(request: HttpRequest) -> HttpResponse:
@@ -207,7 +207,7 @@ def episode_file(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     path = {"video": episode.final_file, "keyframe": episode.media_file(episode.keyframe_path)}.get(kind)
     if not path or not path.exists():
         raise Http404("Not rendered yet.")
-    return serve_file(request, path, f"{episode.title}{path.suffix}")
+    return serve_file(request, path, download_name(episode, path.suffix))
 
 
 def segment_file(request: HttpRequest, pk: int, index: int, kind: str) -> HttpResponse:
@@ -217,4 +217,4 @@ def segment_file(request: HttpRequest, pk: int, index: int, kind: str) -> HttpRe
     path = segment.file(field) if field else None
     if not path:
         raise Http404("Not rendered yet.")
-    return serve_file(request, path, f"{episode.title}-segment-{index:02d}{path.suffix}")
+    return serve_file(request, path, download_name(episode, f"-segment-{index:02d}{path.suffix}"))

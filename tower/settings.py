@@ -136,6 +136,18 @@ STATIC_ROOT = DATA_DIR / "static"
 # Rendered files. With workers on several hosts this must be storage they all share (e.g. an NFS mount).
 MEDIA_ROOT = Path(env_str("TOWER_MEDIA_ROOT") or DATA_DIR / "media").resolve()
 MEDIA_URL = "media/"
+# Downloads: streamed by the app (""), or handed to the front web server, which then sends the file itself:
+# "x-accel-redirect" (nginx; TOWER_SENDFILE_PREFIX is its internal location that maps MEDIA_ROOT) or
+# "x-sendfile" (Apache mod_xsendfile, lighttpd: the file's absolute path).
+TOWER_SENDFILE = env_str("TOWER_SENDFILE").lower()
+TOWER_SENDFILE_PREFIX = env_str("TOWER_SENDFILE_PREFIX")
+if TOWER_SENDFILE not in ("", "x-accel-redirect", "x-sendfile"):
+    raise ImproperlyConfigured(f"TOWER_SENDFILE={TOWER_SENDFILE!r} is not a way to hand files to the web server: "
+                               "use x-accel-redirect (nginx), x-sendfile (Apache, lighttpd) or leave it empty")
+if TOWER_SENDFILE == "x-accel-redirect" and not TOWER_SENDFILE_PREFIX.startswith("/"):
+    raise ImproperlyConfigured(f"TOWER_SENDFILE_PREFIX={TOWER_SENDFILE_PREFIX!r}: with TOWER_SENDFILE="
+                               "x-accel-redirect, set it to nginx's internal location for TOWER_MEDIA_ROOT, "
+                               "e.g. /protected-media/")
 TOWER_SERVE_STATIC = env_bool("TOWER_SERVE_STATIC", True)
 
 # --- The worker (Huey) ---------------------------------------------------------------------------------
