@@ -518,6 +518,8 @@ class SegmentAttempt(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+        # Its worker stopped before it ended (a crash, a lost lease, a graceful stop): made again on resume.
+        INTERRUPTED = "interrupted", "Interrupted"
 
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="attempt_log")
     number = models.PositiveIntegerField()

@@ -49,6 +49,7 @@ from productions.lib.post import (
 from productions.lib.qa import QAResult, check_episode_frames, check_segment_frames
 from productions.lib.upscale import Upscaler
 from productions.models import Episode, QAReport, Segment, SegmentAttempt, file_fingerprint
+from productions.stopping import render_running, worker_stopping
 
 T = TypeVar("T")
 QA_FAILED = "QA failed"  # how a segment's error starts when automatic QA flagged it on every try
@@ -67,6 +68,10 @@ class QAFlagged(Exception):
         super().__init__(
             f"Segment {numbers} failed automatic QA on every attempt, so nothing was stitched. Open the segment "
             "to see why; regenerate it (new seed or edited prompt) or override QA with a written reason.")
+
+
+class WorkerStopping(Exception):
+    """The worker process is stopping (Ctrl-C, SIGTERM): the render hands its episode back (productions.stopping)."""
 
 
 class LeaseLost(Exception):
@@ -200,6 +205,8 @@ class EpisodeRender:
         self.keep_lease()
 
     def keep_lease(self) -> None:
+        if worker_stopping():  # a safe point: nothing half-written is recorded
+            raise WorkerStopping()
         if not self.helper and not self.episode.heartbeat(self.worker_id):
             raise LeaseLost()
         segment = getattr(self._local, "segment", None)  # an anchored segment this thread holds
@@ -209,7 +216,7 @@ class EpisodeRender:
             self._cancel.set()
 
     def should_cancel(self) -> bool:
-        return self._cancel.is_set()
+        return self._cancel.is_set() or worker_stopping()
 
     def record_tries(self, attempt: SegmentAttempt) -> Callable[[object], None]:
         """Store each server try of a generation attempt (the ComfyUI pool reports them as they happen)."""
@@ -249,6 +256,14 @@ class EpisodeRender:
             log.info("episode %s is held by %s or not queued; skipping", episode.pk, episode.claimed_by)
             return episode.status
         try:
+            with render_running():
+                return self.run_claimed()
+        finally:
+            episode.release(self.worker_id)
+
+    def run_claimed(self) -> str:
+        episode = self.episode
+        try:
             if episode.started_at is None:
                 Episode.objects.filter(pk=episode.pk).update(started_at=timezone.now())
             remove_stale_temporaries(episode.media_dir)
@@ -258,14 +273,29 @@ class EpisodeRender:
         except LeaseLost:
             log.warning("episode %s: lease lost to another worker; stopping", episode.pk)
             return Episode.objects.get(pk=episode.pk).status
-        except Cancelled:
-            self.finish(Episode.Status.CANCELLED, "Cancelled by request. Finished segments are kept.")
         except Exception as exc:  # every failure ends in a visible state, never a silent dead task
-            log.exception("episode %s failed", episode.pk)
-            self.finish(Episode.Status.FAILED, plain_error(exc))
-        finally:
-            episode.release(self.worker_id)
+            if worker_stopping():  # whatever the stop broke (a killed ffmpeg, a cancelled step): not a failure
+                log.info("episode %s: the worker is stopping; handing it back (%s)", episode.pk, exc)
+                self.hand_back()
+            elif isinstance(exc, Cancelled):
+                self.finish(Episode.Status.CANCELLED, "Cancelled by request. Finished segments are kept.")
+            else:
+                log.exception("episode %s failed", episode.pk)
+                self.finish(Episode.Status.FAILED, plain_error(exc))
         return Episode.objects.get(pk=episode.pk).status
+
+    def hand_back(self) -> None:
+        """The worker is stopping: give the episode back, queued, claim released, to resume from its last
+        finished step on the next start. The attempt under way is "interrupted" and its segment pending again."""
+        episode = self.episode
+        with transaction.atomic():
+            if not Episode.objects.filter(pk=episode.pk, claimed_by=self.worker_id).update(
+                    status=Episode.Status.QUEUED, stage="queued", claimed_by="", heartbeat_at=None,
+                    updated_at=timezone.now()):
+                return  # another worker holds it now: its state is that worker's
+            release_segments(episode, self.worker_id)
+        episode.refresh_from_db()
+        self.publish({"type": "episode", "status": episode.status, "stage": episode.stage})
 
     def finish(self, status: str, error: str = "") -> None:
         Episode.objects.filter(pk=self.episode.pk).update(
@@ -484,8 +514,13 @@ class EpisodeRender:
             self.make_claimed(segments, backend, max(1, int(getattr(backend, "parallelism", 1))))
             return "helped"
         except (LeaseLost, Cancelled):
+            if worker_stopping():
+                release_segments(self.episode, self.worker_id)
             return "stopped"
         except Exception as exc:
+            if worker_stopping():  # the segment goes back to be made by whoever claims it next
+                release_segments(self.episode, self.worker_id)
+                return "stopped"
             log.exception("helping episode %s failed", self.episode.pk)
             Segment.objects.filter(episode=self.episode, claimed_by=self.worker_id, heartbeat_at__isnull=False) \
                 .update(status=Segment.Status.FAILED, error=plain_error(exc), heartbeat_at=None)
@@ -686,10 +721,29 @@ class EpisodeRender:
 
     @staticmethod
     def attempt_ended(attempt: SegmentAttempt, exc: BaseException) -> None:
+        if worker_stopping():
+            SegmentAttempt.objects.filter(pk=attempt.pk).update(
+                outcome=SegmentAttempt.Outcome.INTERRUPTED, error=INTERRUPTED, finished_at=timezone.now())
+            return
         outcome = SegmentAttempt.Outcome.CANCELLED if isinstance(exc, Cancelled | LeaseLost) else \
             SegmentAttempt.Outcome.FAILED
         SegmentAttempt.objects.filter(pk=attempt.pk).update(
             outcome=outcome, error=str(exc)[:2000], finished_at=timezone.now())
+
+
+INTERRUPTED = "Its worker stopped before it finished; it is made again when the render resumes."
+
+
+def release_segments(episode: Episode, worker_id: str) -> None:
+    """A stopping worker's segments of `episode` (chained: the one under way; anchored: those it claimed) go
+    back to pending with their running attempts marked interrupted; segments other workers hold are left."""
+    mine = Segment.objects.filter(episode=episode, status__in=[Segment.Status.GENERATING, Segment.Status.POST]) \
+        .filter(Q(claimed_by="") | Q(claimed_by=worker_id))
+    SegmentAttempt.objects.filter(segment__in=mine, outcome=SegmentAttempt.Outcome.RUNNING).update(
+        outcome=SegmentAttempt.Outcome.INTERRUPTED, error=INTERRUPTED, finished_at=timezone.now())
+    mine.update(status=Segment.Status.PENDING, progress=0.0, error="")
+    Segment.objects.filter(episode=episode, claimed_by=worker_id).exclude(status=Segment.Status.DONE) \
+        .update(claimed_by="", heartbeat_at=None)
 
 
 def through_writer(first: Frame, rest: Iterator[Frame], writer: SegmentClipWriter, last: list[Frame],

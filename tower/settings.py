@@ -128,7 +128,7 @@ REDIS_URL = os.environ.get("TOWER_REDIS_URL", "")
 HUEY_WORKERS = env_int("TOWER_HUEY_WORKERS", 1)
 if REDIS_URL:
     HUEY = {
-        "huey_class": "huey.PriorityRedisHuey",
+        "huey_class": "productions.stopping.PriorityRedisHuey",  # hands renders back on a stop
         "name": os.environ.get("TOWER_HUEY_NAME", "tower"),
         "url": REDIS_URL,
         "immediate": False,
@@ -136,7 +136,7 @@ if REDIS_URL:
     }
 else:
     HUEY = {
-        "huey_class": "huey.SqliteHuey",
+        "huey_class": "productions.stopping.SqliteHuey",  # hands renders back on a stop
         "name": "tower",
         # Kept apart from Django's database so queue traffic never contends with the app's writes.
         "filename": str(DATA_DIR / "huey.sqlite3"),
