@@ -37,6 +37,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -150,6 +151,7 @@ class Tower:
     def start(self) -> None:
         for proc in self.roots():
             if not proc.running():
+                self.spawned_at = time.monotonic()
                 proc.start()
         self.wait_ready()
 
@@ -238,6 +240,30 @@ def in_stage(stage: str, status: str, episode_stage: str, segments: set[str]) ->
             "conformance": episode_stage == "conformance"}[stage]
 
 
+class ClaimWatch(threading.Thread):
+    """When a worker other than `holder` claims the episode (its takeover), seen every 50 ms."""
+
+    def __init__(self, pk: int, holder: str):
+        super().__init__(daemon=True)
+        self.pk, self.holder = pk, holder
+        self.claimed_at: float | None = None
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        from django.db import connection
+
+        from productions.models import Episode
+
+        try:
+            while not self.done.wait(0.05):
+                claimed_by = Episode.objects.values_list("claimed_by", flat=True).get(pk=self.pk)
+                if claimed_by and claimed_by != self.holder:
+                    self.claimed_at = time.monotonic()
+                    return
+        finally:
+            connection.close()
+
+
 def send(tower: Tower, target: str, signame: str, holder_pid: int | None) -> list[Proc | int]:
     """Send the round's signal; return what must end (Procs, or the pid of `up`'s child worker)."""
     signum = SIGNALS[signame]
@@ -292,6 +318,8 @@ def run_round(number: int, tower: Tower, project, db: Database, media: Path, sta
         time.sleep(0.003)
     holder = Episode.objects.values_list("claimed_by", flat=True).get(pk=episode.pk)
     holder_pid = int(holder.split(":")[1]) if holder.count(":") >= 2 else None
+    watch = ClaimWatch(episode.pk, holder)
+    watch.start()
     fired = time.monotonic()
     victims = send(tower, target, signame, holder_pid)
     stop_deadline = fired + STOP_TIMEOUT_S
@@ -303,22 +331,21 @@ def run_round(number: int, tower: Tower, project, db: Database, media: Path, sta
         victim.kill_tree() if isinstance(victim, Proc) else os.kill(victim, signal.SIGKILL)
     state_after_stop = Episode.objects.values_list("status", flat=True).get(pk=episode.pk)
 
-    replacement_at = time.monotonic()
+    # Takeover is timed from the signal while a live worker remains or `up` restarts its own; from the spawn
+    # of the new processes (their start-up included) when the whole of Tower had to be started again.
+    replacement_at = fired
     if target == "whole" or not tower.up.running():
         tower.stop()
         tower.start()  # an operator (or systemd) starts Tower again
-        replacement_at = time.monotonic()
-    elif tower.shape == "embedded":
-        pass  # `up` restarts its worker by itself
-    takeover_s = None
+        replacement_at = tower.spawned_at
     deadline = time.monotonic() + FINISH_TIMEOUT_S
     while time.monotonic() < deadline:
-        status, claimed_by = Episode.objects.values_list("status", "claimed_by").get(pk=episode.pk)
-        if takeover_s is None and claimed_by and claimed_by != holder:
-            takeover_s = time.monotonic() - replacement_at
-        if status not in ("queued", "rendering"):
+        if Episode.objects.values_list("status", flat=True).get(pk=episode.pk) not in ("queued", "rendering"):
             break
         time.sleep(0.05)
+    watch.done.set()
+    watch.join()
+    takeover_s = None if watch.claimed_at is None else watch.claimed_at - replacement_at
     stuck = Episode.objects.values_list("status", flat=True).get(pk=episode.pk) in ("queued", "rendering")
     if tower.shape == "studio":
         tower.start()  # the killed worker comes back for the next round

@@ -137,20 +137,29 @@ class Command(BaseCommand):
         return ""
 
     def stop(self, children: list[Child]) -> None:
-        """SIGTERM to each running child, then wait (together) up to STOP_TIMEOUT_S, then SIGKILL."""
+        """SIGTERM to each running child, then wait (together) up to STOP_TIMEOUT_S, then SIGKILL. A second
+        Ctrl-C kills them at once (a render killed so is taken over from its last finished step)."""
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         for child in children:
             if child.running():
                 child.proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT_S
-        for child in children:
-            if child.proc is None:
-                continue
-            try:
-                child.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                self.stderr.write(f"{child.label} did not stop within {STOP_TIMEOUT_S:.0f} s; killing it.")
-                child.proc.kill()
-                child.proc.wait()
+        try:
+            for child in children:
+                if child.proc is None:
+                    continue
+                try:
+                    child.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    self.stderr.write(f"{child.label} did not stop within {STOP_TIMEOUT_S:.0f} s; killing it.")
+                    child.proc.kill()
+                    child.proc.wait()
+        except KeyboardInterrupt:
+            self.stderr.write("Second Ctrl-C: killing what is still running.")
+            for child in children:
+                if child.running():
+                    child.proc.kill()
+                    child.proc.wait()
 
     def ensure_admin(self) -> None:
         User = get_user_model()
