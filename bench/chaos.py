@@ -355,7 +355,9 @@ def run_round(number: int, tower: Tower, project, db: Database, media: Path, sta
     result = probe(db, media, episode.pk)
     result.update(round=number, shape=tower.shape, stage=stage, signal=signame, target=target, hit=hit,
                   seen=seen, stop_s=round(stop_s, 2), hung=len(hung), after_stop=state_after_stop,
-                  takeover_s=None if takeover_s is None else round(takeover_s, 2), stuck=stuck)
+                  takeover_s=None if takeover_s is None else round(takeover_s, 2), stuck=stuck,
+                  claimed_after_fire_s=None if watch.claimed_at is None else round(watch.claimed_at - fired, 2),
+                  replacement_after_fire_s=round(replacement_at - fired, 2))
     return result
 
 
@@ -391,6 +393,8 @@ def run_shape(shape: str, rounds: int, seed: int, lease_s: int) -> list[dict]:
     media = Path(settings.MEDIA_ROOT)
     plan = list(itertools.product(STAGES, SIGNALS, TARGETS))
     rng.shuffle(plan)
+    if os.environ.get("CHAOS_PLAN"):  # e.g. stitching:SIGINT:whole, to repeat one kind of round
+        plan = [tuple(os.environ["CHAOS_PLAN"].split(":"))]
     tower = Tower(shape, env, work)
     results = []
     try:
