@@ -241,12 +241,12 @@ def in_stage(stage: str, status: str, episode_stage: str, segments: set[str]) ->
 
 
 class ClaimWatch(threading.Thread):
-    """When a worker other than `holder` claims the episode (its takeover), seen every 50 ms."""
+    """Every claim of the episode by a worker other than `holder`, seen every 50 ms: (when, by whom)."""
 
     def __init__(self, pk: int, holder: str):
         super().__init__(daemon=True)
         self.pk, self.holder = pk, holder
-        self.claimed_at: float | None = None
+        self.claims: list[tuple[float, str]] = []
         self.done = threading.Event()
 
     def run(self) -> None:
@@ -257,11 +257,15 @@ class ClaimWatch(threading.Thread):
         try:
             while not self.done.wait(0.05):
                 claimed_by = Episode.objects.values_list("claimed_by", flat=True).get(pk=self.pk)
-                if claimed_by and claimed_by != self.holder:
-                    self.claimed_at = time.monotonic()
-                    return
+                if claimed_by and claimed_by != self.holder and claimed_by not in {c for _, c in self.claims}:
+                    self.claims.append((time.monotonic(), claimed_by))
         finally:
             connection.close()
+
+    def first_claim_after(self, moment: float) -> float | None:
+        """The first claim at or after `moment` (a worker that was itself being stopped may claim the episode
+        in between and hand it straight back: that is no takeover)."""
+        return next((at for at, _ in self.claims if at >= moment), None)
 
 
 def send(tower: Tower, target: str, signame: str, holder_pid: int | None) -> list[Proc | int]:
@@ -345,7 +349,8 @@ def run_round(number: int, tower: Tower, project, db: Database, media: Path, sta
         time.sleep(0.05)
     watch.done.set()
     watch.join()
-    takeover_s = None if watch.claimed_at is None else watch.claimed_at - replacement_at
+    claimed_at = watch.first_claim_after(replacement_at)
+    takeover_s = None if claimed_at is None else claimed_at - replacement_at
     stuck = Episode.objects.values_list("status", flat=True).get(pk=episode.pk) in ("queued", "rendering")
     if tower.shape == "studio":
         tower.start()  # the killed worker comes back for the next round
@@ -356,7 +361,7 @@ def run_round(number: int, tower: Tower, project, db: Database, media: Path, sta
     result.update(round=number, shape=tower.shape, stage=stage, signal=signame, target=target, hit=hit,
                   seen=seen, stop_s=round(stop_s, 2), hung=len(hung), after_stop=state_after_stop,
                   takeover_s=None if takeover_s is None else round(takeover_s, 2), stuck=stuck,
-                  claimed_after_fire_s=None if watch.claimed_at is None else round(watch.claimed_at - fired, 2),
+                  claims_after_fire_s=[round(at - fired, 2) for at, _ in watch.claims],
                   replacement_after_fire_s=round(replacement_at - fired, 2))
     return result
 
