@@ -38,6 +38,7 @@ def test_a_stopped_worker_hands_its_render_back(tmp_path, project, signum):
     assert episode.claimed_by == "" and episode.error == ""
     attempts = SegmentAttempt.objects.filter(segment__episode=episode)
     assert not attempts.filter(outcome=SegmentAttempt.Outcome.RUNNING).exists()
-    assert attempts.filter(outcome=SegmentAttempt.Outcome.INTERRUPTED).count() == 1
+    # the attempt under way is "interrupted" (none, if the signal landed just as a segment finished)
+    assert attempts.filter(outcome=SegmentAttempt.Outcome.INTERRUPTED).count() <= 1
     assert not Segment.objects.filter(episode=episode, status__in=["generating", "post", "failed"]).exists()
     print(f"stopped {stopped_s:.1f} s after the signal")
