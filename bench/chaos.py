@@ -202,8 +202,12 @@ def ffprobe(path: Path) -> dict:
 
 
 def probe(db: Database, media: Path, pk: int) -> dict:
-    status, claimed_by, final_path = db.query(
-        "SELECT status, claimed_by, final_path FROM productions_episode WHERE id = ?", pk)[0]
+    for _ in range(50):  # a render sets its final status a moment before it releases its claim
+        status, claimed_by, final_path = db.query(
+            "SELECT status, claimed_by, final_path FROM productions_episode WHERE id = ?", pk)[0]
+        if not claimed_by:
+            break
+        time.sleep(0.1)
     unfinished = db.query(
         "SELECT count(*) FROM productions_segment WHERE episode_id = ? AND status <> 'done'", pk)[0][0]
     running = db.query("SELECT count(*) FROM productions_segmentattempt a JOIN productions_segment s "
