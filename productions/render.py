@@ -69,6 +69,7 @@ from productions.models import (
     lease_renewal_s,
     lease_silent_since,
 )
+from productions.stopping import render_running, worker_stopping
 
 T = TypeVar("T")
 QA_FAILED = "QA failed"  # how a segment's error starts when automatic QA flagged it on every try
@@ -87,6 +88,10 @@ class QAFlagged(Exception):
         super().__init__(
             f"Segment {numbers} failed automatic QA on every attempt, so nothing was stitched. Open the segment "
             "to see why; regenerate it (new seed or edited prompt) or override QA with a written reason.")
+
+
+class WorkerStopping(Exception):
+    """The worker process is stopping (Ctrl-C, SIGTERM): the render hands its episode back (productions.stopping)."""
 
 
 class LeaseLost(Exception):
@@ -344,10 +349,14 @@ class EpisodeRender:
         stitch ends at once instead of finishing a file nobody will use."""
         for frame in frames:
             self.check_lease()
+            if worker_stopping():
+                raise WorkerStopping()
             yield frame
 
     def keep_lease(self) -> None:
         self.check_lease()
+        if worker_stopping():  # a safe point: nothing half-written is recorded
+            raise WorkerStopping()
         if not self.helper and not self.episode.heartbeat(self.worker_id):
             self._lease_lost.set()
             raise LeaseLost()
@@ -358,7 +367,7 @@ class EpisodeRender:
             self._cancel.set()
 
     def should_cancel(self) -> bool:
-        return self._cancel.is_set()
+        return self._cancel.is_set() or worker_stopping()
 
     def record_tries(self, attempt: SegmentAttempt) -> Callable[[object], None]:
         """Store each server try of a generation attempt (the ComfyUI pool reports them as they happen)."""
@@ -401,24 +410,41 @@ class EpisodeRender:
         keeper = LeaseKeeper(self, lease_renewal_s(settings.TOWER_LEASE_S))
         keeper.start()
         try:
-            try:
-                if episode.started_at is None:
-                    Episode.objects.filter(pk=episode.pk).update(started_at=timezone.now())
-                self.take_over()
-                self.render()
-            except LeaseLost:
-                raise
-            except Cancelled:
-                self.finish(Episode.Status.CANCELLED, "Cancelled by request. Finished segments are kept.")
-            except Exception as exc:  # every failure ends in a visible state, never a silent dead task
-                log.exception("episode %s failed", episode.pk)
-                self.finish(Episode.Status.FAILED, *error_report(exc))
+            with render_running():  # a stopping worker waits for this render to hand its episode back
+                try:
+                    if episode.started_at is None:
+                        Episode.objects.filter(pk=episode.pk).update(started_at=timezone.now())
+                    self.take_over()
+                    self.render()
+                except LeaseLost:
+                    raise
+                except Exception as exc:  # every failure ends in a visible state, never a silent dead task
+                    if worker_stopping():  # whatever the stop broke (a killed ffmpeg, a cancelled step)
+                        log.info("episode %s: the worker is stopping; handing it back (%s)", episode.pk, exc)
+                        self.hand_back()
+                    elif isinstance(exc, Cancelled):
+                        self.finish(Episode.Status.CANCELLED, "Cancelled by request. Finished segments are kept.")
+                    else:
+                        log.exception("episode %s failed", episode.pk)
+                        self.finish(Episode.Status.FAILED, *error_report(exc))
         except LeaseLost:  # the new holder owns the episode's state now: nothing here is written
             log.warning("episode %s: lease lost to another worker; stopping", episode.pk)
         finally:
             keeper.stop()
             episode.release(self.worker_id)
         return Episode.objects.get(pk=episode.pk).status
+
+    def hand_back(self) -> None:
+        """The worker is stopping: give the episode back, queued, claim released, to resume from its last
+        finished step on the next start (owner only). The attempt under way is "interrupted", its segment
+        pending again."""
+        with self.owned():
+            Episode.objects.filter(pk=self.episode.pk).update(
+                status=Episode.Status.QUEUED, stage="queued", claimed_by="", heartbeat_at=None,
+                updated_at=timezone.now())
+            release_segments(self.episode, self.worker_id)
+        self.episode.refresh_from_db()
+        self.publish({"type": "episode", "status": self.episode.status, "stage": self.episode.stage})
 
     def take_over(self) -> None:
         """Clear what a previous holder that died mid-render left: its attempts still "running" become
@@ -687,8 +713,13 @@ class EpisodeRender:
             self.make_claimed(segments, backend, max(1, int(getattr(backend, "parallelism", 1))))
             return "helped"
         except (LeaseLost, Cancelled):
+            if worker_stopping():
+                release_segments(self.episode, self.worker_id)
             return "stopped"
         except Exception as exc:
+            if worker_stopping():  # the segment goes back to be made by whoever claims it next
+                release_segments(self.episode, self.worker_id)
+                return "stopped"
             log.exception("helping episode %s failed", self.episode.pk)
             report = error_report(exc)
             Segment.objects.filter(episode=self.episode, claimed_by=self.worker_id, heartbeat_at__isnull=False) \
@@ -895,12 +926,31 @@ class EpisodeRender:
 
     @staticmethod
     def attempt_ended(attempt: SegmentAttempt, exc: BaseException) -> None:
+        if worker_stopping():
+            SegmentAttempt.objects.filter(pk=attempt.pk).update(
+                outcome=SegmentAttempt.Outcome.INTERRUPTED, error=INTERRUPTED, finished_at=timezone.now())
+            return
         outcome = SegmentAttempt.Outcome.CANCELLED if isinstance(exc, Cancelled) else \
             SegmentAttempt.Outcome.INTERRUPTED if isinstance(exc, LeaseLost) else SegmentAttempt.Outcome.FAILED
         error = str(exc) or ("Another worker took the episode over and makes this segment again."
                              if isinstance(exc, LeaseLost) else "")
         SegmentAttempt.objects.filter(pk=attempt.pk).update(
             outcome=outcome, error=error[:2000], finished_at=timezone.now())
+
+
+INTERRUPTED = "Its worker stopped before it finished; it is made again when the render resumes."
+
+
+def release_segments(episode: Episode, worker_id: str) -> None:
+    """A stopping worker's segments of `episode` (chained: the one under way; anchored: those it claimed) go
+    back to pending with their running attempts marked interrupted; segments other workers hold are left."""
+    mine = Segment.objects.filter(episode=episode, status__in=[Segment.Status.GENERATING, Segment.Status.POST]) \
+        .filter(Q(claimed_by="") | Q(claimed_by=worker_id))
+    SegmentAttempt.objects.filter(segment__in=mine, outcome=SegmentAttempt.Outcome.RUNNING).update(
+        outcome=SegmentAttempt.Outcome.INTERRUPTED, error=INTERRUPTED, finished_at=timezone.now())
+    mine.update(status=Segment.Status.PENDING, progress=0.0, error="")
+    Segment.objects.filter(episode=episode, claimed_by=worker_id).exclude(status=Segment.Status.DONE) \
+        .update(claimed_by="", heartbeat_at=None)
 
 
 def through_writer(first: Frame, rest: Iterator[Frame], writer: SegmentClipWriter, last: list[Frame],

@@ -93,3 +93,54 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.5, worker
         time.sleep(interval)
     tail = worker.log()[-4000:] if worker else ""
     raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{tail}")
+
+
+class UpProcess(ManagedProcess):
+    """`manage.py up` on the test database, in a session of its own: os.killpg(up.pid, SIGINT) is what a
+    terminal's Ctrl-C does (the whole foreground process group)."""
+
+    def start(self, port: int, *flags: str) -> UpProcess:
+        self.port = port
+        self.spawn([sys.executable, str(ROOT / "manage.py"), "up", "--port", str(port), *flags])
+        return self
+
+    def children(self) -> dict[str, int]:
+        """{"worker": pid, "web": pid} of the children running now."""
+        found = {}
+        listing = subprocess.run(["pgrep", "-P", str(self.pid), "-a"], capture_output=True, text=True).stdout
+        for line in listing.splitlines():
+            pid, _, command = line.partition(" ")
+            if "run_huey" in command:
+                found["worker"] = int(pid)
+            elif "daphne" in command:
+                found["web"] = int(pid)
+        return found
+
+    def answers(self) -> bool:
+        import requests
+
+        try:
+            return requests.get(f"http://127.0.0.1:{self.port}/login/", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+
+def process_alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

@@ -155,7 +155,7 @@ REDIS_URL = env_str("TOWER_REDIS_URL")
 HUEY_WORKERS = env_int("TOWER_HUEY_WORKERS", 1, minimum=1)
 if REDIS_URL:
     HUEY = {
-        "huey_class": "huey.PriorityRedisHuey",
+        "huey_class": "productions.stopping.PriorityRedisHuey",  # hands renders back on a stop
         "name": env_str("TOWER_HUEY_NAME", "tower"),
         "url": REDIS_URL,
         "immediate": False,
@@ -163,7 +163,8 @@ if REDIS_URL:
     }
 else:
     HUEY = {
-        "huey_class": "tower.datadir.SqliteHuey",  # makes the data folder when the queue opens
+        # Hands renders back on a stop; makes the data folder when the queue opens (tower.datadir).
+        "huey_class": "productions.stopping.SqliteHuey",
         "name": "tower",
         # Kept apart from Django's database so queue traffic never contends with the app's writes.
         "filename": str(DATA_DIR / "huey.sqlite3"),

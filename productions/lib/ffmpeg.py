@@ -2,6 +2,10 @@
 
 The binary is `TOWER_FFMPEG` when set, else the one the `imageio-ffmpeg` wheel ships (ffmpeg 9 with libx264),
 so a fresh machine needs no system package. Frames go in and out through pipes as raw RGB24.
+
+Every ffmpeg is started through `start_ffmpeg`: in a process group of its own, so a Ctrl-C at the terminal
+(which signals the whole foreground group) never reaches it, and registered, so the process that started it
+can stop its renders at a time of its own choosing (`stop_ffmpeg_children`).
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
 from typing import BinaryIO, TypeVar
@@ -16,6 +21,33 @@ from typing import BinaryIO, TypeVar
 import numpy as np
 
 T = TypeVar("T")
+
+_children: set[subprocess.Popen] = set()
+_children_lock = threading.Lock()
+
+
+def start_ffmpeg(cmd: Sequence[str], **popen_kwargs) -> subprocess.Popen:
+    """Popen for an ffmpeg command: its own process group (the terminal's SIGINT is for Tower, which decides
+    how its renders stop), remembered until `forget_ffmpeg` so `stop_ffmpeg_children` can end it."""
+    proc = subprocess.Popen(list(cmd), process_group=0, **popen_kwargs)
+    with _children_lock:
+        _children.add(proc)
+    return proc
+
+
+def forget_ffmpeg(proc: subprocess.Popen) -> None:
+    with _children_lock:
+        _children.discard(proc)
+
+
+def stop_ffmpeg_children() -> int:
+    """Kill every ffmpeg this process started that is still running (a worker that is stopping). The code
+    waiting on each one then sees it fail. Returns how many were killed."""
+    with _children_lock:
+        running = [proc for proc in _children if proc.poll() is None]
+    for proc in running:
+        proc.kill()  # Popen.kill is a no-op for a process already reaped
+    return len(running)
 
 
 class FFmpegError(RuntimeError):
@@ -94,10 +126,18 @@ def run_ffmpeg(args: Sequence[str], what: str, *, input_bytes: bytes | None = No
     """Run ffmpeg to completion; return stderr (it carries filter logs); raise FFmpegError on failure."""
     cmd = ffmpeg_command(args)
     try:
-        proc = subprocess.run(cmd, input=input_bytes, capture_output=True, check=False)
+        proc = start_ffmpeg(cmd, stdin=subprocess.PIPE if input_bytes is not None else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as exc:
         raise FFmpegError(what, str(exc)) from exc
-    stderr = proc.stderr.decode("utf-8", "replace")
+    try:
+        _, err = proc.communicate(input_bytes)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        forget_ffmpeg(proc)
+    stderr = err.decode("utf-8", "replace")
     if proc.returncode != 0:
         raise FFmpegError(what, stderr, proc.returncode)
     return stderr
@@ -116,7 +156,7 @@ def pipe_frames_to_ffmpeg(frames: Iterable[np.ndarray], args: Sequence[str], wha
 
     cmd = ffmpeg_command(args)
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=err, stdout=subprocess.DEVNULL)
+        proc = start_ffmpeg(cmd, stdin=subprocess.PIPE, stderr=err, stdout=subprocess.DEVNULL)
         assert proc.stdin is not None
         broken = False
         try:
@@ -133,7 +173,8 @@ def pipe_frames_to_ffmpeg(frames: Iterable[np.ndarray], args: Sequence[str], wha
                 proc.stdin.close()
             except BrokenPipeError:
                 broken = True
-        returncode = proc.wait()
+            returncode = proc.wait()
+            forget_ffmpeg(proc)
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")
     if returncode != 0 or broken:
@@ -153,7 +194,7 @@ def run_ffmpeg_with_frames(
 
     cmd = ffmpeg_command(args)
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
+        proc = start_ffmpeg(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
         assert proc.stdout is not None
         try:
             result = consumer(_rgb_frames(proc.stdout, width, height))
@@ -165,7 +206,8 @@ def run_ffmpeg_with_frames(
             raise
         finally:
             proc.stdout.close()
-        returncode = proc.wait()
+            returncode = proc.wait()
+            forget_ffmpeg(proc)
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")
     if returncode != 0:
@@ -183,7 +225,7 @@ def read_frames(
         ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", os.fspath(path),
         "-vf", ",".join(filters), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = start_ffmpeg(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
     try:
         yield from _rgb_frames(proc.stdout, width, height)
@@ -192,5 +234,6 @@ def read_frames(
         stderr = proc.stderr.read().decode("utf-8", "replace")
         proc.stderr.close()
         returncode = proc.wait()
+        forget_ffmpeg(proc)
     if returncode != 0:
         raise FFmpegError(what, stderr, returncode)

@@ -28,11 +28,13 @@ from .encoding import delivery_encode_args
 from .ffmpeg import (
     FFmpegError,
     ffmpeg_command,
+    forget_ffmpeg,
     pipe_frames_to_ffmpeg,
     rawvideo_input_args,
     read_frames,
     run_ffmpeg,
     run_ffmpeg_with_frames,
+    start_ffmpeg,
 )
 from .files import atomic_path
 from .interpolation import BLEND_FILTER, MCI_FILTER, clip_method
@@ -121,8 +123,8 @@ class SegmentClipWriter:
             "-map", "[px]", "-an", *PROXY_CODEC_ARGS, os.fspath(proxy_tmp),
         ]
         self._err = self._stack.enter_context(tempfile.TemporaryFile())
-        self._proc = subprocess.Popen(ffmpeg_command(args), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                      stderr=self._err)
+        self._proc = start_ffmpeg(ffmpeg_command(args), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                  stderr=self._err)
         return self
 
     def write(self, frame: np.ndarray) -> None:
@@ -162,6 +164,8 @@ class SegmentClipWriter:
         if self._proc is not None and self._proc.stdin is not None and not self._proc.stdin.closed:
             with suppress(BrokenPipeError):
                 self._proc.stdin.close()
+        if self._proc is not None:
+            forget_ffmpeg(self._proc)
         if exc_type is None and not self._committed:
             exc_type, exc = _Discarded, _Discarded()  # atomic_path removes what an exception passes through
         self._stack.__exit__(exc_type, exc, tb)
