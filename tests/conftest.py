@@ -87,3 +87,13 @@ def render_now(episode) -> str:
 
     episode.queue_render()
     return EpisodeRender(episode).run()
+
+
+@pytest.fixture
+def queue():
+    """The test run's own Huey queue (its data folder's SQLite file), empty before and after the test."""
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.storage.flush_queue()
+    yield HUEY
+    HUEY.storage.flush_queue()

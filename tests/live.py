@@ -11,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 import requests
 from django.test import Client
 
@@ -27,6 +28,12 @@ def redis_available() -> bool:
         return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
     except Exception:
         return False
+
+
+# The two live-push shapes, for pytest.mark.parametrize(..., SHAPES, indirect=True): the Redis one is skipped
+# where no Redis answers.
+SHAPES = ["embedded", pytest.param("redis", marks=pytest.mark.skipif(
+    not redis_available(), reason="no Redis at TOWER_TEST_REDIS_URL (default redis://127.0.0.1:6379/0)"))]
 
 
 def shape_env(shape: str) -> dict[str, str]:

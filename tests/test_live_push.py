@@ -10,23 +10,19 @@ from productions.models import Episode
 from tests.conftest import small_episode
 from tests.fake_comfyui import FakeComfyUI
 from tests.live import (
+    SHAPES,
     ApiSession,
     DaphneServer,
     close_code,
     forget_redis_keys,
     open_socket,
     receive_until,
-    redis_available,
     session_cookie,
     shape_env,
 )
 from tests.worker import HueyWorker, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-SHAPES = ["embedded", pytest.param("redis", marks=pytest.mark.skipif(
-    not redis_available(), reason="no Redis at TOWER_TEST_REDIS_URL (default redis://127.0.0.1:6379/0)"))]
-
 
 @pytest.fixture
 def stack(request, tmp_path, settings):

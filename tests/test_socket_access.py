@@ -11,22 +11,18 @@ from productions.models import Membership
 from tests.conftest import small_episode
 from tests.live import (
     REDIS_URL,
+    SHAPES,
     ApiSession,
     DaphneServer,
     close_code,
     forget_redis_keys,
     open_socket,
     receive_until,
-    redis_available,
     session_cookie,
     shape_env,
 )
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-SHAPES = ["embedded", pytest.param("redis", marks=pytest.mark.skipif(
-    not redis_available(), reason="no Redis at TOWER_TEST_REDIS_URL (default redis://127.0.0.1:6379/0)"))]
-
 
 @pytest.fixture
 def web(request, tmp_path, settings):

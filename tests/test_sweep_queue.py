@@ -6,20 +6,12 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from huey.contrib.djhuey import HUEY
 
 from productions.models import Episode
 from productions.tasks import requeue_orphans, start_render
 from tests.conftest import small_episode
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def queue():
-    HUEY.storage.flush_queue()
-    yield HUEY
-    HUEY.storage.flush_queue()
 
 
 def waiting(huey) -> list[int]:
