@@ -31,6 +31,8 @@ from django.db import close_old_connections
 from django.db.models import Prefetch, Sum
 from django.utils import timezone
 
+from productions.process_thread import ProcessThread
+
 log = logging.getLogger(__name__)
 
 HISTORY_S = 3600
@@ -238,27 +240,16 @@ def sample_point(sample) -> dict:
             "util": sample.utilization, "queue": sample.queue_depth}
 
 
-_heartbeat: Heartbeat | None = None
-_heartbeat_lock = threading.Lock()
+_heartbeat: ProcessThread[Heartbeat] = ProcessThread()
 
 
 def start_heartbeat(interval_s: float | None = None) -> Heartbeat:
     """Start this process's heartbeat thread once (Huey calls start-up hooks once per worker thread)."""
-    global _heartbeat
-    with _heartbeat_lock:
-        if _heartbeat is None or not _heartbeat.is_alive():
-            _heartbeat = Heartbeat(interval_s or settings.TOWER_HEARTBEAT_S)
-            _heartbeat.start()
-        return _heartbeat
+    return _heartbeat.start(lambda: Heartbeat(interval_s or settings.TOWER_HEARTBEAT_S))
 
 
 def stop_heartbeat() -> None:
-    global _heartbeat
-    with _heartbeat_lock:
-        beat, _heartbeat = _heartbeat, None
-    if beat is not None:
-        beat.stopping.set()
-        beat.join(timeout=10)
+    _heartbeat.stop()
 
 
 # --- what the page shows --------------------------------------------------------------------------------------

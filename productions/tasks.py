@@ -22,6 +22,7 @@ from django.utils import timezone
 from huey.contrib.djhuey import HUEY, db_task, on_shutdown, on_startup
 
 from productions.models import Episode, lease_silent_since, worker_is_alive
+from productions.process_thread import ProcessThread
 
 log = logging.getLogger(__name__)
 
@@ -136,28 +137,18 @@ class Sweeper(threading.Thread):
                 break
 
 
-_sweeper: Sweeper | None = None
-_sweeper_lock = threading.Lock()
+_sweeper: ProcessThread[Sweeper] = ProcessThread()
 
 
 @on_startup()
 def start_sweeper() -> None:
     """Start this process's sweep thread once (Huey calls start-up hooks once per worker thread)."""
-    global _sweeper
-    with _sweeper_lock:
-        if _sweeper is None or not _sweeper.is_alive():
-            _sweeper = Sweeper(sweep_interval_s())
-            _sweeper.start()
+    _sweeper.start(lambda: Sweeper(sweep_interval_s()))
 
 
 @on_shutdown()
 def stop_sweeper() -> None:
-    global _sweeper
-    with _sweeper_lock:
-        sweeper, _sweeper = _sweeper, None
-    if sweeper is not None:
-        sweeper.stopping.set()
-        sweeper.join(timeout=10)
+    _sweeper.stop()
 
 
 @on_startup()
