@@ -121,7 +121,17 @@ def get_backend(name: str) -> Backend:
 def get_upscaler(choice: str) -> Upscaler:
     from productions.lib.upscale import select_upscaler
     from productions.media_config import upscaler_options
+    from productions.monitor import local_upscale_cuda
 
+    # The pages and the API refuse a forced Real-ESRGAN while no worker has CUDA; a worker without one that
+    # still gets such an episode (queued while a GPU worker was up, or a rejection's re-render) fails it at
+    # once rather than spend hours on its CPU, unless its administrator asked for the CPU by name.
+    cpu_on_purpose = settings.TOWER_UPSCALE_DEVICE.strip().lower() == "cpu"
+    if choice == Episode.Upscaler.REALESRGAN and not cpu_on_purpose and not local_upscale_cuda():
+        raise BackendError(
+            f"this episode's upscaler is Real-ESRGAN, and this worker ({socket.gethostname()}) has no CUDA GPU: "
+            "on its CPU that takes hours. Render it again while a GPU worker runs, or choose Auto or Lanczos "
+            "(an administrator who wants the CPU anyway sets TOWER_UPSCALE_DEVICE=cpu on the worker).")
     try:
         return select_upscaler(
             choice, device=settings.TOWER_UPSCALE_DEVICE or None, model=settings.TOWER_UPSCALE_MODEL,

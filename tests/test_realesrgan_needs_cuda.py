@@ -82,3 +82,17 @@ def test_a_render_is_refused_once_no_worker_has_cuda(producer_client, project):
 
     gpu_worker()
     assert post_json(producer_client, f"/api/episodes/{episode.pk}/render").status_code == 202
+
+
+def test_a_worker_without_cuda_fails_a_forced_realesrgan_at_once_in_plain_words(project, settings):
+    """The backstop behind the pages: an episode queued while a GPU worker was up (or a rejection's re-render)
+    reaches a worker without CUDA, which fails it before any frame instead of upscaling for hours on its CPU."""
+    from productions.render import EpisodeRender
+
+    settings.TOWER_UPSCALE_DEVICE = ""  # auto: this machine has no CUDA
+    episode = small_episode(project, upscaler="realesrgan")
+    episode.queue_render()
+    assert EpisodeRender(episode).run() == Episode.Status.FAILED
+    episode.refresh_from_db()
+    assert "Real-ESRGAN" in episode.error and "no CUDA GPU" in episode.error and "\n" not in episode.error
+    assert not episode.segments.filter(status="done").exists() and not episode.final_path

@@ -18,6 +18,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 def test_an_episode_upscaled_with_realesrgan(project, settings, users):
     settings.TOWER_NATIVE_SIZE = (128, 72)
+    settings.TOWER_UPSCALE_DEVICE = "cpu"  # on purpose: this machine has no CUDA (see test_realesrgan_needs_cuda)
     episode = small_episode(project, upscaler="realesrgan")
     status = render_now(episode)
     episode.refresh_from_db()
@@ -56,6 +57,7 @@ def test_a_missing_weights_file_fails_the_render_in_plain_words(project, setting
     bad.mkdir()
     (bad / "realesr-animevideov3.pth").write_bytes(b"not a checkpoint")
     settings.TOWER_MODELS_DIR = str(bad)
+    settings.TOWER_UPSCALE_DEVICE = "cpu"
     episode = small_episode(project, upscaler="realesrgan")
     assert render_now(episode) == Episode.Status.FAILED
     episode.refresh_from_db()
