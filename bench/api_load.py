@@ -70,7 +70,7 @@ def run_shape(shape: str, args, data_dir: Path) -> dict:
     database = tag = None
     if shape == "postgres":
         database = ScratchDatabase(role_limit=args.role_limit).create()
-        tag = f"tower-bench-{uuid.uuid4().hex[:8]}"
+        tag = f"towerbench{uuid.uuid4().hex[:8]}"  # no dashes: Huey drops them from its key names
         env.update(TOWER_DATABASE_URL=database.url, TOWER_REDIS_URL=args.redis_url, TOWER_CHANNELS_PREFIX=tag,
                    TOWER_HUEY_NAME=tag)
     procs: list[subprocess.Popen] = []

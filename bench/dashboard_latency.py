@@ -112,7 +112,7 @@ def measure(shape: str, data_dir: Path, episode_id: int, session: str, args) -> 
     env = dict(os.environ, TOWER_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="tower.settings",
                PYTHONUNBUFFERED="1")
     env.pop("TOWER_DATABASE_URL", None)
-    tag = f"tower-bench-{uuid.uuid4().hex[:8]}"
+    tag = f"towerbench{uuid.uuid4().hex[:8]}"  # no dashes: Huey drops them from its key names
     if shape == "redis":
         env.update(TOWER_REDIS_URL=args.redis_url, TOWER_CHANNELS_PREFIX=tag, TOWER_HUEY_NAME=tag)
     else:

@@ -41,7 +41,7 @@ def shape_env(shape: str) -> dict[str, str]:
     their own so concurrent test runs sharing the server never see each other's messages or tasks."""
     if shape == "embedded":
         return {"TOWER_REDIS_URL": ""}
-    tag = f"tower-test-{uuid.uuid4().hex[:10]}"
+    tag = f"towertest{uuid.uuid4().hex[:10]}"  # no dashes: Huey drops them from its key names
     return {"TOWER_REDIS_URL": REDIS_URL, "TOWER_CHANNELS_PREFIX": tag, "TOWER_HUEY_NAME": tag}
 
 
