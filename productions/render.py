@@ -188,11 +188,6 @@ def error_report(exc: BaseException) -> ErrorReport:
     return ErrorReport(f"Unexpected error ({type(exc).__name__}). {kept}", _tail(trace))
 
 
-def plain_error(exc: BaseException) -> str:
-    """The headline a producer sees when a render fails (error_report has the details too)."""
-    return error_report(exc).headline
-
-
 def ensure_segments(episode: Episode) -> list[Segment]:
     """Create the episode's segment rows from its plan (joins, generation rate, interpolation), once."""
     existing = list(episode.segments.order_by("index"))
