@@ -128,7 +128,6 @@ class EpisodeIn(Schema):
     title: line(MAX_TITLE_CHARS, min_length=1)
     synopsis: text(MAX_PROMPT_CHARS, min_length=1)
     style: text(MAX_NOTES_CHARS) = ""
-    characters: text(MAX_NOTES_CHARS) = ""
     negative_prompt: text(MAX_NOTES_CHARS) = ""
     seed: int = 0
     duration_s: float = DELIVERY_SPEC.min_duration_s

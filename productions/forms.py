@@ -40,12 +40,10 @@ class ProjectForm(CheckedTextForm, forms.ModelForm):
 class EpisodeForm(CheckedTextForm, forms.ModelForm):
     synopsis = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5}), max_length=MAX_PROMPT_CHARS, strip=True,
-        help_text="What happens, in order. Each sentence feeds the next segment.",
+        help_text="What happens, in order: the storyboard's first draft gives each sentence a shot.",
         error_messages={"required": "Describe the episode: the prompt cannot be empty."},
     )
     style = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=MAX_NOTES_CHARS, required=False)
-    characters = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), max_length=MAX_NOTES_CHARS, required=False)
     negative_prompt = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), max_length=MAX_NOTES_CHARS, required=False)
     seed = forms.IntegerField(min_value=0, max_value=MAX_SEED, initial=0,
@@ -83,7 +81,7 @@ class EpisodeForm(CheckedTextForm, forms.ModelForm):
     class Meta:
         model = Episode
         fields = [
-            "title", "synopsis", "style", "characters", "negative_prompt", "seed", "duration_s",
+            "title", "synopsis", "style", "negative_prompt", "seed", "duration_s",
             "width", "height", "fps", "min_bitrate_bps", "segment_count", "transitions", "video_model",
             "keyframe_model", "backend", "upscaler", "interpolation", "native_fps",
         ]
@@ -173,7 +171,7 @@ class EpisodeForm(CheckedTextForm, forms.ModelForm):
                                               f"{backend}: choose another model or backend.")
                 return
         episode = Episode(**{k: data.get(k) for k in (
-            "synopsis", "style", "characters", "seed", "width", "height", "fps", "duration_s", "min_bitrate_bps")
+            "synopsis", "style", "seed", "width", "height", "fps", "duration_s", "min_bitrate_bps")
             if data.get(k) is not None})
         episode.segment_count = data.get("segment_count") or None
         episode.transitions = data.get("transitions", "")

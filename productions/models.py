@@ -37,6 +37,9 @@ from productions.lib.spec import DELIVERY_SPEC, DeliverySpec
 class Project(models.Model):
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
+    # The project's look, composed into every shot's prompt (productions.lib.prompts): positive and negative.
+    style = models.TextField(blank=True, help_text="The project's visual style, added to every shot's prompt.")
+    negative_style = models.TextField(blank=True, help_text="What no shot should show (the negative prompt).")
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="projects")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -48,6 +51,29 @@ class Project(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("project-detail", args=[self.pk])
+
+
+class Character(models.Model):
+    """One entry of a project's character bible. A shot's prompt carries only the characters in that shot, each
+    always with the same description, trigger words and LoRA (productions.lib.prompts)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="characters")
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True, help_text="How the character looks (used in the prompts of the "
+                                                         "shots the character is in).")
+    trigger_words = models.CharField(max_length=300, blank=True, help_text="The LoRA's trigger words.")
+    lora = models.CharField(max_length=255, blank=True, help_text="A LoRA file as the ComfyUI servers list it.")
+    lora_strength = models.FloatField(default=0.8)
+    reference_image = models.CharField(max_length=500, blank=True)  # relative to MEDIA_ROOT
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["project", "name"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="one_character_per_name")]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Membership(models.Model):
@@ -125,8 +151,8 @@ class Episode(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="episodes")
     title = models.CharField(max_length=200)
     synopsis = models.TextField(help_text="What happens, in order; each sentence feeds the next segment.")
-    style = models.TextField(blank=True, help_text="Visual style notes, added to every segment's prompt.")
-    characters = models.TextField(blank=True, help_text="Character notes, added to every segment's prompt.")
+    style = models.TextField(blank=True, help_text="Visual style notes for this episode, added to every shot's "
+                                                   "prompt after the project's style.")
     negative_prompt = models.TextField(blank=True)
     seed = models.BigIntegerField(default=0)
 
@@ -167,6 +193,9 @@ class Episode(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # When a render task for it was last put on the queue (the sweep never adds a second one; see tasks.py).
     enqueued_at = models.DateTimeField(null=True, blank=True)
+    # The storyboard's version: every change to its shots bumps it; an edit made from an older version is a
+    # conflict, shown to the producer, never applied silently (productions.storyboard).
+    storyboard_version = models.PositiveIntegerField(default=1)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -232,7 +261,6 @@ class Episode(models.Model):
             native_fps=profile.native_fps,
             interpolation=profile.interpolation,
             style=self.style,
-            characters=self.characters,
             run=model.run,
             model=model.name,
             native_size=self.native_size(),
@@ -385,6 +413,12 @@ class Segment(models.Model):
 
     episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="segments")
     index = models.PositiveSmallIntegerField()
+    # The storyboard shot this segment is: what happens (the producer's words), who is in it, how much the
+    # camera and the subject move (0 still .. 1 most). The prompt is composed from them, the characters' bible
+    # entries and the styles (productions.lib.prompts), and kept as it was used.
+    action = models.TextField(blank=True)
+    characters = models.ManyToManyField(Character, blank=True, related_name="shots")
+    motion = models.FloatField(default=0.5)
     prompt = models.TextField()
     seed = models.BigIntegerField()
     native_frames = models.PositiveIntegerField()
@@ -410,6 +444,10 @@ class Segment(models.Model):
     upscaled_path = models.CharField(max_length=500, blank=True)
     last_frame_path = models.CharField(max_length=500, blank=True)
     keyframe_path = models.CharField(max_length=500, blank=True)
+    # The producer's approval of the shot's current keyframe (KeyframeAttempt keeps every one made).
+    keyframe_approved_at = models.DateTimeField(null=True, blank=True)
+    keyframe_approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                             on_delete=models.SET_NULL, related_name="+")
     clip_fps = models.FloatField(null=True, blank=True)  # the native clip's rate (RIFE on a server raises it)
     preview_path = models.CharField(max_length=500, blank=True)
     backend_info = models.JSONField(default=dict, blank=True)
@@ -548,6 +586,40 @@ class SegmentAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.segment} attempt {self.number} ({self.outcome})"
+
+
+class KeyframeAttempt(models.Model):
+    """One keyframe made for a storyboard shot (txt2img from its composed prompt and seed). The shot's current
+    keyframe is its latest; older ones stay viewable in the shot's history with the verdict they got."""
+
+    class Decision(models.TextChoices):
+        PENDING = "", "Not reviewed"
+        APPROVED = "approved", "Approved"
+        REPLACED = "replaced", "Made again"
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="keyframe_log")
+    number = models.PositiveIntegerField()
+    seed = models.BigIntegerField()
+    prompt = models.TextField()
+    negative_prompt = models.TextField(blank=True)
+    path = models.CharField(max_length=500, blank=True)  # relative to MEDIA_ROOT
+    backend = models.CharField(max_length=40, blank=True)
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    decision = models.CharField(max_length=20, choices=Decision.choices, blank=True, default="")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["segment", "number"]
+        constraints = [models.UniqueConstraint(fields=["segment", "number"], name="one_keyframe_per_number")]
+
+    def __str__(self) -> str:
+        return f"{self.segment} keyframe {self.number}"
 
 
 class QAReport(models.Model):

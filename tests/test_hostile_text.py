@@ -24,11 +24,11 @@ ONE_LINE_ONLY = {"cr": json.dumps("a\rb"), "lf": json.dumps("a\nb"), "line separ
 
 EPISODE = {"title": "Ep 1", "synopsis": "A girl finds a dragon.", "seed": 3}
 EPISODE_TEXT = {  # field: multi-line
-    "title": False, "synopsis": True, "style": True, "characters": True, "negative_prompt": True,
+    "title": False, "synopsis": True, "style": True, "negative_prompt": True,
     "transitions": False, "video_model": False, "keyframe_model": False, "interpolation": False, "backend": False,
     "upscaler": False,
 }
-EPISODE_LIMITS = {"title": 200, "synopsis": 4000, "style": 2000, "characters": 2000, "negative_prompt": 2000,
+EPISODE_LIMITS = {"title": 200, "synopsis": 4000, "style": 2000, "negative_prompt": 2000,
                   "transitions": 500, "video_model": 60}
 
 

@@ -1,6 +1,7 @@
 import pytest
 
 from productions.lib.planning import (
+    carried_actions,
     CONTINUOUS,
     CUT,
     DISSOLVE,
@@ -86,12 +87,23 @@ def test_seeds_differ_per_segment_and_are_deterministic():
 def test_beats_follow_the_synopsis_in_order():
     beats = split_beats("A. B. C. D. E. F. G.", 3)
     assert beats == ["A. B.", "C. D.", "E. F. G."]
-    assert split_beats("Only one.", 3) == ["Only one."] * 3
+    # each sentence in one shot only: the shots after it continue it (written once, generated in both)
+    assert split_beats("Only one.", 3) == ["Only one.", "", ""]
+    assert split_beats("A. B. C.", 6) == ["A.", "", "B.", "", "C.", ""]
 
 
-def test_prompts_carry_style_and_characters():
-    plan = plan_episode("She runs.", 1, DELIVERY_SPEC, style="watercolour", characters="Mika, red scarf")
-    assert plan.segments[0].prompt == "She runs., Mika, red scarf, watercolour"
+def test_continuing_shots_carry_the_action_they_continue():
+    assert carried_actions(["A.", "", "B.", ""], [False, True, False, True]) == ["A.", "A.", "B.", "B."]
+    # a new shot (a cut) with no action of its own does not borrow one
+    assert carried_actions(["A.", ""], [False, False]) == ["A.", ""]
+
+
+def test_prompts_carry_style_with_clean_punctuation():
+    plan = plan_episode("She runs. He waits.", 1, DELIVERY_SPEC, style="watercolour, soft light.",
+                        segments=2)
+    assert [s.prompt for s in plan.segments] == ["She runs, watercolour, soft light",
+                                                 "He waits, watercolour, soft light"]
+    assert all(".," not in s.prompt for s in plan.segments)
 
 
 def test_too_short_a_duration_is_refused():

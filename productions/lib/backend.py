@@ -13,6 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
+from .prompts import CharacterSpec, LoraUse
+
 Frame = np.ndarray
 # progress(step, total, preview): step counts from 1; preview is a small RGB frame or None.
 ProgressCallback = Callable[[int, int, "Frame | None"], None]
@@ -37,6 +39,13 @@ class KeyframeRequest:
     negative_prompt: str = ""
     style: str = ""
     model: str = ""  # the keyframe (image) model's profile name; "": the backend's default
+    # The storyboard shot behind the prompt (the prompt is already composed from them, lib/prompts.py): what
+    # happens, the characters in it (a backend that draws them itself, or a workflow taking a reference image,
+    # uses these), their LoRAs (the same stack in every shot a character is in) and the motion strength (0..1).
+    action: str = ""
+    characters: tuple[CharacterSpec, ...] = ()
+    loras: tuple[LoraUse, ...] = ()
+    motion: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,11 @@ class SegmentRequest:
     end_image: Frame | None = None
     # The delivery rate a server-side interpolation should reach (fps x an integer multiplier); 0: unknown.
     delivery_fps: int = 0
+    # The storyboard shot, as in KeyframeRequest.
+    action: str = ""
+    characters: tuple[CharacterSpec, ...] = ()
+    loras: tuple[LoraUse, ...] = ()
+    motion: float = 0.5
 
 
 @dataclass

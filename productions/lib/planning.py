@@ -208,20 +208,38 @@ class EpisodePlan:
 
 
 def split_beats(synopsis: str, count: int) -> list[str]:
-    """Spread the synopsis' sentences over `count` segments, in order; short synopses repeat."""
+    """Spread the synopsis' sentences over `count` shots, in order, each sentence in exactly one shot. With more
+    shots than sentences, a sentence's shots after the first are left empty ("" : the shot continues the action
+    before it, and the storyboard asks the producer to write it); with more sentences than shots, a shot gets
+    several."""
     sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", synopsis) if s.strip()]
+    beats = [""] * count
     if not sentences:
-        return [""] * count
-    beats = []
-    for i in range(count):
-        lo = i * len(sentences) // count
-        hi = max(lo + 1, (i + 1) * len(sentences) // count)
-        beats.append(" ".join(sentences[lo:hi]))
+        return beats
+    if len(sentences) >= count:
+        for i in range(count):
+            beats[i] = " ".join(sentences[i * len(sentences) // count:(i + 1) * len(sentences) // count])
+        return beats
+    for k, sentence in enumerate(sentences):
+        beats[k * count // len(sentences)] = sentence
     return beats
 
 
-def segment_prompt(beat: str, style: str, characters: str) -> str:
-    return ", ".join(part.strip() for part in (beat, characters, style) if part and part.strip())
+def carried_actions(actions: Sequence[str], chained: Sequence[bool]) -> list[str]:
+    """What each shot shows: its own action, or, for a shot with none that continues the one before, the
+    action it continues (a sentence spread over two shots is written once, and generated in both)."""
+    out: list[str] = []
+    for i, action in enumerate(actions):
+        own = (action or "").strip()
+        out.append(own if own or not i or not chained[i] else out[-1])
+    return out
+
+
+def segment_prompt(beat: str, style: str) -> str:
+    """The prompt of a planned segment before the storyboard has characters: its beat and the style."""
+    from .prompts import compose
+
+    return compose(beat, style=style).positive
 
 
 def default_joins(segments: int) -> list[Join]:
@@ -261,7 +279,6 @@ def plan_episode(
     native_fps: int = 8,
     interpolation: str = HOLD,
     style: str = "",
-    characters: str = "",
     run: RunLength | None = None,
     model: str = "",
     native_size: tuple[int, int] | None = None,
@@ -337,11 +354,11 @@ def plan_episode(
         raise PlanError(f"the last of {segments} segments would show no frame of its own: use fewer segments",
                         "segment_count")
     _check_overlaps(delivered, joins_list)
-    beats = split_beats(synopsis, segments)
+    beats = carried_actions(split_beats(synopsis, segments), [j.chained for j in joins_list])
     plans = [
         SegmentPlan(
             index=i,
-            prompt=segment_prompt(beats[i], style, characters),
+            prompt=segment_prompt(beats[i], style),
             seed=(seed + i * 7919) % 2**32,
             join=joins_list[i],
             native_frames=natives[i],

@@ -30,7 +30,6 @@ class Command(BaseCommand):
         parser.add_argument("--title")
         parser.add_argument("--synopsis")
         parser.add_argument("--style", default="")
-        parser.add_argument("--characters", default="")
         parser.add_argument("--seed", default="0")
         parser.add_argument("--duration", default=str(DELIVERY_SPEC.min_duration_s))
         parser.add_argument("--segments", default="", help="a fixed count (default: as the model's runs need)")
@@ -73,7 +72,7 @@ class Command(BaseCommand):
             raise CommandError(f"Invalid project name: {problem}")
         form = EpisodeForm(data={
             "title": opts["title"], "synopsis": opts["synopsis"], "style": opts["style"],
-            "characters": opts["characters"], "seed": opts["seed"], "duration_s": opts["duration"],
+            "seed": opts["seed"], "duration_s": opts["duration"],
             "segment_count": opts["segments"], "backend": opts["backend"], "upscaler": "",
             "video_model": opts["model"],
             "width": DELIVERY_SPEC.width, "height": DELIVERY_SPEC.height, "fps": DELIVERY_SPEC.fps,
