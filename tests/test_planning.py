@@ -1,12 +1,12 @@
 import pytest
 
 from productions.lib.planning import (
-    carried_actions,
     CONTINUOUS,
     CUT,
     DISSOLVE,
     FADE,
     Join,
+    carried_actions,
     clip_frames,
     clip_starts,
     continuous_boundaries,
