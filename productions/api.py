@@ -516,3 +516,15 @@ def attempts(request: HttpRequest, episode_id: int, index: int):
         "preview_url": f"{base}/{a.pk}/preview/" if a.preview_path else None,
         "video_url": f"{base}/{a.pk}/video/" if a.video_path else None,
     } for a in rows]
+
+
+def _mount_routers() -> None:
+    """The storyboard, character bible and keyframe routes, each in a module of its own."""
+    from productions import api_characters, api_keyframes, api_storyboard
+
+    api.add_router("", api_storyboard.router, tags=["storyboard"])
+    api.add_router("", api_characters.router, tags=["characters"])
+    api.add_router("", api_keyframes.router, tags=["keyframes"])
+
+
+_mount_routers()

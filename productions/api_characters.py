@@ -1,0 +1,7 @@
+"""REST routes (django-ninja router, mounted on productions.api.api)."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router()
