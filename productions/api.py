@@ -27,6 +27,7 @@ from productions.lib.spec import DELIVERY_SPEC
 from productions.models import Episode, Membership, Project, SegmentAttempt
 from productions.monitor import upscaler_refusal
 from productions.review import ReviewError, approve_segment, reject_segment
+from productions.storyboard import draft_or_error
 from productions.tasks import start_render
 from productions.validation import (
     MAX_CHOICE_CHARS,
@@ -386,6 +387,7 @@ def create_episode(request: HttpRequest, project_id: int, payload: EpisodeIn):
         episode.project = project
         episode.created_by = request.user
         episode.save()
+    draft_or_error(episode)  # a plan error leaves it without shots: plan_error and the storyboard say why
     if start:
         start_render(episode)
     return Status(201, episode_out(episode))

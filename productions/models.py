@@ -196,6 +196,12 @@ class Episode(models.Model):
     # The storyboard's version: every change to its shots bumps it; an edit made from an older version is a
     # conflict, shown to the producer, never applied silently (productions.storyboard).
     storyboard_version = models.PositiveIntegerField(default=1)
+    # The last storyboard change, in plain words, who made it and when: what a producer whose edit came too
+    # late is told (the conflict message).
+    storyboard_change = models.CharField(max_length=300, blank=True)
+    storyboard_changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                              on_delete=models.SET_NULL, related_name="+")
+    storyboard_changed_at = models.DateTimeField(null=True, blank=True)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)

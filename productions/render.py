@@ -70,6 +70,7 @@ from productions.models import (
     lease_silent_since,
 )
 from productions.stopping import render_running, worker_stopping
+from productions.storyboard import draft
 
 T = TypeVar("T")
 QA_FAILED = "QA failed"  # how a segment's error starts when automatic QA flagged it on every try
@@ -189,30 +190,8 @@ def error_report(exc: BaseException) -> ErrorReport:
 
 
 def ensure_segments(episode: Episode) -> list[Segment]:
-    """Create the episode's segment rows from its plan (joins, generation rate, interpolation), once."""
-    existing = list(episode.segments.order_by("index"))
-    if existing:
-        return existing
-    profile = episode.generation_profile()
-    plan = episode.plan()
-    with transaction.atomic():
-        Episode.objects.filter(pk=episode.pk).update(native_fps=profile.native_fps,
-                                                     interpolation=profile.interpolation)
-        Segment.objects.bulk_create(
-            Segment(
-                episode=episode,
-                index=p.index,
-                prompt=p.prompt,
-                seed=p.seed,
-                join=p.join.kind,
-                join_frames=p.join.frames,
-                native_frames=p.native_frames,
-                delivered_frames=p.delivered_frames,
-            )
-            for p in plan.segments
-        )
-    episode.native_fps, episode.interpolation = profile.native_fps, profile.interpolation
-    return list(episode.segments.order_by("index"))
+    """The episode's segments: its storyboard's shots (drafted from its plan if it has none yet)."""
+    return draft(episode)
 
 
 def anchored_end(segment: Segment, segments: list[Segment]) -> Segment | None:

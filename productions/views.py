@@ -28,6 +28,7 @@ from productions.live import episode_state
 from productions.models import Episode, Membership, Project, SegmentAttempt
 from productions.monitor import upscaler_refusal
 from productions.review import ReviewError, approve_segment, reject_segment
+from productions.storyboard import draft_or_error
 from productions.tasks import start_render
 
 
@@ -89,10 +90,12 @@ def episode_new(request: HttpRequest, pk: int) -> HttpResponse:
             episode.project = project
             episode.created_by = request.user
             episode.save()
+        draft_or_error(episode)  # a plan error leaves it without shots: the storyboard says why
         if request.POST.get("start"):
             start_render(episode)
             messages.success(request, "Render queued.")
-        return redirect(episode)
+            return redirect(episode)
+        return redirect("episode-storyboard", episode.pk)
     return render(request, "productions/episode_form.html", {"project": project, "form": form})
 
 

@@ -16,6 +16,7 @@ from productions.forms import EpisodeForm
 from productions.lib.spec import DELIVERY_SPEC
 from productions.models import Episode, Project
 from productions.render import EpisodeRender
+from productions.storyboard import draft_or_error
 from productions.validation import MAX_TITLE_CHARS, text_problem
 
 BAR_WIDTH = 30
@@ -87,6 +88,7 @@ class Command(BaseCommand):
             episode.project = project
             episode.created_by = get_user_model().objects.filter(is_superuser=True).first()
             episode.save()
+        draft_or_error(episode)  # its storyboard; a plan error fails the render below with the same words
         self.stdout.write(f"Created episode {episode.pk} in project {project.name!r}.")
         return episode
 
