@@ -107,6 +107,7 @@ def http_error(request: HttpRequest, exc: HttpError):
     body = {"detail": str(exc)}
     if getattr(exc, "errors", None):
         body["errors"] = exc.errors
+    body.update(getattr(exc, "extra", None) or {})  # e.g. the current storyboard with a conflict
     return api.create_response(request, body, status=exc.status_code)
 
 

@@ -357,6 +357,9 @@ def project_characters(episode: Episode, ids, index: int) -> list[Character]:
     except (TypeError, ValueError):
         raise StoryboardError(f"{shot_name(index)}: characters must be character ids.", "characters",
                               index) from None
+    if any(not 1 <= i < 2**31 for i in wanted):
+        raise StoryboardError(f"{shot_name(index)}: no such character in this project's bible.", "characters",
+                              index)
     found = list(Character.objects.filter(project_id=episode.project_id, pk__in=wanted))
     missing = wanted - {c.pk for c in found}
     if missing:

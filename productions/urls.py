@@ -1,12 +1,15 @@
 from django.urls import path
 
-from productions import qa_views, views
+from productions import qa_views, storyboard_views, views
 
 urlpatterns = [
     path("", views.project_list, name="project-list"),
     path("projects/<int:pk>/", views.project_detail, name="project-detail"),
     path("projects/<int:pk>/episodes/new/", views.episode_new, name="episode-new"),
     path("episodes/<int:pk>/", views.episode_detail, name="episode-detail"),
+    path("episodes/<int:pk>/storyboard/", storyboard_views.episode_storyboard, name="episode-storyboard"),
+    *[path(f"episodes/<int:pk>/storyboard/shots/<int:index>/{op}/", storyboard_views.shot_change,
+           {"op": op}, name=f"shot-{op}") for op in storyboard_views.OPERATIONS],
     path("episodes/<int:pk>/render/", views.episode_render, name="episode-render"),
     path("episodes/<int:pk>/qa/", qa_views.episode_qa, name="episode-qa"),
     path("episodes/<int:pk>/cancel/", views.episode_cancel, name="episode-cancel"),

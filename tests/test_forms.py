@@ -34,10 +34,10 @@ def test_bad_input_shows_the_error_next_to_its_field(producer_client, project, c
     assert Episode.objects.count() == 0
 
 
-def test_a_good_form_creates_a_draft_and_redirects(producer_client, project):
+def test_a_good_form_creates_a_draft_and_redirects_to_its_storyboard(producer_client, project):
     response = producer_client.post(f"/projects/{project.pk}/episodes/new/", form_data())
     episode = Episode.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"/episodes/{episode.pk}/"
+    assert response.status_code == 302 and response["Location"] == f"/episodes/{episode.pk}/storyboard/"
     assert episode.status == Episode.Status.DRAFT
 
 
