@@ -392,6 +392,7 @@ def update_shot(episode: Episode, version: int, index: int, *, action: str | Non
             said.append("motion")
         if character_ids is not None:
             characters[shot.pk] = project_characters(ep, character_ids, index)
+            shot.characters.set(characters[shot.pk])
             said.append("characters")
         if join is not None or join_frames is not None:
             kind = join if join is not None else shot.join
