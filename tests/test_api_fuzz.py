@@ -34,7 +34,7 @@ def send(client, case) -> object:
         data = json.dumps(body).encode("utf-8", "surrogatepass")
     if query:
         path += "?" + "&".join(f"{k}={v}" for k, v in query.items())
-    return client.post(path, data=data, content_type="application/json")
+    return client.generic(case.method.upper(), path, data, content_type="application/json")
 
 
 def test_generated_requests_never_get_a_server_error(producer_client, project, monkeypatch):
