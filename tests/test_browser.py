@@ -120,8 +120,9 @@ def test_a_producer_watches_a_render_rejects_a_segment_and_delivers(browser, web
     page.fill("input[name=title]", "Script test")
     page.fill("textarea[name=synopsis]", "<script>window.__xss = 1; alert('xss')</script> A fox runs.")
     page.click("text=Create as draft")
-    page.wait_for_selector("#episode-status")
-    assert "<script>window.__xss = 1" in page.inner_text(".prompt")
+    page.wait_for_selector("#storyboard")  # a new episode opens on its storyboard
+    assert "<script>window.__xss = 1" in page.input_value("#storyboard article.shot textarea[name=action]")
+    assert "<script>window.__xss = 1" in page.inner_text("#storyboard .shot-prompt")
     assert page.evaluate("window.__xss") is None and not page.dialogs
     assert Episode.objects.get(title="Script test").width == 1920
 
