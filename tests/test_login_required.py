@@ -9,16 +9,20 @@ PAGES = [
     "/", "/projects/1/", "/projects/1/episodes/new/", "/episodes/1/", "/episodes/1/video/",
     "/episodes/1/keyframe/", "/episodes/1/qa/", "/episodes/1/segments/0/video/", "/episodes/1/segments/0/preview/",
     "/api/docs", "/api/openapi.json", "/admin/", "/episodes/1/live/", "/monitor/",
-    "/episodes/1/segments/0/attempts/1/preview/",
+    "/episodes/1/segments/0/attempts/1/preview/", "/episodes/1/storyboard/",
 ]
 POSTS = ["/episodes/1/render/", "/episodes/1/cancel/", "/episodes/1/segments/0/review/approve/",
-         "/episodes/1/segments/0/review/reject/"]
+         "/episodes/1/segments/0/review/reject/",
+         *[f"/episodes/1/storyboard/shots/0/{op}/" for op in ("edit", "add", "delete", "split", "merge", "move")]]
 API = [
     ("get", "/api/projects"), ("post", "/api/projects"), ("get", "/api/projects/1/episodes"),
     ("post", "/api/projects/1/episodes"), ("get", "/api/episodes/1"), ("post", "/api/episodes/1/render"),
     ("post", "/api/episodes/1/cancel"), ("get", "/api/episodes/1/video"),
     ("get", "/api/episodes/1/segments/0/video"), ("post", "/api/episodes/1/segments/0/approve"),
     ("post", "/api/episodes/1/segments/0/reject"), ("get", "/api/episodes/1/segments/0/attempts"),
+    ("get", "/api/episodes/1/storyboard"), ("patch", "/api/episodes/1/shots/0"), ("post", "/api/episodes/1/shots"),
+    ("delete", "/api/episodes/1/shots/0"), ("post", "/api/episodes/1/shots/0/split"),
+    ("post", "/api/episodes/1/shots/0/merge"), ("post", "/api/episodes/1/shots/0/move"),
 ]
 
 
@@ -48,7 +52,8 @@ def test_every_url_pattern_is_covered():
     names = {p.name for p in get_resolver().url_patterns[-1].url_patterns}
     assert names == {"project-list", "project-detail", "episode-new", "episode-detail", "episode-render",
                      "episode-cancel", "episode-file", "segment-file", "episode-live", "segment-review", "episode-qa",
-                     "attempt-file", "monitor"}
+                     "attempt-file", "monitor", "episode-storyboard", "shot-edit", "shot-add", "shot-delete",
+                     "shot-split", "shot-merge", "shot-move"}
 
 
 def test_the_login_page_is_open_and_works(users):
