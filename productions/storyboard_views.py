@@ -58,18 +58,22 @@ def episode_storyboard(request: HttpRequest, pk: int) -> HttpResponse:
     return page(request, episode, access)
 
 
+LABELS = {"duration_s": "the duration", "motion": "the motion", "join_frames": "the transition's frames",
+          "to": "the new position"}
+
+
 def number(value: str, field: str, index: int) -> float | None:
+    """A number typed in a shot's form (a decimal comma accepted); None when left blank."""
     value = (value or "").strip().replace(",", ".")
     if not value:
         return None
     try:
         found = float(value)
     except ValueError:
-        raise storyboard.StoryboardError(f"{storyboard.shot_name(index)}: {field.replace('_', ' ')} must be a "
-                                         "number.", field, index) from None
+        found = math.nan
     if not math.isfinite(found):
-        raise storyboard.StoryboardError(f"{storyboard.shot_name(index)}: {field.replace('_', ' ')} must be a "
-                                         "number.", field, index)
+        raise storyboard.StoryboardError(f"{storyboard.shot_name(index)}: {LABELS[field]} must be a number.",
+                                         field, index)
     return found
 
 
