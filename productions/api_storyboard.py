@@ -78,6 +78,7 @@ def get_storyboard(request: HttpRequest, episode_id: int):
     """The storyboard: version, whether it can still change, totals against the target duration, the model's
     limits per shot, and each shot (action, composed prompt, characters, duration and frames, join, keyframe)."""
     episode = episode_for(request, episode_id)
+    storyboard.draft_if_missing(episode)
     return storyboard.storyboard_state(episode, request.user)
 
 

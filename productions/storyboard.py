@@ -239,6 +239,13 @@ def draft_or_error(episode: Episode) -> str | None:
     return None
 
 
+def draft_if_missing(episode: Episode) -> None:
+    """An episode made before storyboards (or whose settings gave no plan then) gets its draft when its
+    storyboard is opened, while it can still change; otherwise the storyboard says why there are no shots."""
+    if is_editable(episode) and not episode.segments.exists():
+        draft_or_error(episode)
+
+
 # --- editing -----------------------------------------------------------------------------------------------
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 

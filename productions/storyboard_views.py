@@ -55,6 +55,7 @@ def page(request: HttpRequest, episode, access, *, status: int = 200, kept: dict
 
 def episode_storyboard(request: HttpRequest, pk: int) -> HttpResponse:
     episode, access = episode_and_access(request, pk)
+    storyboard.draft_if_missing(episode)
     return page(request, episode, access)
 
 

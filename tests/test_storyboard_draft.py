@@ -62,3 +62,10 @@ def test_plan_error_at_creation_leaves_no_shots_and_the_storyboard_says_why(proj
     assert 'id="storyboard-error"' in page.content.decode()
     api = producer_client.get(f"/api/episodes/{episode.pk}/storyboard")
     assert api.status_code == 200 and api.json()["error"] and api.json()["shots"] == []
+
+
+def test_an_episode_made_before_storyboards_is_drafted_when_opened(project, producer_client):
+    episode = Episode.objects.create(project=project, title="Old", synopsis=SYNOPSIS)
+    assert not episode.segments.exists()
+    page = producer_client.get(f"/episodes/{episode.pk}/storyboard/")
+    assert page.status_code == 200 and episode.segments.count() == 6
