@@ -154,11 +154,15 @@ def remake_keyframe(segment: Segment, user, new_seed: bool = True) -> KeyframeAt
     return attempt
 
 
-def approve_keyframe(segment: Segment, user) -> KeyframeAttempt:
-    """Approve the shot's current keyframe (the render starts the shot from it)."""
+def approve_keyframe(segment: Segment, user, number: int | None = None) -> KeyframeAttempt:
+    """Approve the shot's current keyframe (the render starts the shot from it). `number`: the keyframe the
+    producer looked at; refused when another producer made it again meanwhile."""
     current = current_attempt(segment)
     if current is None or not current.path or current.error or not segment.file("keyframe_path"):
         raise KeyframeError(f"{shot_name(segment.index).capitalize()} has no keyframe to approve yet.")
+    if number is not None and number != current.number:
+        raise KeyframeError(f"The keyframe of {shot_name(segment.index)} was made again meanwhile (now "
+                            f"#{current.number}): look at it before approving.")
     now = timezone.now()
     with transaction.atomic():
         KeyframeAttempt.objects.filter(pk=current.pk).update(decision=KeyframeAttempt.Decision.APPROVED,
