@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
@@ -142,7 +142,7 @@ def make(request: HttpRequest, episode_id: int):
         queued = make_keyframes(episode, request.user, payload.indexes)
     except KeyframeError as exc:
         raise refused(exc) from None
-    return 202, {"queued": queued}
+    return Status(202, {"queued": queued})
 
 
 @router.post("/episodes/{episode_id}/shots/{index}/keyframe/approve", response={200: ShotKeyframeOut, **PRODUCER},
@@ -155,7 +155,7 @@ def approve(request: HttpRequest, episode_id: int, index: int):
         approve_keyframe(segment, request.user, payload.number)
     except KeyframeError as exc:
         raise refused(exc) from None
-    return 200, shot_out(segment)
+    return Status(200, shot_out(segment))
 
 
 @router.post("/episodes/{episode_id}/shots/{index}/keyframe/remake", response={202: ShotKeyframeOut, **PRODUCER},
@@ -169,7 +169,7 @@ def remake(request: HttpRequest, episode_id: int, index: int):
         remake_keyframe(segment, request.user, new_seed=payload.new_seed)
     except KeyframeError as exc:
         raise refused(exc) from None
-    return 202, shot_out(segment)
+    return Status(202, shot_out(segment))
 
 
 @router.get("/episodes/{episode_id}/shots/{index}/keyframe", response={200: None, 404: KeyframeErrorOut})
@@ -186,6 +186,6 @@ def image(request: HttpRequest, episode_id: int, index: int):
 def history(request: HttpRequest, episode_id: int, index: int):
     """The shot's keyframe: its status and every keyframe made for it, the newest first."""
     _, segment = shot_for(request, episode_id, index)
-    return 200, shot_out(segment)
+    return Status(200, shot_out(segment))
 
 
