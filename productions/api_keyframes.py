@@ -17,6 +17,7 @@ from productions.downloads import download_name, serve_file
 from productions.keyframes import (
     KeyframeError,
     approve_keyframe,
+    current_file,
     keyframe_info,
     make_keyframes,
     remake_keyframe,
@@ -176,7 +177,7 @@ def remake(request: HttpRequest, episode_id: int, index: int):
 def image(request: HttpRequest, episode_id: int, index: int):
     """The shot's current keyframe (PNG)."""
     episode, segment = shot_for(request, episode_id, index)
-    path = segment.file("keyframe_path")
+    path = current_file(segment)
     if path is None:
         raise HttpError(404, f"{shot_name(index).capitalize()} has no keyframe yet.")
     return serve_file(request, path, download_name(episode, f"-shot-{index + 1:02d}-keyframe{path.suffix}"))

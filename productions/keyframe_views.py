@@ -12,6 +12,7 @@ from productions.downloads import download_name, serve_file
 from productions.keyframes import (
     KeyframeError,
     approve_keyframe,
+    current_file,
     make_keyframes,
     remake_keyframe,
     shot_list,
@@ -73,7 +74,7 @@ def shot_keyframe_action(request: HttpRequest, pk: int, index: int, action: str)
 def shot_keyframe(request: HttpRequest, pk: int, index: int) -> HttpResponse:
     episode = visible_episode(request, pk)
     segment = get_object_or_404(episode.segments, index=index)
-    path = segment.file("keyframe_path")
+    path = current_file(segment)
     if path is None:
         raise Http404(f"{shot_name(index).capitalize()} has no keyframe yet.")
     return serve_file(request, path, download_name(episode, f"-shot-{index + 1:02d}-keyframe{path.suffix}"))

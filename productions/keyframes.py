@@ -89,6 +89,25 @@ def current_attempt(segment: Segment) -> KeyframeAttempt | None:
     return segment.keyframe_log.order_by("-number").first()
 
 
+def current_file(segment: Segment) -> Path | None:
+    """The shot's current keyframe file, read fresh. Segment.keyframe_path names it; when that was blanked by a
+    stale copy of the row saved whole (a render holds its segments from before their keyframes were drawn), the
+    latest keyframe, finished and not replaced, is the current one and the field is set again."""
+    segment.keyframe_path = Segment.objects.filter(pk=segment.pk).values_list("keyframe_path", flat=True).first() or ""
+    path = segment.file("keyframe_path")
+    if path is not None or segment.pk is None:
+        return path
+    latest = current_attempt(segment)
+    if latest is None or not latest.path or latest.error or latest.finished_at is None or \
+            latest.decision == KeyframeAttempt.Decision.REPLACED:
+        return None
+    if not (Path(settings.MEDIA_ROOT) / latest.path).exists():
+        return None
+    Segment.objects.filter(pk=segment.pk, keyframe_path="").update(keyframe_path=latest.path)
+    segment.keyframe_path = latest.path
+    return segment.file("keyframe_path")
+
+
 def is_making(attempt: KeyframeAttempt | None) -> bool:
     return attempt is not None and attempt.finished_at is None and not attempt.error and \
         attempt.created_at > timezone.now() - MAKING_STALE_AFTER
@@ -119,7 +138,7 @@ def make_keyframes(episode: Episode, user, indexes: Iterable[int] | None = None)
         shots = [s for s in shots if s.index in wanted]
     attempts = []
     for shot in shots:
-        if shot.file("keyframe_path") or is_making(current_attempt(shot)):
+        if current_file(shot) or is_making(current_attempt(shot)):
             continue
         attempts.append(new_attempt(shot, user, keyframe_seed(shot)))
     if attempts:
@@ -158,7 +177,7 @@ def approve_keyframe(segment: Segment, user, number: int | None = None) -> Keyfr
     """Approve the shot's current keyframe (the render starts the shot from it). `number`: the keyframe the
     producer looked at; refused when another producer made it again meanwhile."""
     current = current_attempt(segment)
-    if current is None or not current.path or current.error or not segment.file("keyframe_path"):
+    if current is None or not current.path or current.error or current_file(segment) is None:
         raise KeyframeError(f"{shot_name(segment.index).capitalize()} has no keyframe to approve yet.")
     if number is not None and number != current.number:
         raise KeyframeError(f"The keyframe of {shot_name(segment.index)} was made again meanwhile (now "
@@ -184,7 +203,7 @@ def keyframe_refusal(episode: Episode) -> str | None:
         return None
     if SegmentAttempt.objects.filter(segment__episode=episode).exists():
         return None
-    waiting = [s.index for s in shots if not (s.keyframe_approved_at and s.file("keyframe_path"))]
+    waiting = [s.index for s in shots if not (s.keyframe_approved_at and current_file(s))]
     if not waiting:
         return None
     return f"Approve or remake the keyframes of {shot_list(waiting)} first."
@@ -196,7 +215,7 @@ def keyframe_info(segment: Segment) -> dict:
 
     attempts = list(segment.keyframe_log.select_related("reviewer", "requested_by").order_by("-number"))
     current = attempts[0] if attempts else None
-    has_file = bool(segment.file("keyframe_path"))
+    has_file = current_file(segment) is not None
     approved = bool(segment.keyframe_approved_at and has_file)
     if is_making(current):
         status = "making"
@@ -264,6 +283,9 @@ def draw_keyframe(episode: Episode, segment: Segment, backend: Backend, attempt:
     from productions.storyboard import compose_prompts, request_fields, shot_characters
 
     shots = list(episode.segments.order_by("index"))
+    if not any(s.action.strip() for s in shots):  # planned before storyboards: the prompt is the shot's text
+        for shot in shots:
+            shot.action = shot.prompt
     characters = shot_characters(shots)
     position = next(i for i, s in enumerate(shots) if s.pk == segment.pk)
     composed = compose_prompts(episode, shots, characters)[position]

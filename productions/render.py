@@ -781,9 +781,9 @@ class EpisodeRender:
     @staticmethod
     def current_keyframe(segment: Segment) -> Path | None:
         """The shot's current keyframe file (read fresh: the storyboard or another thread may have set it)."""
-        segment.keyframe_path = Segment.objects.filter(pk=segment.pk).values_list(
-            "keyframe_path", flat=True).first() or ""
-        return segment.file("keyframe_path")
+        from productions.keyframes import current_file
+
+        return current_file(segment)
 
     def stored_keyframe(self, path: Path, recorded: bool, backend: Backend, prompt: str,
                         seed: int) -> tuple[Frame, bool]:
