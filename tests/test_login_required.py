@@ -10,15 +10,20 @@ PAGES = [
     "/episodes/1/keyframe/", "/episodes/1/qa/", "/episodes/1/segments/0/video/", "/episodes/1/segments/0/preview/",
     "/api/docs", "/api/openapi.json", "/admin/", "/episodes/1/live/", "/monitor/",
     "/episodes/1/segments/0/attempts/1/preview/",
+    "/episodes/1/shots/0/keyframe/", "/episodes/1/keyframes/1/",
 ]
 POSTS = ["/episodes/1/render/", "/episodes/1/cancel/", "/episodes/1/segments/0/review/approve/",
-         "/episodes/1/segments/0/review/reject/"]
+         "/episodes/1/segments/0/review/reject/", "/episodes/1/keyframes/",
+         "/episodes/1/shots/0/keyframe/approve/", "/episodes/1/shots/0/keyframe/remake/"]
 API = [
     ("get", "/api/projects"), ("post", "/api/projects"), ("get", "/api/projects/1/episodes"),
     ("post", "/api/projects/1/episodes"), ("get", "/api/episodes/1"), ("post", "/api/episodes/1/render"),
     ("post", "/api/episodes/1/cancel"), ("get", "/api/episodes/1/video"),
     ("get", "/api/episodes/1/segments/0/video"), ("post", "/api/episodes/1/segments/0/approve"),
     ("post", "/api/episodes/1/segments/0/reject"), ("get", "/api/episodes/1/segments/0/attempts"),
+    ("post", "/api/episodes/1/keyframes"), ("post", "/api/episodes/1/shots/0/keyframe/approve"),
+    ("post", "/api/episodes/1/shots/0/keyframe/remake"), ("get", "/api/episodes/1/shots/0/keyframe"),
+    ("get", "/api/episodes/1/shots/0/keyframes"),
 ]
 
 
@@ -48,7 +53,8 @@ def test_every_url_pattern_is_covered():
     names = {p.name for p in get_resolver().url_patterns[-1].url_patterns}
     assert names == {"project-list", "project-detail", "episode-new", "episode-detail", "episode-render",
                      "episode-cancel", "episode-file", "segment-file", "episode-live", "segment-review", "episode-qa",
-                     "attempt-file", "monitor"}
+                     "attempt-file", "monitor", "episode-keyframes", "keyframe-attempt", "shot-keyframe",
+                     "shot-keyframe-approve", "shot-keyframe-remake"}
 
 
 def test_the_login_page_is_open_and_works(users):
