@@ -266,8 +266,9 @@ def queue(episode: Episode, attempts: list[KeyframeAttempt]) -> None:
 def publish(episode: Episode, segment: Segment, status: str) -> None:
     from productions.events import publish_episode_event
 
+    version = Episode.objects.filter(pk=episode.pk).values_list("storyboard_version", flat=True).first()
     publish_episode_event(episode, {"type": "keyframe", "segment": segment.index, "shot": segment.pk,
-                                    "status": status})
+                                    "status": status, "version": version})
 
 
 def parallelism(backend: Backend) -> int:

@@ -18,7 +18,9 @@ def shots(episode) -> list[Segment]:
     return list(episode.segments.order_by("index"))
 
 
-def test_make_keyframes_for_six_shots(project, users, queue, settings):
+def test_make_keyframes_for_six_shots(project, users, queue, settings, monkeypatch):
+    events = []
+    monkeypatch.setattr("productions.events.publish_episode_event", lambda episode, payload: events.append(payload))
     episode = storyboard_episode(project)
     version = episode.storyboard_version
     assert make_keyframes(episode, users["producer"]) == [0, 1, 2, 3, 4, 5]
@@ -36,6 +38,9 @@ def test_make_keyframes_for_six_shots(project, users, queue, settings):
         assert attempt.seed == (episode.seed if shot.index == 0 else shot.seed)
         assert shot.keyframe_approved_at is None
     assert Episode.objects.get(pk=episode.pk).storyboard_version > version
+    made = [e for e in events if e["type"] == "keyframe"]  # pages follow them on the episode's channel
+    assert sorted(e["segment"] for e in made if e["status"] == "making") == list(range(6))
+    assert sorted(e["segment"] for e in made if e["status"] == "made") == list(range(6))
     pictures = [load_image(s.file("keyframe_path")) for s in shots(episode)]
     assert not np.array_equal(pictures[1], pictures[2])  # each shot its own picture
     assert make_keyframes(episode, users["producer"]) == []  # nothing missing
@@ -101,6 +106,9 @@ def test_approve_and_the_render_refusal_naming_the_shots(project, users, queue, 
     page = producer_client.post(f"/episodes/{episode.pk}/render/", follow=True).content.decode()
     assert message in page
     assert Episode.objects.get(pk=episode.pk).status == Episode.Status.DRAFT
+    from django.core.management import CommandError, call_command
+    with pytest.raises(CommandError, match="shots 2 and 5"):
+        call_command("render_episode", str(episode.pk))
 
     from django.template.loader import render_to_string
     html = render_to_string("productions/_storyboard_actions.html",
