@@ -180,3 +180,28 @@ def test_viewers_see_keyframes_but_cannot_change_them(project, users, queue, vie
                                                                 "can_produce": False})
     assert 'class="keyframe"' in html and "approve-keyframe" not in html and "remake-keyframe" not in html
     assert not KeyframeAttempt.objects.filter(decision="approved").exists()
+
+
+def test_one_failing_shot_does_not_stop_the_others(project, users, queue, monkeypatch, producer_client):
+    from productions.lib.backend import BackendError
+    from productions.lib.generator import BuiltinGenerator
+
+    episode = storyboard_episode(project, shots=3)
+    broken = episode.segments.get(index=1)
+    draw = BuiltinGenerator.generate_keyframe
+
+    def failing(self, request, *args, **kwargs):
+        if request.seed == broken.seed:
+            raise BackendError("the painter ran out of paint")
+        return draw(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(BuiltinGenerator, "generate_keyframe", failing)
+    make_keyframes(episode, users["producer"])
+    run_queued(queue)
+    states = [producer_client.get(f"/api/episodes/{episode.pk}/shots/{i}/keyframes").json() for i in range(3)]
+    assert [s["status"] for s in states] == ["made", "failed", "made"]
+    assert "ran out of paint" in states[1]["error"] and states[1]["url"] is None
+    monkeypatch.setattr(BuiltinGenerator, "generate_keyframe", draw)
+    assert make_keyframes(episode, users["producer"]) == [1]  # the failed one is made again, the others kept
+    run_queued(queue)
+    assert broken.keyframe_log.count() == 2 and episode.segments.get(index=0).keyframe_log.count() == 1
