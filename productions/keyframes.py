@@ -26,6 +26,7 @@ from django.utils import timezone
 from productions.lib.backend import Backend, BackendError, Cancelled, Frame, KeyframeRequest
 from productions.lib.files import save_image
 from productions.models import Episode, KeyframeAttempt, Segment, SegmentAttempt
+from productions.storyboard import carried, compose_prompts, request_fields, shot_characters
 
 log = logging.getLogger(__name__)
 
@@ -281,8 +282,6 @@ def draw_keyframe(episode: Episode, segment: Segment, backend: Backend, attempt:
                   should_cancel: Callable[[], bool] | None = None) -> Frame:
     """Draw `attempt` (a numbered attempt of `segment`) from the shot's composed prompt at the episode's native
     size, save it and make it the shot's current keyframe. A failure is written on the attempt and raised."""
-    from productions.storyboard import compose_prompts, request_fields, shot_characters
-
     shots = list(episode.segments.order_by("index"))
     if not any(s.action.strip() for s in shots):  # planned before storyboards: the prompt is the shot's text
         for shot in shots:
@@ -290,8 +289,6 @@ def draw_keyframe(episode: Episode, segment: Segment, backend: Backend, attempt:
     characters = shot_characters(shots)
     position = next(i for i, s in enumerate(shots) if s.pk == segment.pk)
     composed = compose_prompts(episode, shots, characters)[position]
-    from productions.storyboard import carried
-
     action = carried(shots)[position]
     width, height = episode.native_size()
     request = KeyframeRequest(seed=attempt.seed, width=width, height=height,
