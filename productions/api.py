@@ -23,6 +23,7 @@ from productions import access
 from productions.catalog import profiles
 from productions.downloads import download_name, serve_file
 from productions.forms import EpisodeForm, ProjectForm
+from productions.keyframes import keyframe_refusal
 from productions.lib.spec import DELIVERY_SPEC
 from productions.models import Episode, Membership, Project, SegmentAttempt
 from productions.monitor import upscaler_refusal
@@ -410,6 +411,11 @@ def render(request: HttpRequest, episode_id: int):
     if refusal:
         error = HttpError(409, f"Not started: this episode's upscaler is Real-ESRGAN. {refusal}")
         error.errors = {"upscaler": [refusal]}
+        raise error
+    keyframes_waiting = None if episode.is_active else keyframe_refusal(episode)
+    if keyframes_waiting:
+        error = HttpError(409, f"Not started: {keyframes_waiting}")
+        error.errors = {"keyframes": [keyframes_waiting]}
         raise error
     if not start_render(episode):
         raise HttpError(409, f"This episode is already {episode.status}.")

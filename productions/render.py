@@ -647,7 +647,11 @@ class EpisodeRender:
         return load_image(self.start_keyframe(segment), size), load_image(end, size)
 
     def start_keyframe(self, segment: Segment) -> Path:
-        """Where the keyframe a segment starts from is kept: the episode's opening one, or the shot's own."""
+        """Where the keyframe a segment starts from is kept: the shot's current one (made before the segments:
+        render_anchored), or an older render's opening keyframe."""
+        path = self.current_keyframe(segment)
+        if path is not None:
+            return path
         return self.opening_keyframe if segment.index == 0 else SegmentFiles(segment.media_dir).keyframe
 
     @property
@@ -725,25 +729,40 @@ class EpisodeRender:
                     frames=segment.delivered_frames, upscaled=upscaled)
 
     def keyframe(self, backend: Backend) -> Frame:
-        """The episode's opening keyframe (made once; the first segment starts from it)."""
+        """The episode's opening keyframe: the first shot's (the first segment starts from it)."""
         episode = self.episode
         first = episode.segments.order_by("index").first()
-        path = self.opening_keyframe
-        frame, made = self.stored_keyframe(path, bool(episode.keyframe_path), backend,
-                                           first.prompt if first else episode.synopsis, episode.seed)
-        if made:
-            Episode.objects.filter(pk=episode.pk).update(keyframe_path=relative(path))
-            episode.keyframe_path = relative(path)
+        if first is None or (episode.keyframe_path and self.opening_keyframe.exists()
+                             and not self.current_keyframe(first)):
+            # an episode whose render began before keyframes were the shots' own: its opening one is reused
+            return self.stored_keyframe(self.opening_keyframe, bool(episode.keyframe_path), backend,
+                                        first.prompt if first else episode.synopsis, episode.seed)[0]
+        frame = self.shot_keyframe(first, backend)
+        if episode.keyframe_path != first.keyframe_path:
+            Episode.objects.filter(pk=episode.pk).update(keyframe_path=first.keyframe_path)
+            episode.keyframe_path = first.keyframe_path
         return frame
 
     def shot_keyframe(self, segment: Segment, backend: Backend) -> Frame:
-        """The first frame of a segment that starts a new shot (its join is a cut, a dissolve or a fade)."""
-        path = SegmentFiles(segment.media_dir).keyframe
-        frame, made = self.stored_keyframe(path, bool(segment.keyframe_path), backend, segment.prompt, segment.seed)
-        if made:
-            Segment.objects.filter(pk=segment.pk).update(keyframe_path=relative(path))
-            segment.keyframe_path = relative(path)
-        return frame
+        """The keyframe a shot starts from: its current one (approved on the storyboard, or made by an earlier
+        pass: a keyframe on disk is reused), else drawn now from the shot's composed prompt and recorded in the
+        shot's keyframe history (a KeyframeAttempt) as its current keyframe."""
+        from productions.keyframes import draw_keyframe, keyframe_seed, new_attempt
+
+        path = self.current_keyframe(segment)
+        if path is not None:
+            return load_image(path, self.episode.native_size())
+        self.keep_lease()
+        attempt = new_attempt(segment, None, keyframe_seed(segment))
+        return draw_keyframe(self.episode, segment, backend, attempt,
+                             lambda step, total, preview: self.keep_lease(), self.should_cancel)
+
+    @staticmethod
+    def current_keyframe(segment: Segment) -> Path | None:
+        """The shot's current keyframe file (read fresh: the storyboard or another thread may have set it)."""
+        from productions.keyframes import current_file
+
+        return current_file(segment)
 
     def stored_keyframe(self, path: Path, recorded: bool, backend: Backend, prompt: str,
                         seed: int) -> tuple[Frame, bool]:

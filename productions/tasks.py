@@ -49,6 +49,14 @@ def make_anchored_segments(episode_id: int) -> str:
     return EpisodeRender(episode, helper=True).help()
 
 
+@db_task()
+def make_keyframes_task(attempt_ids: list[int]) -> dict:
+    """Draw storyboard keyframes (productions.keyframes): the numbered attempts the producer's request made."""
+    from productions.keyframes import run_attempts
+
+    return run_attempts(attempt_ids)
+
+
 def start_render(episode: Episode) -> bool:
     """Queue a render (start, or resume after a failure or cancel). False if one is already active."""
     if not episode.queue_render():

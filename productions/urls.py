@@ -1,6 +1,6 @@
 from django.urls import path
 
-from productions import qa_views, storyboard_views, views
+from productions import keyframe_views, qa_views, storyboard_views, views
 
 urlpatterns = [
     path("", views.project_list, name="project-list"),
@@ -18,6 +18,13 @@ urlpatterns = [
          name="segment-review"),
     path("episodes/<int:pk>/segments/<int:index>/attempts/<int:attempt>/<str:kind>/", views.attempt_file,
          name="attempt-file"),
+    path("episodes/<int:pk>/keyframes/", keyframe_views.episode_keyframes, name="episode-keyframes"),
+    path("episodes/<int:pk>/keyframes/<int:attempt_id>/", keyframe_views.keyframe_attempt, name="keyframe-attempt"),
+    path("episodes/<int:pk>/shots/<int:index>/keyframe/", keyframe_views.shot_keyframe, name="shot-keyframe"),
+    path("episodes/<int:pk>/shots/<int:index>/keyframe/approve/", keyframe_views.shot_keyframe_action,
+         {"action": "approve"}, name="shot-keyframe-approve"),
+    path("episodes/<int:pk>/shots/<int:index>/keyframe/remake/", keyframe_views.shot_keyframe_action,
+         {"action": "remake"}, name="shot-keyframe-remake"),
     path("monitor/", views.monitor, name="monitor"),
     path("episodes/<int:pk>/<str:kind>/", views.episode_file, name="episode-file"),
     path("episodes/<int:pk>/segments/<int:index>/<str:kind>/", views.segment_file, name="segment-file"),

@@ -41,8 +41,9 @@ def test_an_anchored_episode_renders_every_segment_between_its_keyframes(project
     assert render_now(episode) == Episode.Status.REVIEW, episode.error
     episode.refresh_from_db()
     segments = list(episode.segments.order_by("index"))
-    starts = [load_image(episode.media_file(episode.keyframe_path))] + [
-        load_image(SegmentFiles(s.media_dir).keyframe) for s in segments[1:]]
+    # each shot's keyframe is recorded in its history (the storyboard's keyframes: productions.keyframes)
+    starts = [load_image(s.file("keyframe_path")) for s in segments]
+    assert [s.keyframe_log.count() for s in segments] == [1, 1, 1]
     for segment, start in zip(segments, starts, strict=True):
         files = SegmentFiles(segment.media_dir)
         first, last = native_frames(files.native, segment.native_frames)

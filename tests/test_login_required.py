@@ -10,9 +10,11 @@ PAGES = [
     "/episodes/1/keyframe/", "/episodes/1/qa/", "/episodes/1/segments/0/video/", "/episodes/1/segments/0/preview/",
     "/api/docs", "/api/openapi.json", "/admin/", "/episodes/1/live/", "/monitor/",
     "/episodes/1/segments/0/attempts/1/preview/", "/episodes/1/storyboard/",
+    "/episodes/1/shots/0/keyframe/", "/episodes/1/keyframes/1/",
 ]
 POSTS = ["/episodes/1/render/", "/episodes/1/cancel/", "/episodes/1/segments/0/review/approve/",
-         "/episodes/1/segments/0/review/reject/",
+         "/episodes/1/segments/0/review/reject/", "/episodes/1/keyframes/",
+         "/episodes/1/shots/0/keyframe/approve/", "/episodes/1/shots/0/keyframe/remake/",
          *[f"/episodes/1/storyboard/shots/0/{op}/" for op in ("edit", "add", "delete", "split", "merge", "move")]]
 API = [
     ("get", "/api/projects"), ("post", "/api/projects"), ("get", "/api/projects/1/episodes"),
@@ -23,6 +25,9 @@ API = [
     ("get", "/api/episodes/1/storyboard"), ("patch", "/api/episodes/1/shots/0"), ("post", "/api/episodes/1/shots"),
     ("delete", "/api/episodes/1/shots/0"), ("post", "/api/episodes/1/shots/0/split"),
     ("post", "/api/episodes/1/shots/0/merge"), ("post", "/api/episodes/1/shots/0/move"),
+    ("post", "/api/episodes/1/keyframes"), ("post", "/api/episodes/1/shots/0/keyframe/approve"),
+    ("post", "/api/episodes/1/shots/0/keyframe/remake"), ("get", "/api/episodes/1/shots/0/keyframe"),
+    ("get", "/api/episodes/1/shots/0/keyframes"),
 ]
 
 
@@ -53,7 +58,8 @@ def test_every_url_pattern_is_covered():
     assert names == {"project-list", "project-detail", "episode-new", "episode-detail", "episode-render",
                      "episode-cancel", "episode-file", "segment-file", "episode-live", "segment-review", "episode-qa",
                      "attempt-file", "monitor", "episode-storyboard", "shot-edit", "shot-add", "shot-delete",
-                     "shot-split", "shot-merge", "shot-move"}
+                     "shot-split", "shot-merge", "shot-move", "episode-keyframes", "keyframe-attempt",
+                     "shot-keyframe", "shot-keyframe-approve", "shot-keyframe-remake"}
 
 
 def test_the_login_page_is_open_and_works(users):

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from productions.forms import EpisodeForm
+from productions.keyframes import keyframe_refusal
 from productions.lib.spec import DELIVERY_SPEC
 from productions.models import Episode, Project
 from productions.render import EpisodeRender
@@ -44,6 +45,9 @@ class Command(BaseCommand):
             return
         if episode.is_active and episode.claimed_by:
             raise CommandError(f"Episode {episode.pk} is being rendered by {episode.claimed_by}.")
+        waiting = None if episode.is_active else keyframe_refusal(episode)
+        if waiting:
+            raise CommandError(f"Episode {episode.pk} is not started: {waiting}")
         episode.queue_render()
         plan, _ = episode.plan_or_error()
         self.segments = len(plan.segments) if plan else 1  # for the progress line
