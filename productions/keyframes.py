@@ -20,7 +20,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import Max
 from django.utils import timezone
 
 from productions.lib.backend import Backend, BackendError, Cancelled, Frame, KeyframeRequest
@@ -80,10 +80,6 @@ def next_keyframe_seed(seed: int, number: int) -> int:
     from productions.render import next_seed
 
     return next_seed(seed, number)
-
-
-def bump_version(episode: Episode) -> None:
-    Episode.objects.filter(pk=episode.pk).update(storyboard_version=F("storyboard_version") + 1)
 
 
 def current_attempt(segment: Segment) -> KeyframeAttempt | None:
@@ -169,7 +165,6 @@ def remake_keyframe(segment: Segment, user, new_seed: bool = True) -> KeyframeAt
                                                      keyframe_approved_by=None)
         segment.keyframe_path, segment.keyframe_approved_at, segment.keyframe_approved_by = "", None, None
         attempt = new_attempt(segment, user, seed)
-        bump_version(episode)
     queue(episode, [attempt])
     return attempt
 
@@ -188,7 +183,6 @@ def approve_keyframe(segment: Segment, user, number: int | None = None) -> Keyfr
         KeyframeAttempt.objects.filter(pk=current.pk).update(decision=KeyframeAttempt.Decision.APPROVED,
                                                               reviewer=user, reviewed_at=now)
         Segment.objects.filter(pk=segment.pk).update(keyframe_approved_at=now, keyframe_approved_by=user)
-        bump_version(segment.episode)
     segment.keyframe_approved_at, segment.keyframe_approved_by = now, user
     current.refresh_from_db()
     publish(segment.episode, segment, "approved")
@@ -310,7 +304,6 @@ def draw_keyframe(episode: Episode, segment: Segment, backend: Backend, attempt:
         KeyframeAttempt.objects.filter(pk=attempt.pk).update(path=relative(path), finished_at=now)
         Segment.objects.filter(pk=segment.pk).update(keyframe_path=relative(path), prompt=request.prompt,
                                                      keyframe_approved_at=None, keyframe_approved_by=None)
-        bump_version(episode)
     segment.keyframe_path, segment.prompt = relative(path), request.prompt
     segment.keyframe_approved_at = segment.keyframe_approved_by = None
     return frame

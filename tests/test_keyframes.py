@@ -37,7 +37,8 @@ def test_make_keyframes_for_six_shots(project, users, queue, settings, monkeypat
         assert attempt.prompt == shot.prompt and shot.action.rstrip(".") in shot.prompt  # the prompt as used
         assert attempt.seed == (episode.seed if shot.index == 0 else shot.seed)
         assert shot.keyframe_approved_at is None
-    assert Episode.objects.get(pk=episode.pk).storyboard_version > version
+    # keyframes are not storyboard edits: a producer editing a shot meanwhile gets no false conflict
+    assert Episode.objects.get(pk=episode.pk).storyboard_version == version
     made = [e for e in events if e["type"] == "keyframe"]  # pages follow them on the episode's channel
     assert sorted(e["segment"] for e in made if e["status"] == "making") == list(range(6))
     assert sorted(e["segment"] for e in made if e["status"] == "made") == list(range(6))
