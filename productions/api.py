@@ -23,12 +23,11 @@ from productions import access
 from productions.catalog import profiles
 from productions.downloads import download_name, serve_file
 from productions.forms import EpisodeForm, ProjectForm
-from productions.keyframes import keyframe_refusal
 from productions.lib.spec import DELIVERY_SPEC
 from productions.models import Episode, Membership, Project, SegmentAttempt
 from productions.monitor import upscaler_refusal
 from productions.review import ReviewError, approve_segment, reject_segment
-from productions.storyboard import draft_or_error
+from productions.storyboard import draft_or_error, render_refusal
 from productions.tasks import start_render
 from productions.validation import (
     MAX_CHOICE_CHARS,
@@ -412,10 +411,10 @@ def render(request: HttpRequest, episode_id: int):
         error = HttpError(409, f"Not started: this episode's upscaler is Real-ESRGAN. {refusal}")
         error.errors = {"upscaler": [refusal]}
         raise error
-    keyframes_waiting = None if episode.is_active else keyframe_refusal(episode)
+    keyframes_waiting = None if episode.is_active else render_refusal(episode)
     if keyframes_waiting:
         error = HttpError(409, f"Not started: {keyframes_waiting}")
-        error.errors = {"keyframes": [keyframes_waiting]}
+        error.errors = {"storyboard": [keyframes_waiting]}
         raise error
     if not start_render(episode):
         raise HttpError(409, f"This episode is already {episode.status}.")

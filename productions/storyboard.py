@@ -517,6 +517,29 @@ def shot_problems(episode: Episode, shots: Sequence[Segment], timing: Timing | N
     return problems
 
 
+def render_refusal(episode: Episode) -> str | None:
+    """Why the episode may not start rendering now, in a sentence naming the shots; None when it may. Checked
+    before the first render only (a resume goes on from what was made): every shot renderable, the storyboard
+    long enough for the episode's target, and every storyboard keyframe approved (keyframes.keyframe_refusal)."""
+    from productions.keyframes import keyframe_refusal
+
+    if episode.is_active or not is_editable(episode):
+        return None
+    shots = list(episode.segments.order_by("index"))
+    if shots:
+        try:
+            timing = Timing.of(episode)
+        except ValueError as exc:
+            return str(exc)
+        problems = [p for found in shot_problems(episode, shots, timing).values() for p in found]
+        if problems:
+            return " ".join(problems)
+        total = totals(episode, shots)
+        if not total["target_ok"]:
+            return f"The storyboard lasts {total['message']}"
+    return keyframe_refusal(episode)
+
+
 def _url(name: str, *args) -> str | None:
     try:
         return reverse(name, args=args)

@@ -24,12 +24,11 @@ from productions.api import generator_label
 from productions.catalog import profiles
 from productions.downloads import download_name, serve_file
 from productions.forms import EpisodeForm, ProjectForm
-from productions.keyframes import keyframe_refusal
 from productions.live import episode_state
 from productions.models import Episode, Membership, Project, SegmentAttempt
 from productions.monitor import upscaler_refusal
 from productions.review import ReviewError, approve_segment, reject_segment
-from productions.storyboard import draft_or_error
+from productions.storyboard import draft_or_error, render_refusal
 from productions.tasks import start_render
 
 
@@ -189,7 +188,7 @@ def episode_render(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(request, "This episode is already delivered.")
     elif refusal:
         messages.error(request, f"Not started: this episode's upscaler is Real-ESRGAN. {refusal}")
-    elif not episode.is_active and (keyframes_waiting := keyframe_refusal(episode)):
+    elif not episode.is_active and (keyframes_waiting := render_refusal(episode)):
         messages.error(request, f"Not started: {keyframes_waiting}")
     elif start_render(episode):
         messages.success(request, "Render queued." if not episode.segments.exists() else

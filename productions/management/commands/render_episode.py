@@ -13,11 +13,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from productions.forms import EpisodeForm
-from productions.keyframes import keyframe_refusal
 from productions.lib.spec import DELIVERY_SPEC
 from productions.models import Episode, Project
 from productions.render import EpisodeRender
-from productions.storyboard import draft_or_error
+from productions.storyboard import draft_or_error, render_refusal
 from productions.validation import MAX_TITLE_CHARS, text_problem
 
 BAR_WIDTH = 30
@@ -45,7 +44,7 @@ class Command(BaseCommand):
             return
         if episode.is_active and episode.claimed_by:
             raise CommandError(f"Episode {episode.pk} is being rendered by {episode.claimed_by}.")
-        waiting = None if episode.is_active else keyframe_refusal(episode)
+        waiting = None if episode.is_active else render_refusal(episode)
         if waiting:
             raise CommandError(f"Episode {episode.pk} is not started: {waiting}")
         episode.queue_render()
