@@ -55,11 +55,13 @@ def test_keyframe_and_segment_carry_the_same_lora_stack_in_order(tmp_path) -> No
 
 
 def test_style_is_not_added_twice(tmp_path) -> None:
-    composed = compose("A fox runs", (), style="anime, cel shading")
+    # the project's style and the episode's overlap: the composed prompt holds each phrase once, in its own order
+    composed = compose("A fox runs.", (), style="cel shading", episode_style="anime, cel shading")
+    assert composed.positive == "A fox runs, cel shading, anime"
     with FakeComfyUI() as fake, make_backend(fake.url) as backend:
         backend.generate_keyframe(KeyframeRequest(composed.positive, 1, 64, 64, style="anime, cel shading"))
         texts = [v["inputs"]["text"] for v in fake.received[-1].values() if v["class_type"] == "CLIPTextEncode"]
-    assert "A fox runs, anime, cel shading" in texts
+    assert composed.positive in texts
 
 
 def reference_library(tmp_path: Path) -> WorkflowLibrary:
