@@ -10,15 +10,20 @@ PAGES = [
     "/episodes/1/keyframe/", "/episodes/1/qa/", "/episodes/1/segments/0/video/", "/episodes/1/segments/0/preview/",
     "/api/docs", "/api/openapi.json", "/admin/", "/episodes/1/live/", "/monitor/",
     "/episodes/1/segments/0/attempts/1/preview/",
+    "/projects/1/characters/", "/projects/1/characters/1/edit/", "/projects/1/characters/1/image/",
 ]
 POSTS = ["/episodes/1/render/", "/episodes/1/cancel/", "/episodes/1/segments/0/review/approve/",
-         "/episodes/1/segments/0/review/reject/"]
+         "/episodes/1/segments/0/review/reject/",
+         "/projects/1/characters/", "/projects/1/style/", "/projects/1/characters/1/delete/"]
 API = [
     ("get", "/api/projects"), ("post", "/api/projects"), ("get", "/api/projects/1/episodes"),
     ("post", "/api/projects/1/episodes"), ("get", "/api/episodes/1"), ("post", "/api/episodes/1/render"),
     ("post", "/api/episodes/1/cancel"), ("get", "/api/episodes/1/video"),
     ("get", "/api/episodes/1/segments/0/video"), ("post", "/api/episodes/1/segments/0/approve"),
     ("post", "/api/episodes/1/segments/0/reject"), ("get", "/api/episodes/1/segments/0/attempts"),
+    ("get", "/api/projects/1/characters"), ("post", "/api/projects/1/characters"), ("get", "/api/characters/1"),
+    ("patch", "/api/characters/1"), ("delete", "/api/characters/1"), ("put", "/api/projects/1/style"),
+    ("post", "/api/characters/1/reference-image"), ("delete", "/api/characters/1/reference-image"),
 ]
 
 
@@ -48,7 +53,8 @@ def test_every_url_pattern_is_covered():
     names = {p.name for p in get_resolver().url_patterns[-1].url_patterns}
     assert names == {"project-list", "project-detail", "episode-new", "episode-detail", "episode-render",
                      "episode-cancel", "episode-file", "segment-file", "episode-live", "segment-review", "episode-qa",
-                     "attempt-file", "monitor"}
+                     "attempt-file", "monitor",
+                     "project-characters", "project-style", "character-edit", "character-delete", "character-image"}
 
 
 def test_the_login_page_is_open_and_works(users):
