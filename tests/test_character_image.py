@@ -90,3 +90,30 @@ def test_api_upload_and_delete(producer_client, viewer_client, project, settings
     with django_capture_on_commit_callbacks(execute=True):
         gone = producer_client.delete(url)
     assert gone.status_code == 200 and gone.json()["image_url"] is None and not stored.exists()
+
+
+def test_too_large_is_413_in_the_api_and_a_form_error_on_the_page(producer_client, project) -> None:
+    from productions.characters import MAX_REFERENCE_BYTES
+
+    character = Character.objects.create(project=project, name="Aiko")
+    big = picture() + b"\0" * MAX_REFERENCE_BYTES
+    response = producer_client.post(f"/api/characters/{character.pk}/reference-image",
+                                    {"reference_image": SimpleUploadedFile("big.png", big)})
+    assert response.status_code == 413 and "detail" in response.json()
+    page = producer_client.post(reverse("character-edit", args=[project.pk, character.pk]), {
+        "name": "Aiko", "lora_strength": "0.8", "reference_image": SimpleUploadedFile("big.png", big)})
+    assert "too large" in page.context["form"].errors["reference_image"][0]
+    character.refresh_from_db()
+    assert character.reference_image == ""
+
+
+def test_deleting_a_character_removes_its_picture(producer_client, project, settings,
+                                                  django_capture_on_commit_callbacks) -> None:
+    producer_client.post(reverse("project-characters", args=[project.pk]), {
+        "name": "Aiko", "lora_strength": "0.8", "reference_image": SimpleUploadedFile("a.png", picture())})
+    character = Character.objects.get()
+    stored = Path(settings.MEDIA_ROOT) / character.reference_image
+    assert stored.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        producer_client.post(reverse("character-delete", args=[project.pk, character.pk]))
+    assert not stored.exists() and not Character.objects.exists()
