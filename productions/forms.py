@@ -10,7 +10,7 @@ from productions.catalog import cannot_render, profiles, video_models
 from productions.lib.model_profiles import ProfileError
 from productions.lib.spec import DELIVERY_SPEC
 from productions.lib.upscale.config import realesrgan_problem
-from productions.models import Episode, Project
+from productions.models import Character, Episode, Project
 from productions.monitor import upscaler_refusal
 from productions.validation import (
     MAX_DESCRIPTION_CHARS,
@@ -215,3 +215,88 @@ class EpisodeForm(CheckedTextForm, forms.ModelForm):
             self.add_error("min_bitrate_bps", f"The video would be about {size_mb:,.0f} MB ({duration:g} s at this "
                                               f"bitrate); this instance allows at most {cap_mb:,.0f} MB: lower the "
                                               "bitrate or the duration.")
+
+
+MAX_LORA_STRENGTH = 10.0  # either sign: ComfyUI allows -100..100, useful values are far inside +-10
+
+
+class CharacterForm(CheckedTextForm, forms.ModelForm):
+    """A character of the project's bible. The LoRA must be one the ComfyUI servers list (productions.characters);
+    `lora_note` carries what to show when it could not be checked (no ComfyUI server configured)."""
+
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=MAX_NOTES_CHARS,
+                                  required=False, help_text="How the character looks; used in the prompt of every "
+                                                            "shot the character is in.")
+    lora_strength = forms.FloatField(label="LoRA strength", min_value=-MAX_LORA_STRENGTH,
+                                     max_value=MAX_LORA_STRENGTH, initial=0.8,
+                                     error_messages={"invalid": "The LoRA strength must be a number."})
+    reference_image = forms.FileField(
+        required=False, label="Reference picture",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
+        help_text="PNG, JPEG or WebP; shown on the storyboard and given to workflows that take a reference picture.")
+
+    class Meta:
+        model = Character
+        fields = ["name", "description", "trigger_words", "lora", "lora_strength"]
+        labels = {"lora": "LoRA file"}
+
+    def __init__(self, *args, project: Project, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.project = project
+        self.lora_note = ""
+        self.picture_png: bytes | None = None
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data.get("name", "").split())
+        if not name:
+            raise forms.ValidationError("Give the character a name.")
+        others = Character.objects.filter(project=self.project, name__iexact=name)
+        if self.instance.pk:
+            others = others.exclude(pk=self.instance.pk)
+        if others.exists():
+            raise forms.ValidationError(f"This project already has a character named {name!r}.")
+        return name
+
+    def clean_lora(self) -> str:
+        from productions.characters import lora_check
+
+        lora = self.cleaned_data.get("lora", "").strip()
+        if lora and (not self.instance.pk or lora != self.instance.lora):  # an unchanged LoRA is not re-checked
+            verdict = lora_check(lora)
+            if verdict.error:
+                raise forms.ValidationError(verdict.error)
+            self.lora_note = verdict.note
+        return lora
+
+    def clean_reference_image(self):
+        from productions.characters import PictureRefused, picture_png
+
+        upload = self.cleaned_data.get("reference_image")
+        if upload:
+            try:
+                self.picture_png = picture_png(upload.read())
+            except PictureRefused as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return upload
+
+    def save(self, commit: bool = True) -> Character:
+        from productions.characters import store_picture
+
+        character = super().save(commit=False)
+        character.project = self.project
+        if commit:
+            character.save()
+            if self.picture_png is not None:
+                store_picture(character, self.picture_png)
+        return character
+
+
+class ProjectStyleForm(CheckedTextForm, forms.ModelForm):
+    style = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=MAX_NOTES_CHARS, required=False,
+                            help_text="The project's look, added to every shot's prompt.")
+    negative_style = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=MAX_NOTES_CHARS,
+                                     required=False, help_text="What no shot should show (the negative prompt).")
+
+    class Meta:
+        model = Project
+        fields = ["style", "negative_style"]

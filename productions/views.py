@@ -223,3 +223,100 @@ def segment_file(request: HttpRequest, pk: int, index: int, kind: str) -> HttpRe
     if not path:
         raise Http404("Not rendered yet.")
     return serve_file(request, path, download_name(episode, f"-segment-{index:02d}{path.suffix}"))
+
+
+# --- the character bible and the project's style ------------------------------------------------------------
+def _bible_page(request: HttpRequest, project: Project, access: Access, *, form=None, style_form=None,
+                status: int = 200) -> HttpResponse:
+    from productions.characters import image_url
+    from productions.forms import CharacterForm, ProjectStyleForm
+
+    can_produce = access.can_produce
+    characters = [{"character": c, "image_url": image_url(c)} for c in project.characters.order_by("name")]
+    return render(request, "productions/project_characters.html", {
+        "project": project,
+        "characters": characters,
+        "can_produce": can_produce,
+        "form": (form or CharacterForm(project=project)) if can_produce else None,
+        "style_form": (style_form or ProjectStyleForm(instance=project)) if can_produce else None,
+        "no_comfyui": not settings.TOWER_COMFYUI_URLS,
+    }, status=status)
+
+
+def project_characters(request: HttpRequest, pk: int) -> HttpResponse:
+    """The project's character bible (list; producers add characters) and its style form."""
+    from productions.forms import CharacterForm
+
+    project, access = project_and_access(request, pk, produce=request.method == "POST")
+    if request.method != "POST":
+        return _bible_page(request, project, access)
+    form = CharacterForm(request.POST, request.FILES, project=project)
+    if form.is_valid():
+        with transaction.atomic():
+            character = form.save()
+        messages.success(request, f"{character.name} added to the bible."
+                         + (f" LoRA {form.lora_note}." if form.lora_note else ""))
+        return redirect("project-characters", pk=project.pk)
+    return _bible_page(request, project, access, form=form)
+
+
+@require_POST
+def project_style(request: HttpRequest, pk: int) -> HttpResponse:
+    from productions.forms import ProjectStyleForm
+
+    project, access = project_and_access(request, pk, produce=True)
+    form = ProjectStyleForm(request.POST, instance=project)
+    if form.is_valid():
+        form.save()
+        messages.success(request, "Project style saved: every shot's prompt uses it.")
+        return redirect("project-characters", pk=project.pk)
+    return _bible_page(request, project, access, style_form=form)
+
+
+def _character(project: Project, cid: int):
+    from productions.models import Character
+
+    return get_object_or_404(Character, pk=cid, project=project)
+
+
+def character_edit(request: HttpRequest, pk: int, cid: int) -> HttpResponse:
+    from productions.characters import image_url, remove_picture
+    from productions.forms import CharacterForm
+
+    project, access = project_and_access(request, pk, produce=True)
+    character = _character(project, cid)
+    form = CharacterForm(request.POST or None, request.FILES or None, instance=character, project=project)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            character = form.save()
+            if request.POST.get("remove_reference_image") and form.picture_png is None:
+                remove_picture(character)
+        messages.success(request, f"{character.name} saved." + (f" LoRA {form.lora_note}." if form.lora_note else ""))
+        return redirect("project-characters", pk=project.pk)
+    return render(request, "productions/character_edit.html", {
+        "project": project, "character": character, "form": form, "image_url": image_url(character),
+    })
+
+
+@require_POST
+def character_delete(request: HttpRequest, pk: int, cid: int) -> HttpResponse:
+    from productions.characters import delete_character
+
+    project, _access = project_and_access(request, pk, produce=True)
+    character = _character(project, cid)
+    name = character.name
+    with transaction.atomic():
+        delete_character(character)
+    messages.success(request, f"{name} removed from the bible (and from the shots it was in).")
+    return redirect("project-characters", pk=project.pk)
+
+
+def character_image(request: HttpRequest, pk: int, cid: int) -> HttpResponse:
+    from productions.characters import picture_path
+
+    project, _access = project_and_access(request, pk)
+    character = _character(project, cid)
+    path = picture_path(character)
+    if path is None:
+        raise Http404("This character has no reference picture.")
+    return serve_file(request, path, f"character-{character.pk}.png")

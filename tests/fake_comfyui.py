@@ -994,6 +994,8 @@ class FakeComfyUI:
             return ("MODEL", "CLIP_VISION", "VAE"), None
         if cls == "LoraLoader":
             return (inp["model"], inp["clip"]), None
+        if cls == "LoraLoaderModelOnly":
+            return (inp["model"],), None
         if cls == "CLIPTextEncode":
             return ({"text": str(inp.get("text", ""))},), None
         if cls == "EmptyLatentImage":

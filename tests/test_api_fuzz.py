@@ -41,7 +41,10 @@ def test_generated_requests_never_get_a_server_error(producer_client, project, m
     monkeypatch.setattr("productions.tasks.render_episode", lambda episode_id: None)
     producer_client.raise_request_exception = False
     episode = awaiting_review(project)
-    fixed = {"project_id": project.pk, "episode_id": episode.pk, "index": 1}
+    from productions.models import Character
+
+    character = Character.objects.create(project=project, name="Aiko")
+    fixed = {"project_id": project.pk, "episode_id": episode.pk, "index": 1, "character_id": character.pk}
     schema = schemathesis.openapi.from_dict(api.get_openapi_schema())
     failures: list = []
     sent = 0

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from productions.api import api
+from productions.models import Character
 from tests.reviewable import awaiting_review
 
 pytestmark = pytest.mark.django_db
@@ -61,8 +62,10 @@ def cases():
                 yield pytest.param(method, path, body, id=f"{method} {path} body={body[:12]}")
         if "{" in path:
             for value in PATH_VALUES:
-                yield pytest.param(method, path.replace("{index}", value).replace("{episode_id}", value)
-                                   .replace("{project_id}", value), None, id=f"{method} {path} path={value}")
+                hostile = path
+                for placeholder in ("{index}", "{episode_id}", "{project_id}", "{character_id}"):
+                    hostile = hostile.replace(placeholder, value)
+                yield pytest.param(method, hostile, None, id=f"{method} {path} path={value}")
         if method == "get":
             yield pytest.param(method, path + "?q=%00%ED%A0%80&x=%0D%0A", None, id=f"{method} {path} query")
 
@@ -77,7 +80,9 @@ def test_no_route_answers_hostile_input_with_a_server_error(producer_client, pro
         # A fresh episode awaiting review now and then, so that review routes meet a reviewable segment again.
         if count % 40 == 0:
             episode = awaiting_review(project)
-            ids = {"{project_id}": str(project.pk), "{episode_id}": str(episode.pk), "{index}": "1"}
+            character, _ = Character.objects.get_or_create(project=project, name="Aiko")
+            ids = {"{project_id}": str(project.pk), "{episode_id}": str(episode.pk), "{index}": "1",
+                   "{character_id}": str(character.pk)}
         count += 1
         for placeholder, value in ids.items():
             path = path.replace(placeholder, value)

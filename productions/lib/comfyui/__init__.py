@@ -19,7 +19,7 @@ from .errors import (
     ServerUnavailable,
     WorkflowInvalid,
 )
-from .pool import Attempt, ServerPool, shared_pool
+from .pool import Attempt, LoraCheck, LoraListing, ServerPool, check_lora, list_loras, shared_pool
 from .workflows import Workflow, WorkflowLibrary, validate_workflow, workflow_problems
 
 __all__ = [
@@ -34,12 +34,16 @@ __all__ = [
     "Interrupted",
     "JobResult",
     "JobVanished",
+    "LoraCheck",
+    "LoraListing",
     "NoServerAvailable",
     "ServerPool",
     "ServerUnavailable",
     "Workflow",
     "WorkflowInvalid",
     "WorkflowLibrary",
+    "check_lora",
+    "list_loras",
     "shared_pool",
     "validate_workflow",
     "workflow_problems",

@@ -35,10 +35,19 @@ from ..backend import (
     no_progress,
 )
 from ..model_profiles import DEFAULT_COMFYUI_MODEL, DEFAULT_KEYFRAME_MODEL, ModelProfile, load_profiles
+from ..prompts import CharacterSpec, LoraUse, join_phrases
 from .client import DEFAULT_DEADLINE_S, ClientTimeouts, JobResult, encode_png
 from .errors import ComfyUIError, WorkflowInvalid
 from .pool import Attempt, AttemptCallback, JobContext, ServerPool, ServerState, VramWatch, shared_pool
-from .workflows import Workflow, WorkflowLibrary, problems_message, workflow_problems
+from .workflows import (
+    REFERENCE_IMAGE,
+    Workflow,
+    WorkflowLibrary,
+    lora_names,
+    problems_message,
+    with_loras,
+    workflow_problems,
+)
 
 log = logging.getLogger(__name__)
 
@@ -168,10 +177,14 @@ class ComfyUIBackend:
 
     def choose(self, kind: str, values: Mapping[str, Any], object_info: Mapping[str, Any],
                server: str | None = None, *, server_interpolation: bool = True, model: str = "",
+               loras: Sequence[LoraUse] = (),
                ) -> tuple[Workflow, dict[str, Any], list[str]]:
         """The first workflow of `kind` (by priority) that this server can run, filled with `values`.
         Without `server_interpolation`, workflows that interpolate frames on the server (RIFE) are passed over:
         the episode interpolates another way (hold, mci) and must get frames at the native rate.
+
+        `loras`: the shot's LoRA stack, chained after the model loaders (workflows.with_loras) and validated with
+        the rest (a server that lacks a LoRA file is refused naming it).
 
         Returns (workflow, graph, skipped) where `skipped` says why higher-priority variants were passed over.
         Raises WorkflowInvalid naming what the server lacks when none fits.
@@ -183,7 +196,7 @@ class ComfyUIBackend:
         if not server_interpolation:
             candidates = [wf for wf in candidates if INTERPOLATION_PARAM not in wf.params] or candidates
         for wf in candidates:
-            graph = wf.fill(values)
+            graph = with_loras(wf.fill(values), loras, object_info)
             problems = workflow_problems(graph, object_info, ignore_values=wf.upload_inputs())
             if not problems:
                 return wf, graph, skipped
@@ -220,9 +233,10 @@ class ComfyUIBackend:
             ctx.client.free(unload_models=True, free_memory=True)
 
     def what_servers_lack(self, model: str, width: int, height: int, num_frames: int, fps: int,
-                          keyframe_model: str = "") -> dict[str, str | None]:
+                          keyframe_model: str = "", loras: Sequence[str] = ()) -> dict[str, str | None]:
         """Per server, what it lacks to run an episode of `model` (a keyframe workflow and one of the model's
-        segment workflows: node classes, model files, values), in a sentence; None where it has everything.
+        segment workflows: node classes, model files, values; and the LoRA files `loras` that the episode's
+        characters use), in a sentence; None where it has everything.
         Asks each server's /object_info (cached), queues nothing."""
         profile = self.profiles.get(model or DEFAULT_COMFYUI_MODEL)
         values: dict[str, Any] = {**(profile.workflow_values if profile else {}),
@@ -243,24 +257,39 @@ class ComfyUIBackend:
             if too_big:
                 lacks[url] = too_big
                 continue
+            why: list[str] = []
             try:
                 self.choose("keyframe", kf_values, info, server=url)
                 self.choose("segment", values, info, server=url, model=model)
-                lacks[url] = None
             except WorkflowInvalid as exc:  # names node, class, input and the missing file or value
-                lacks[url] = str(exc)
+                why.append(str(exc))
+            listed = set(lora_names(info) or ())
+            missing = [name for name in dict.fromkeys(loras) if name and name not in listed]
+            if missing:
+                why.append(f"the server has no LoRA file {', '.join(repr(n) for n in missing)} (the episode's "
+                           "characters use it: copy it into the server's models/loras folder)")
+            lacks[url] = "; ".join(why) or None
         return lacks
 
     def check_servers(self, model: str, width: int, height: int, num_frames: int, fps: int,
-                      keyframe_model: str = "") -> None:
-        """Before anything is queued: refuse an episode that no server can run, naming what each one lacks.
+                      keyframe_model: str = "", loras: Sequence[str] = ()) -> None:
+        """Before anything is queued: refuse an episode that no server can run, naming what each one lacks
+        (including the LoRA files in `loras`, the episode's characters', that it does not list).
         A server that does not answer now may come back (the pool waits for it): it does not refuse."""
-        lacks = self.what_servers_lack(model, width, height, num_frames, fps, keyframe_model)
+        lacks = self.what_servers_lack(model, width, height, num_frames, fps, keyframe_model, loras)
         if lacks and all(why and not why.startswith(UNREACHABLE) for why in lacks.values()):
             raise WorkflowInvalid(f"no ComfyUI server can run the model {model or DEFAULT_COMFYUI_MODEL!r}: "
                                   + "; ".join(f"{url}: {why}" for url, why in lacks.items()), elsewhere=False)
 
     # -- the Backend protocol ----------------------------------------------------------------------------
+
+    def _reference(self, kind: str, characters: Sequence[CharacterSpec], model: str = "") -> Frame | None:
+        """The shot's reference picture, read only when a workflow that may run takes one."""
+        if not any(c.reference_image for c in characters):
+            return None
+        if not any(wf.takes_reference_image for wf in self.candidates(kind, model)):
+            return None
+        return reference_picture(characters)
 
     def _values(self, base: Mapping[str, Any], params: Mapping[str, Any] | None) -> dict[str, Any]:
         values = dict(base)
@@ -281,9 +310,13 @@ class ComfyUIBackend:
         server_interpolation: bool = True,
         model: str = "",
         family: str = "",
+        loras: Sequence[LoraUse] = (),
     ) -> tuple[JobResult, Workflow, list[str], list[dict[str, Any]]]:
         """One job through the pool. `family`: the profile of the model it loads (its VRAM need rules out
-        servers where it does not fit; a change of model on a small card asks the server to unload first)."""
+        servers where it does not fit; a change of model on a small card asks the server to unload first).
+        `loras`: the shot's LoRA stack, chained after the model loaders in every workflow. An upload whose
+        parameter the chosen workflow does not declare (a reference picture for a workflow without one) is
+        skipped."""
         seen: dict[int, Attempt] = {}
         callbacks = [cb for cb in (self.on_attempt, on_attempt) if cb is not None]
 
@@ -307,15 +340,16 @@ class ComfyUIBackend:
             for param, _image in uploads:
                 job_values[param] = "tower/placeholder.png"  # checked after upload, not against lists
             wf, graph, skipped = self.choose(kind, job_values, info, server=ctx.url,
-                                             server_interpolation=server_interpolation, model=model)
+                                             server_interpolation=server_interpolation, model=model, loras=loras)
             if native_for is not None and wf.native_size:
                 job_values["width"], job_values["height"] = native_size_for(wf.native_size, *native_for)
-                graph = wf.fill(job_values)
-            for param, image in uploads:
+                graph = with_loras(wf.fill(job_values), loras, info)
+            taken = [(param, image) for param, image in uploads if param in wf.params]
+            for param, image in taken:
                 png, name = png_of(param, image)
                 job_values[param] = ctx.client.upload_image(png, name)
-            if uploads:
-                graph = wf.fill(job_values)
+            if taken:
+                graph = with_loras(wf.fill(job_values), loras, info)
             self._free_on_model_change(ctx, family)
             watch = VramWatch(ctx.url, self.pool.timeouts, self.vram_poll_s) if self.vram_poll_s else None
             try:
@@ -373,8 +407,9 @@ class ComfyUIBackend:
                 native_for = None
         values = self._values(base, params)
         result, _wf, _skipped, _attempts = self._run(
-            "keyframe", values, progress, should_cancel, on_attempt, None, "keyframe", native_for,
-            family=profile.name if profile is not None else "",
+            "keyframe", values, progress, should_cancel, on_attempt,
+            [(REFERENCE_IMAGE, self._reference("keyframe", request.characters))], "keyframe", native_for,
+            family=profile.name if profile is not None else "", loras=request.loras,
         )
         if not result.images:
             raise WorkflowInvalid("The keyframe workflow produced no image", server=result.server)
@@ -402,9 +437,10 @@ class ComfyUIBackend:
         values = self._values(base, params)
         result, wf, skipped, attempts = self._run(
             "segment", values, progress, should_cancel, on_attempt,
-            [("init_image", request.init_image), ("end_image", request.end_image)],
+            [("init_image", request.init_image), ("end_image", request.end_image),
+             (REFERENCE_IMAGE, self._reference("segment", request.characters, request.model))],
             f"segment {request.index}", server_interpolation=request.server_interpolation, model=request.model,
-            family=profile.name if profile is not None else "",
+            family=profile.name if profile is not None else "", loras=request.loras,
         )
         frames = result.images
         multiplier = 1
@@ -422,12 +458,27 @@ class ComfyUIBackend:
             "size": [int(frames[0].shape[1]), int(frames[0].shape[0])] if frames else None,
             "interpolated_x": multiplier,
             "skipped_workflows": skipped,
+            "loras": [{"name": use.name, "strength": use.strength} for use in request.loras],
             "attempts": attempts,
             "peak_vram_bytes": attempts[-1].get("peak_vram_bytes") if attempts else None,
             "timings": result.timings,
             "notes": result.notes,
         }
         return SegmentResult(frames=frames, fps=request.fps * multiplier, info=info)
+
+
+def reference_picture(characters: Sequence[CharacterSpec]) -> Frame | None:
+    """The reference picture a workflow taking one is given: the first of the shot's characters (in the bible's
+    order) that has one; None when none has (the workflow then runs without its picture node)."""
+    for character in characters:
+        if character.reference_image:
+            try:
+                with Image.open(character.reference_image) as img:
+                    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+            except OSError as exc:
+                raise WorkflowInvalid(f"The reference picture of {character.name!r} cannot be read "
+                                      f"({character.reference_image}): {exc}", elsewhere=False) from exc
+    return None
 
 
 def _request_values(request: KeyframeRequest | SegmentRequest, filename_prefix: str) -> dict[str, Any]:
@@ -443,9 +494,11 @@ def _request_values(request: KeyframeRequest | SegmentRequest, filename_prefix: 
 
 
 def _with_style(prompt: str, style: str) -> str:
-    if style and style.strip() and style.strip() not in prompt:
-        return f"{prompt}, {style.strip()}" if prompt else style.strip()
-    return prompt
+    """The prompt with the style's phrases it lacks. A storyboard prompt (lib/prompts.compose) already holds the
+    style, so nothing is added twice: phrases are compared as prompts.join_phrases does."""
+    if not style or not style.strip():
+        return prompt
+    return join_phrases([prompt, style]) if prompt else join_phrases([style])
 
 
 def _template_value(wf: Workflow, param: str) -> Any:

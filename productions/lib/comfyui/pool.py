@@ -14,6 +14,7 @@ TOWER_COMFYUI_MAX_ATTEMPTS (default 3), TOWER_COMFYUI_DEADLINE_S (default 600).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import logging
 import threading
 import time
@@ -34,6 +35,7 @@ from .errors import (
     ServerUnavailable,
     WorkflowInvalid,
 )
+from .workflows import lora_names
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -530,3 +532,93 @@ def shared_pool(urls: Sequence[str], **options: Any) -> ServerPool:
 
 
 __all__ = ["Attempt", "AttemptCallback", "JobContext", "ServerPool", "ServerState", "VramWatch", "shared_pool"]
+
+
+# -- the LoRA files the servers list -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoraListing:
+    """What the configured servers said about their LoRA files (GET /object_info/LoraLoader on each)."""
+
+    servers: tuple[str, ...]  # every configured server
+    by_server: dict[str, tuple[str, ...]]  # the servers that answered, with the files each lists
+    unreachable: dict[str, str]  # the servers that did not answer, with why
+
+    @property
+    def loras(self) -> list[str]:
+        """Every file any answering server lists, sorted."""
+        return sorted({name for names in self.by_server.values() for name in names})
+
+    def servers_with(self, name: str) -> list[str]:
+        return [url for url, names in self.by_server.items() if name in names]
+
+
+def list_loras(urls: Sequence[str], *, timeouts: ClientTimeouts | None = None) -> LoraListing:
+    """Ask every server in `urls` (in parallel) which LoRA files it has: LoraLoader's `lora_name` choices, in
+    either /object_info style. The caller passes the configured URLs (the app: TOWER_COMFYUI_URLS)."""
+    servers = tuple(u for u in dict.fromkeys(normalize_url(url) for url in urls) if u)
+    timeouts = timeouts or ClientTimeouts(http_s=5.0)
+
+    def ask(url: str) -> tuple[str, tuple[str, ...] | None, str]:
+        try:
+            info = ComfyUIClient(url, timeouts=timeouts).get_json("/object_info/LoraLoader")
+        except (ComfyUIError, requests.RequestException, ValueError) as exc:
+            return url, None, str(exc)
+        names = lora_names(info) if isinstance(info, dict) else None
+        if names is None:
+            return url, None, f"{url} has no LoraLoader node in /object_info"
+        return url, tuple(names), ""
+
+    by_server: dict[str, tuple[str, ...]] = {}
+    unreachable: dict[str, str] = {}
+    if servers:
+        with ThreadPoolExecutor(max_workers=min(8, len(servers))) as workers:
+            for url, names, why in workers.map(ask, servers):
+                if names is None:
+                    unreachable[url] = why
+                else:
+                    by_server[url] = names
+    return LoraListing(servers=servers, by_server=by_server, unreachable=unreachable)
+
+
+NOT_CHECKED_NO_SERVER = "not checked: no ComfyUI server configured"
+
+
+@dataclass(frozen=True)
+class LoraCheck:
+    """The verdict on one LoRA file name: `error` (refuse, naming why and close matches) or accepted, with a
+    `note` when it could not be checked because the instance has no ComfyUI server (a LoRA only matters there)."""
+
+    error: str = ""
+    note: str = ""
+    close_matches: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def check_lora(name: str, listing: LoraListing) -> LoraCheck:
+    """Whether the servers of `listing` list the LoRA file `name` ("" is no LoRA: always fine)."""
+    if not name:
+        return LoraCheck()
+    if not listing.servers:
+        return LoraCheck(note=NOT_CHECKED_NO_SERVER)
+    down = "; ".join(f"{url}: {why}" for url, why in listing.unreachable.items())
+    if not listing.by_server:
+        return LoraCheck(error=f"could not check: no ComfyUI server answered ({down}). Try again when one is up.")
+    if listing.servers_with(name):
+        return LoraCheck()
+    known = listing.loras
+    close = tuple(difflib.get_close_matches(name, known, n=5, cutoff=0.5))
+    message = f"No ComfyUI server lists the LoRA file {name!r}"
+    if close:
+        message += f"; close matches: {', '.join(close)}"
+    elif known:
+        message += f"; the servers list: {', '.join(known[:10])}" + (", ..." if len(known) > 10 else "")
+    else:
+        message += "; the servers list no LoRA files"
+    if down:
+        message += f" (not asked, not answering: {down})"
+    return LoraCheck(error=message + ".", close_matches=close)

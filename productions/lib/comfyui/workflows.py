@@ -23,7 +23,24 @@ caller names: the app passes TOWER_WORKFLOWS_DIR):
     }
 
 `bypass` removes an optional node when its parameter is empty (null or ""): every link to output i of the node
-is rewired to whatever feeds the node's input `outputs[i]`, as ComfyUI's own "bypass" does in the editor.
+is rewired to whatever feeds the node's input `outputs[i]`, as ComfyUI's own "bypass" does in the editor. With
+`"outputs": []` the links to the node are dropped instead (the inputs they fed must be optional ones).
+
+Reference image: a workflow whose model takes a picture of the character declares the parameter
+`reference_image` (the `LoadImage` node whose `image` is set), lists it in `uploads` and bypasses that node with
+`"outputs": []` so it runs without one too::
+
+      "params": {..., "reference_image": ["12", "image"]},
+      "uploads": ["init_image", "reference_image"],
+      "bypass": {"reference_image": {"node": "12", "outputs": []}}
+
+The backend then uploads the first reference picture among the shot's characters and sets it; a workflow without
+the parameter ignores reference pictures.
+
+LoRAs: a request's LoRA stack (the shot's characters', lib/prompts.py) is not a manifest parameter: `with_loras`
+inserts one loader per LoRA between each model loader and the nodes using its model (`LoraLoader` on model and
+CLIP where the loader gives a CLIP, as a checkpoint does; `LoraLoaderModelOnly` where it gives a model alone, as
+Wan's `UNETLoader` does), in the stack's order, so every shot gets the same chain.
 
 An admin adds a workflow by dropping the two files in the directory; no code changes. Parameters are declared
 once, in the manifest; code fills them by name with `Workflow.fill()`. `validate_workflow()` checks a filled
@@ -36,7 +53,7 @@ import copy
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +92,11 @@ class Workflow:
     path: Path | None = None
     model: str = ""  # the model profile a segment workflow runs ("": SVD-XT's, the workflows made before profiles)
 
+    @property
+    def takes_reference_image(self) -> bool:
+        """Whether the workflow sets a character's reference picture (manifest parameter `reference_image`)."""
+        return "reference_image" in self.params
+
     def upload_inputs(self) -> set[tuple[str, str]]:
         """(node_id, input) pairs that receive uploaded file names (not checked against server lists)."""
         return {target for name in self.uploads for target in self.params.get(name, ())}
@@ -112,12 +134,17 @@ def _is_link(value: Any) -> bool:
     )
 
 
+_DROP = object()  # a link to a bypassed node without pass-through: the input is left unset
+
+
 def _bypass_nodes(graph: dict[str, Any], removed: Mapping[str, Bypass]) -> dict[str, Any]:
     def resolve(link: list, depth: int = 0) -> Any:
         src, index = link
         rule = removed.get(src)
         if rule is None:
             return link
+        if not rule.outputs:
+            return _DROP
         if depth > len(removed) or index >= len(rule.outputs):
             raise WorkflowFileError(f"cannot bypass node {src}: its output {index} has no pass-through input")
         upstream = graph[src]["inputs"].get(rule.outputs[index])
@@ -128,8 +155,102 @@ def _bypass_nodes(graph: dict[str, Any], removed: Mapping[str, Bypass]) -> dict[
         if node_id in removed:
             continue
         inputs = {k: (resolve(v) if _is_link(v) else v) for k, v in node.get("inputs", {}).items()}
-        out[node_id] = {**node, "inputs": inputs}
+        out[node_id] = {**node, "inputs": {k: v for k, v in inputs.items() if v is not _DROP}}
     return out
+
+
+# -- LoRA stacks and reference pictures --------------------------------------------------------------------
+
+REFERENCE_IMAGE = "reference_image"  # the manifest parameter of a workflow that takes a character's picture
+LORA_LOADER, LORA_LOADER_MODEL_ONLY = "LoraLoader", "LoraLoaderModelOnly"
+
+
+def lora_names(object_info: Mapping[str, Any]) -> list[str] | None:
+    """The LoRA files a server lists (LoraLoader's `lora_name` dropdown, in either /object_info style); None
+    when its /object_info has no LoRA loader at all. Works on the whole /object_info and on
+    /object_info/LoraLoader alike."""
+    for class_type in (LORA_LOADER, LORA_LOADER_MODEL_ONLY):
+        info = object_info.get(class_type)
+        if not isinstance(info, Mapping):
+            continue
+        options = combo_options(((info.get("input") or {}).get("required") or {}).get("lora_name"))
+        if options is not None:
+            return [str(o) for o in options]
+    return None
+
+
+def _input_types(info: Mapping[str, Any]) -> set[str]:
+    spec_in = info.get("input") or {}
+    return {t for group in ("required", "optional") for spec in (spec_in.get(group) or {}).values()
+            if (t := _spec_type(spec)) is not None}
+
+
+def model_loaders(graph: Mapping[str, Any], object_info: Mapping[str, Any]) -> list[tuple[str, int, int | None]]:
+    """The nodes that load a diffusion model (they give a MODEL and take none: CheckpointLoaderSimple,
+    UNETLoader, ImageOnlyCheckpointLoader...), each as (node_id, its MODEL output, its CLIP output or None)."""
+    found = []
+    for node_id, node in graph.items():
+        info = object_info.get(node.get("class_type", ""))
+        if not isinstance(info, Mapping):
+            continue
+        outputs = list(info.get("output") or [])
+        if "MODEL" not in outputs or "MODEL" in _input_types(info):
+            continue
+        found.append((node_id, outputs.index("MODEL"), outputs.index("CLIP") if "CLIP" in outputs else None))
+    return found
+
+
+def with_loras(graph: Mapping[str, Any], loras: Sequence[Any], object_info: Mapping[str, Any]) -> dict[str, Any]:
+    """A new graph with the LoRA stack `loras` (objects with `.name` and `.strength`, e.g. prompts.LoraUse, in
+    order) chained between every model loader and the nodes that use its outputs: `LoraLoader` (strength_model =
+    strength_clip = strength) where the loader gives a CLIP, `LoraLoaderModelOnly` where it gives a model alone.
+    The graph is unchanged when the stack is empty. Validate the result with `workflow_problems` (the server
+    must list each LoRA file)."""
+    out = copy.deepcopy(dict(graph))
+    if not loras:
+        return out
+    numbers = [int(k) for k in out if str(k).isdigit()]
+    next_id = max(numbers, default=0) + 1
+    for loader_id, model_index, clip_index in model_loaders(graph, object_info):
+        model_src: list = [loader_id, model_index]
+        clip_src: list | None = [loader_id, clip_index] if clip_index is not None else None
+        model_users = [(n, k) for n, node in out.items() for k, v in node["inputs"].items()
+                       if _is_link(v) and v == model_src]
+        clip_users = [(n, k) for n, node in out.items() for k, v in node["inputs"].items()
+                      if clip_src is not None and _is_link(v) and v == clip_src]
+        for use in loras:
+            node_id = str(next_id)
+            next_id += 1
+            strength = float(use.strength)
+            if clip_src is not None:
+                out[node_id] = {"class_type": LORA_LOADER, "inputs": {
+                    "model": model_src, "clip": clip_src, "lora_name": use.name,
+                    "strength_model": strength, "strength_clip": strength}}
+                model_src, clip_src = [node_id, 0], [node_id, 1]
+            else:
+                out[node_id] = {"class_type": LORA_LOADER_MODEL_ONLY, "inputs": {
+                    "model": model_src, "lora_name": use.name, "strength_model": strength}}
+                model_src = [node_id, 0]
+        for n, k in model_users:
+            out[n]["inputs"][k] = list(model_src)
+        for n, k in clip_users:
+            out[n]["inputs"][k] = list(clip_src)
+    return out
+
+
+def lora_chain(graph: Mapping[str, Any]) -> list[tuple[str, float]]:
+    """The LoRA loaders of a graph, in chain order from the model loader (name, strength): what a job used."""
+    nodes = {k: v for k, v in graph.items() if v.get("class_type") in (LORA_LOADER, LORA_LOADER_MODEL_ONLY)}
+    fed_by_lora = {k for k, v in nodes.items() if _is_link(v["inputs"].get("model"))
+                   and v["inputs"]["model"][0] in nodes}
+    chain: list[tuple[str, float]] = []
+    for start in sorted(set(nodes) - fed_by_lora, key=lambda k: (len(k), k)):
+        current: str | None = start
+        while current is not None:
+            inputs = nodes[current]["inputs"]
+            chain.append((inputs["lora_name"], inputs["strength_model"]))
+            current = next((k for k, v in nodes.items() if v["inputs"].get("model") == [current, 0]), None)
+    return chain
 
 
 # -- loading ---------------------------------------------------------------------------------------------
