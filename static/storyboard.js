@@ -47,3 +47,43 @@
     if (e.target.closest && e.target.closest("#storyboard")) recompute();
   });
 })();
+
+// Keyframes appear by themselves: when the worker reports one (a "keyframe" event on the episode's socket, or
+// every 3 s while one is being made, should the socket be down), the page's keyframe blocks and its action bar
+// are fetched again and swapped in. The shots' forms are never replaced: nothing being typed is lost.
+(function () {
+  const board = document.getElementById("storyboard");
+  if (!board) return;
+  let refreshing = false;
+  async function refresh() {
+    if (refreshing) return;
+    refreshing = true;
+    try {
+      const response = await fetch(window.location.pathname, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+      fresh.querySelectorAll("#storyboard article.shot").forEach((article) => {
+        const here = board.querySelector(`article.shot[data-shot-id="${article.dataset.shotId}"] .shot-keyframe`);
+        const there = article.querySelector(".shot-keyframe");
+        if (here && there && here.outerHTML !== there.outerHTML) here.replaceWith(there);
+      });
+      const actions = document.getElementById("storyboard-actions");
+      const freshActions = fresh.getElementById("storyboard-actions");
+      if (actions && freshActions && actions.outerHTML !== freshActions.outerHTML) actions.replaceWith(freshActions);
+    } finally {
+      refreshing = false;
+    }
+  }
+  const making = () => document.querySelector('.shot-keyframe[data-keyframe-status="making"]') !== null;
+  setInterval(() => { if (making()) refresh(); }, 3000);
+  if (!("WebSocket" in window)) return;
+  const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+  function connect() {
+    const socket = new WebSocket(`${scheme}${window.location.host}/ws/episodes/${board.dataset.episode}/`);
+    socket.addEventListener("message", (m) => {
+      try { if (JSON.parse(m.data).type === "keyframe") refresh(); } catch (e) { /* not ours */ }
+    });
+    socket.addEventListener("close", (e) => { if (e.code < 4400 || e.code > 4404) setTimeout(connect, 3000); });
+  }
+  connect();
+})();
