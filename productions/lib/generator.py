@@ -59,6 +59,7 @@ WIPE_FRACTION = 0.4  # share of a segment spent wiping from the init image into 
 WIPE_EDGE = 4  # px (at 576 px high) of anti-aliased edge between the two pictures
 MAX_PAN_SECONDS = 10.0  # panoramas are wide enough for this much pan; longer clips pan more slowly
 MIN_SIZE = 16
+_POSES = 32  # walker poses per stride (two steps)
 H_REF = 576  # the native height the look was tuned at
 MAX_SIZE = 8192
 
@@ -516,6 +517,7 @@ class _Walker:
     hat: bool = False
     ponytail: bool = False
     name: str = ""  # the bible character drawn; "" for an anonymous walker (a scene without characters)
+    poses: dict = field(default_factory=dict, compare=False, repr=False)  # pose -> sprite, drawn on first use
 
 
 @dataclass
@@ -621,8 +623,20 @@ class _Scene:
         if not 0 <= xi < w:
             return
         gy = float(ground[xi])
-        hh = wk.height
         step = 2 * math.pi * wk.cadence * t + wk.phase
+        # A stride (two steps: the scarf's wave is half the step rate) is drawn in _POSES poses, each drawn once
+        # per walker and reused: large figures cost a blend per frame, not a drawing.
+        pose = int(round((step % (4 * math.pi)) / (4 * math.pi) * _POSES)) % _POSES
+        sprite = wk.poses.get(pose)
+        if sprite is None:
+            sprite = self._walker_sprite(wk, pose * 4 * math.pi / _POSES)
+            wk.poses[pose] = sprite
+        alpha, color, cx, foot = sprite
+        _blit(rgba, alpha, color, int(round(x - cx)), int(round(gy - foot)) + 1)
+
+    def _walker_sprite(self, wk: _Walker, step: float) -> tuple[np.ndarray, np.ndarray, float, int]:
+        """The walker drawn at a point of its stride: (alpha, colour, centre x, foot row), flipped to face."""
+        hh = wk.height
         bob = abs(math.sin(step)) * hh * 0.025
         swing = math.sin(step) * 0.42
         pw, ph = int(hh * 0.8) + 6, int(hh * 1.1) + 6
@@ -700,8 +714,9 @@ class _Scene:
         arr = np.asarray(patch)
         if wk.facing < 0:
             arr = arr[:, ::-1]
-        alpha = arr[..., 3].astype(np.float32) / 255.0
-        _blit(rgba, alpha, arr[..., :3].astype(np.float32), int(round(x - cx)), int(round(gy - foot)) + 1)
+            cx = pw - cx
+        alpha = np.ascontiguousarray(arr[..., 3], dtype=np.float32) / 255.0
+        return alpha, np.ascontiguousarray(arr[..., :3], dtype=np.float32), cx, foot
 
     def _draw_particles(self, frame: np.ndarray, p: _Particles, t: float, fg_pan: float) -> None:
         h, w = self.height, self.width
