@@ -6,9 +6,12 @@ encode) runs on a laptop and in CI. It is *not* AI: every frame carries a small 
 
 How a scene is made, all in vectorised numpy (+ Pillow for a few small drawings):
 
-* The prompt (plus style) picks the look: a mood (day, golden hour, sunset, dawn, night), a palette and a few
-  keyword effects (night, sunset, rain, snow, sea, forest, city, spring, autumn...). The prompt and seed
+* A storyboard shot's action text (plus style; the prompt when a request has no shot) picks the look: a mood
+  (day, golden hour, sunset, dawn, night), a palette and a few keyword effects (night, sunset, rain, snow,
+  fog, sea, forest, city, spring, autumn...). That text and the seed
   together pick the geometry: mountain ridges, hills, trees, buildings, clouds, birds, walkers, particles.
+* The shot's characters are its walking figures, each drawn from its bible entry only (`character_look`):
+  the same colours and proportions in every shot; the seed only places them. `motion` scales pan and cadence.
 * The scene is built once as wide panoramas (sky, clouds, far mountains, mid hills / sea / city, foreground),
   packed as uint32 RGBA so a frame is a handful of `np.copyto(..., where=mask)` slices of those panoramas
   at per-layer camera offsets: a pan with parallax. Birds, walking characters and particles move on top.
@@ -1667,6 +1670,7 @@ class BuiltinGenerator:
             "elements": {
                 "birds": len(scene.birds),
                 "walkers": len(scene.walkers),
+                "characters": [wk.name for wk in scene.walkers if wk.name],
                 "particles": scene.look.particles or None,
             },
             "continued_from_keyframe": continues_scene,
