@@ -719,8 +719,11 @@ class _Scene:
         if wk.facing < 0:
             arr = arr[:, ::-1]
             cx = pw - cx
-        alpha = np.ascontiguousarray(arr[..., 3], dtype=np.float32) / 255.0
-        return alpha, np.ascontiguousarray(arr[..., :3], dtype=np.float32), cx, foot
+        cols = np.nonzero(arr[..., 3].any(axis=0))[0]
+        rows = np.nonzero(arr[..., 3].any(axis=1))[0]
+        c0, c1, r0, r1 = int(cols[0]), int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1  # crop: blend less
+        alpha = np.ascontiguousarray(arr[r0:r1, c0:c1, 3], dtype=np.float32) / 255.0
+        return alpha, np.ascontiguousarray(arr[r0:r1, c0:c1, :3], dtype=np.float32), cx - c0, foot - r0
 
     def _draw_particles(self, frame: np.ndarray, p: _Particles, t: float, fg_pan: float) -> None:
         h, w = self.height, self.width
