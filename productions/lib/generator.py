@@ -522,6 +522,7 @@ class _Walker:
     ponytail: bool = False
     name: str = ""  # the bible character drawn; "" for an anonymous walker (a scene without characters)
     poses: dict = field(default_factory=dict, compare=False, repr=False)  # pose -> sprite, drawn on first use
+    masks: dict = field(default_factory=dict, compare=False, repr=False)  # pose -> (opaque, edge, colour)
 
 
 @dataclass
@@ -634,9 +635,23 @@ class _Scene:
         sprite = wk.poses.get(pose)
         if sprite is None:
             sprite = self._walker_sprite(wk, pose * 4 * math.pi / _POSES)
+            a = sprite[0]
+            wk.masks[pose] = (a >= 1.0, np.nonzero((a > 0.0) & (a < 1.0)), sprite[1].astype(np.uint8))
             wk.poses[pose] = sprite
         alpha, color, cx, foot = sprite
-        _blit(rgba, alpha, color, int(round(x - cx)), int(round(gy - foot)) + 1)
+        px, py = int(round(x - cx)), int(round(gy - foot)) + 1
+        ph, pw = alpha.shape
+        if px >= 0 and px + pw <= w and py >= 0 and py + ph <= self.height:
+            # wholly on screen: copy the opaque pixels, blend only the anti-aliased edge
+            opaque, edge, color_u8 = wk.masks[pose]
+            region = rgba[py : py + ph, px : px + pw, :3]
+            np.copyto(region, color_u8, where=opaque[..., None])
+            ey, ex = edge
+            under = region[ey, ex].astype(np.float32)
+            a = alpha[ey, ex][:, None]
+            region[ey, ex] = (under + (color[ey, ex] - under) * a + 0.5).astype(np.uint8)
+        else:
+            _blit(rgba, alpha, color, px, py)
 
     def _walker_sprite(self, wk: _Walker, step: float) -> tuple[np.ndarray, np.ndarray, float, int]:
         """The walker drawn at a point of its stride: (alpha, colour, centre x, foot row), flipped to face."""
