@@ -118,3 +118,12 @@ def test_motion_scales_the_pan_and_zero_is_not_frozen() -> None:
     still, fast = _steps(0.0), _steps(1.0)
     assert np.mean(fast) > 2 * np.mean(still)
     assert min(still) > 0  # still moving a little: the freeze check must not fire
+
+
+def test_a_shot_without_characters_shows_nobody() -> None:
+    # a storyboard shot with no cast draws no anonymous walker that could be taken for a character, whatever
+    # the seed; a bare prompt (no storyboard) keeps its walkers
+    assert all(not scene("Snow falls over the empty field.", characters=(), seed=s).walkers for s in range(12))
+    bare = [BuiltinGenerator()._scene(KeyframeRequest("Snow falls over the empty field.", s, W, H))
+            for s in range(12)]
+    assert any(sc.walkers for sc in bare)

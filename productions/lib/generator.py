@@ -1230,7 +1230,9 @@ def _build_scene(
                     name=spec.name,
                 )
             )
-    for i in range(0 if characters else look.n_walkers):
+    # Anonymous walkers only outside the storyboard (a bare prompt): a storyboard shot (it has an action) shows
+    # exactly its cast, so a shot with no characters shows nobody who could be taken for one.
+    for i in range(0 if characters or action.strip() else look.n_walkers):
         cloth = tuple(
             int(c) for c in _hsv(rng.random(), rng.uniform(0.45, 0.75), rng.uniform(0.7, 0.95)) * tint
         )
