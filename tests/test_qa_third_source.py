@@ -67,3 +67,12 @@ def test_the_sparse_shot_continued_is_no_seam() -> None:
     shot = corpus.render_sparse(60, 72, speed=1.0)
     check = check_frames(shot, 24, boundaries=[36 / 24]).check("seams")
     assert check.status == PASSED, check.message
+
+
+def test_a_small_subject_moving_slowly_in_a_sparse_shot_is_no_dissolve() -> None:
+    """At 8 fps the dissolve test (blend weights 0.375 s apart, half the analysis size) saw a disc a few px wide
+    as a blend: one or two blocks of 64 change, which no dissolve between two pictures does."""
+    for seed in (2, 3):
+        frames = corpus._drawn(corpus.render_sparse, seed, 24, 8)
+        check = check_frames(frames, 8).check("ghosting")
+        assert check.status == PASSED, check.message
