@@ -168,7 +168,8 @@ def run_tuning(args: argparse.Namespace, rates: Sequence[int]) -> dict:
     recalls, fps_ = [], []
     for fps in rates:
         frames = args.frames if args.frames is not None else int(round(corpus.SEGMENT_FRAMES * fps / corpus.FPS))
-        items = corpus.iter_corpus(bases=args.bases, hard_negative_seeds=args.hard_seeds, frames=frames, fps=fps)
+        items = corpus.iter_corpus(bases=args.bases, hard_negative_seeds=args.hard_seeds, frames=frames, fps=fps,
+                                   third_source=True)
         rows, hiw, elapsed, per_frame = score_items(items)
         _header(f"tuning corpus (tests/qa_corpus.py), {fps} fps, {frames} frames per segment", rows, elapsed,
                 per_frame)

@@ -71,6 +71,12 @@ BLEND_NOISE_RMS = 0.75
 # are no ghosts: two copies under a pixel apart are one slightly soft edge, not a double image, and a sub-pixel
 # drift or zoom looks linear (the midpoint's interpolation error would then pass for a ghost).
 BLEND_MIN_SHIFT_PX = 0.5
+# A dissolve between two pictures changes much of the frame: the mix evidence (blend weights over
+# DISSOLVE_GAP_S) is only measured where at least this share of the blocks changes. A sparse shot whose one
+# small subject moves slowly changes one or two of the 64 blocks, and a disc a few px wide at half the analysis
+# size, moving under a pixel a frame, fits a blend better than the flow's midpoint: 1.9-2.0x the threshold on
+# the tuning corpus's sparse shots at 8 fps (render_sparse), every dissolve there changing >= half the blocks.
+MIX_MIN_CHANGED = 0.125
 # Dissolve gap: prev and next this many seconds away for the mix and echo evidence (a 0.5 s dissolve then has
 # both references outside it at its middle).
 DISSOLVE_GAP_S = 0.375
@@ -137,10 +143,12 @@ class BlendMeter:
         wn = cv2.remap(n, grid + half, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return cv2.addWeighted(wp, 0.5, wn, 0.5, 0.0), cv2.magnitude(flow[..., 0], flow[..., 1])
 
-    def evidence(self, p8: np.ndarray, c8: np.ndarray, n8: np.ndarray, *, exact: bool = False) -> float:
+    def evidence(self, p8: np.ndarray, c8: np.ndarray, n8: np.ndarray, *, exact: bool = False,
+                 min_changed: float = 0.0) -> float:
         """In [0, 1]: the share of the change between p and n (blocks weighted by their RMS change) where c is a
         blend of p and n that motion does not explain. 0 when nothing changes, and with `exact` also when one
-        blend weight leaves more than BLEND_MAX_RESIDUAL of the frame's change unexplained."""
+        blend weight leaves more than BLEND_MAX_RESIDUAL of the frame's change unexplained; 0 also when fewer
+        than `min_changed` of the blocks change (see MIX_MIN_CHANGED)."""
         if not (p8.shape == c8.shape == n8.shape) or min(c8.shape) < 2 * GHOST_ROWS:
             return float("nan")
         p, c, n = (x.astype(np.float32) for x in (p8, c8, n8))
@@ -150,7 +158,7 @@ class BlendMeter:
         h, w = c.shape
         npx = (h // GHOST_ROWS) * (w // GHOST_COLS)
         changed = see >= npx * BLEND_CHANGE_RMS**2
-        if not changed.any():
+        if not changed.any() or changed.mean() < min_changed:
             return 0.0
         sde = _block_sums(d * e)
         safe = np.maximum(see, 1e-6)
@@ -306,7 +314,8 @@ class GhostTracker:
             self.blend[j - 1] = self.blend_meter.evidence(grays[j - 2], grays[j - 1], grays[j], exact=True)
         if j >= 2 * g:
             # at half the analysis size: a dissolve is a change of the whole picture, and this halves the cost
-            self.mix[j - g] = self.mix_meter.evidence(self._small[j - 2 * g], self._small[j - g], self._small[j])
+            self.mix[j - g] = self.mix_meter.evidence(self._small[j - 2 * g], self._small[j - g], self._small[j],
+                                                      min_changed=MIX_MIN_CHANGED)
         self._same.append(j > 0 and grays[j].shape == grays[j - 1].shape and
                           float(cv2.absdiff(grays[j], grays[j - 1]).mean()) < HELD_FRAME_DIFF)
         width = grays[j].shape[1]
