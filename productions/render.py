@@ -60,6 +60,7 @@ from productions.lib.post import (
 from productions.lib.qa import QAResult, check_episode_frames, check_segment_frames
 from productions.lib.upscale import Upscaler
 from productions.models import (
+    Character,
     Episode,
     QAReport,
     Segment,
@@ -192,6 +193,55 @@ def error_report(exc: BaseException) -> ErrorReport:
 def ensure_segments(episode: Episode) -> list[Segment]:
     """The episode's segments: its storyboard's shots (drafted from its plan if it has none yet)."""
     return draft(episode)
+
+
+def shot_fields(episode: Episode, segment: Segment) -> dict:
+    """The storyboard's part of a SegmentRequest for `segment` (storyboard.request_fields): its prompt composed
+    from its action (an empty one continues the shot before it), its own characters and the styles; its
+    characters, their LoRA stack (the same wherever a character appears) and its motion."""
+    from productions import storyboard
+
+    shots = list(episode.segments.order_by("index"))
+    characters = storyboard.shot_characters(shots)
+    composed = storyboard.compose_prompts(episode, shots, characters)
+    actions = storyboard.carried(shots)
+    at = next(i for i, shot in enumerate(shots) if shot.pk == segment.pk)
+    fields = storyboard.request_fields(segment, actions[at], characters[segment.pk], composed[at])
+    if not fields["prompt"]:  # nothing to compose from (no action, character or style): what it had
+        fields["prompt"] = segment.prompt
+    return fields
+
+
+def episode_loras(episode: Episode) -> list[str]:
+    """The LoRA files of the characters in the episode's shots (what the servers must have)."""
+    return sorted({c.lora for c in Character.objects.filter(shots__episode=episode).exclude(lora="")})
+
+
+def starts_chain(segment: Segment) -> bool:
+    """Whether a first-frame model starts this segment from a keyframe of its own (the opening shot, or a shot
+    after a cut, a dissolve or a fade) rather than from the previous segment's last frame."""
+    return segment.index == 0 or not segment.join_spec.chained
+
+
+def chains(segments: list[Segment]) -> list[list[Segment]]:
+    """The segments (in order) cut into chains: each starts a shot and runs on from one segment to the next."""
+    found: list[list[Segment]] = []
+    for segment in segments:
+        if starts_chain(segment) or not found:
+            found.append([])
+        found[-1].append(segment)
+    return found
+
+
+def made_in_pass(segment: Segment | None) -> bool:
+    """Whether a chain may go on after `segment`: made, or flagged by QA in this pass (handled: claimed, no
+    heartbeat) with its last frame kept."""
+    if segment is None:
+        return False
+    if segment.status == Segment.Status.DONE:
+        return True
+    return (segment.status == Segment.Status.FAILED and segment.error.startswith(QA_FAILED)
+            and bool(segment.claimed_by) and segment.heartbeat_at is None and bool(segment.last_frame_path))
 
 
 def anchored_end(segment: Segment, segments: list[Segment]) -> Segment | None:
@@ -478,9 +528,12 @@ class EpisodeRender:
         if hasattr(backend, "check_servers") and not all(s.is_complete() for s in segments):
             self.set_stage("checking servers")  # what each server lacks is named before anything is queued
             width, height = episode.native_size()
+            extra = {}
+            if "loras" in inspect.signature(backend.check_servers).parameters:  # the characters' LoRA files
+                extra["loras"] = episode_loras(episode)
             backend.check_servers(episode.model_profile().name, width, height,
                                   max(s.native_frames for s in segments), episode.generation_profile().native_fps,
-                                  episode.keyframe_profile().name)
+                                  episode.keyframe_profile().name, **extra)
 
         if episode.model_profile().conditioning == "first_last":
             self.render_anchored(segments, backend, timings)
@@ -569,8 +622,15 @@ class EpisodeRender:
             self.finish(Episode.Status.FAILED, f"The final video does not meet the delivery spec: {failed}.")
 
     def render_chained(self, segments: list[Segment], backend: Backend, timings: dict) -> None:
-        """A first-frame model: each segment starts from the previous one's last frame (or its own keyframe
-        for a new shot), so the segments are made one after the other."""
+        """A first-frame model: each segment starts from the previous one's last frame, or from its own keyframe
+        when it starts a new shot (a cut, a dissolve, a fade: a new chain). With one server the segments are
+        made one after the other, in order; with several (and several chains to make) the chains run at once
+        (render_chains)."""
+        parallel = max(1, int(getattr(backend, "parallelism", 1)))
+        unfinished = [chain for chain in chains(segments) if not all(s.is_complete() for s in chain)]
+        if parallel > 1 and len(unfinished) > 1:
+            self.render_chains(segments, unfinished, backend, timings, parallel)
+            return
         self.set_stage("keyframe")
         started = time.monotonic()
         init = self.keyframe(backend)
@@ -587,6 +647,65 @@ class EpisodeRender:
             init = self.make_segment(segment, init, backend)
         timings["generation_wall_s"] = round(time.monotonic() - started, 3)
 
+    def render_chains(self, segments: list[Segment], unfinished: list[list[Segment]], backend: Backend,
+                      timings: dict, parallel: int) -> None:
+        """Chains at once: the keyframes they start from first, then each chain's segments in order, different
+        chains side by side: this worker makes as many as its backend has servers, and helper tasks
+        (`make_anchored_segments`) let other Huey workers take chains too. The unit of work is a chain's next
+        segment, claimed with a heartbeat (Segment.claim) only once the segment before it in its chain is made
+        (or flagged by QA: it continues from its last frame, as one after the other would)."""
+        self.set_stage("keyframes")
+        started = time.monotonic()
+        openings = [chain[0] for chain in unfinished if not chain[0].is_complete()]
+        with ThreadPoolExecutor(parallel, thread_name_prefix="tower-keyframes") as pool:
+            list(pool.map(in_thread(lambda segment: self.chain_start(segment, backend)), openings))
+        timings["keyframe_s"] = round(time.monotonic() - started, 3)
+        todo = [s for chain in unfinished for s in chain if not s.is_complete()]
+        self.set_stage(f"{len(unfinished)} shots at once")
+        started = time.monotonic()
+        # A segment marked done whose files are gone is made again, like one after the other would.
+        Segment.objects.filter(pk__in=[s.pk for s in todo], status=Segment.Status.DONE) \
+            .update(status=Segment.Status.PENDING)
+        self.make_all_claimed(segments, todo, backend, parallel, helpers=len(unfinished) - 1, chained=True)
+        timings["generation_wall_s"] = round(time.monotonic() - started, 3)
+
+    def chain_start(self, segment: Segment, backend: Backend) -> Frame:
+        """The keyframe a chain starts from: the episode's opening one, or the shot's own."""
+        return self.keyframe(backend) if segment.index == 0 else self.shot_keyframe(segment, backend)
+
+    def make_all_claimed(self, segments: list[Segment], todo: list[Segment], backend: Backend, parallel: int,
+                         helpers: int, chained: bool) -> None:
+        """Make `todo` by claims (make_claimed) here and in `helpers` helper tasks other workers may take; wait
+        for the segments other workers hold, taking over any whose worker went silent."""
+        from productions.tasks import make_anchored_segments
+
+        Segment.objects.filter(pk__in=[s.pk for s in todo]).update(claimed_by="", heartbeat_at=None)
+        for _ in range(helpers):
+            make_anchored_segments(self.episode.pk)
+        self.make_claimed(segments, backend, parallel)
+        while True:  # segments other workers hold: wait for them, take over any whose worker went silent
+            pending = Segment.objects.filter(pk__in=[s.pk for s in todo]).exclude(status=Segment.Status.DONE) \
+                .filter(Q(claimed_by="") | Q(heartbeat_at__isnull=False))
+            if chained:  # a chain stops at a segment a helper failed on: its next ones can never start
+                self.raise_helper_failure(todo)
+            if not pending.exists():
+                break
+            if self.should_cancel():
+                raise Cancelled("Cancelled on request")
+            self.keep_lease()
+            self.make_claimed(segments, backend, parallel)
+            time.sleep(0.2)
+        self.raise_helper_failure(todo)
+
+    @staticmethod
+    def raise_helper_failure(todo: list[Segment]) -> None:
+        """A helper's backend or video error on a segment of this pass (QA failures are flagged as usual)."""
+        failed = Segment.objects.filter(pk__in=[s.pk for s in todo], status=Segment.Status.FAILED,
+                                        claimed_by__gt="", heartbeat_at__isnull=True) \
+            .exclude(error__startswith=QA_FAILED).first()
+        if failed is not None:
+            raise BackendError(f"segment {failed.index + 1}: {failed.error}")
+
     def render_anchored(self, segments: list[Segment], backend: Backend, timings: dict) -> None:
         """A first-and-last-frame model: the keyframes of every segment boundary are made first, then every
         segment runs between its two keyframes, all at once: this worker makes as many as its backend has
@@ -595,8 +714,6 @@ class EpisodeRender:
         A continuous join shares its keyframe (segment i ends exactly where i+1 starts: the duplicate is
         dropped as for chained segments); a segment before a cut or a dissolve, and the last one, end on a
         closing keyframe of their own. Nothing waits for a previous segment: drift cannot accumulate."""
-        from productions.tasks import make_anchored_segments
-
         parallel = max(1, int(getattr(backend, "parallelism", 1)))
         todo = [s for s in segments if not s.is_complete()]
         self.set_stage("keyframes")
@@ -619,24 +736,7 @@ class EpisodeRender:
         timings["keyframe_s"] = round(time.monotonic() - started, 3)
         self.set_stage(f"{len(todo)} segments at once")
         started = time.monotonic()
-        Segment.objects.filter(pk__in=[s.pk for s in todo]).update(claimed_by="", heartbeat_at=None)
-        for _ in range(len(todo) - 1):  # a helper per segment that another worker could take
-            make_anchored_segments(self.episode.pk)
-        self.make_claimed(segments, backend, parallel)
-        while True:  # segments other workers hold: wait for them, take over any whose worker went silent
-            pending = Segment.objects.filter(pk__in=[s.pk for s in todo]).exclude(status=Segment.Status.DONE) \
-                .filter(Q(claimed_by="") | Q(heartbeat_at__isnull=False))
-            if not pending.exists():
-                break
-            if self.should_cancel():
-                raise Cancelled("Cancelled on request")
-            self.keep_lease()
-            self.make_claimed(segments, backend, parallel)
-            time.sleep(0.2)
-        failed = Segment.objects.filter(pk__in=[s.pk for s in todo], status=Segment.Status.FAILED) \
-            .exclude(error__startswith=QA_FAILED).first()
-        if failed is not None:  # a helper's backend or video error (QA failures are flagged as usual)
-            raise BackendError(f"segment {failed.index + 1}: {failed.error}")
+        self.make_all_claimed(segments, todo, backend, parallel, helpers=len(todo) - 1, chained=False)
         timings["generation_wall_s"] = round(time.monotonic() - started, 3)
 
     def anchor_frames(self, segment: Segment, segments: list[Segment]) -> tuple[Frame, Frame]:
@@ -659,14 +759,29 @@ class EpisodeRender:
         return self.episode.media_dir / "keyframe.png"
 
     def make_claimed(self, segments: list[Segment], backend: Backend, parallel: int) -> None:
-        """Claim and make anchored segments, `parallel` at a time, until none is left to claim."""
+        """Claim and make segments, `parallel` at a time, until none is left to claim. Anchored: any segment.
+        Chained (a first-frame model): a segment that starts a chain, or whose predecessor in its chain is
+        made (or flagged) in this pass; it starts from that one's last frame."""
+        chained = self.episode.model_profile().conditioning != "first_last"
+
+        def claim_next() -> tuple[Segment, dict[int, Segment]] | None:
+            current = list(Segment.objects.filter(episode=self.episode).order_by("index"))
+            by_index = {s.index: s for s in current}
+            for s in current:
+                if s.status == Segment.Status.DONE:
+                    continue
+                if chained and not starts_chain(s) and not made_in_pass(by_index.get(s.index - 1)):
+                    continue
+                if s.claim(self.worker_id, settings.TOWER_LEASE_S):
+                    return s, by_index
+            return None
+
         def loop() -> None:
             while not self.should_cancel():
-                segment = next((s for s in Segment.objects.filter(episode=self.episode).exclude(
-                    status=Segment.Status.DONE).order_by("index") if s.claim(self.worker_id, settings.TOWER_LEASE_S)),
-                    None)
-                if segment is None:
+                claimed = claim_next()
+                if claimed is None:
                     return
+                segment, by_index = claimed
                 self._local.segment = segment
                 with self._held_lock:
                     self._held.add(segment.pk)
@@ -675,15 +790,21 @@ class EpisodeRender:
                     SegmentAttempt.objects.filter(segment=segment, outcome=SegmentAttempt.Outcome.RUNNING).update(
                         outcome=SegmentAttempt.Outcome.INTERRUPTED, finished_at=timezone.now(),
                         error="Its worker stopped before it finished; it is made again.")
-                    start, end = self.anchor_frames(segment, segments)
-                    self.make_segment(segment, start, backend, end)
+                    if chained:
+                        before = by_index.get(segment.index - 1)
+                        start = self.chain_start(segment, backend) if starts_chain(segment) else \
+                            load_image(before.file("last_frame_path"))
+                        self.make_segment(segment, start, backend)
+                    else:
+                        start, end = self.anchor_frames(segment, segments)
+                        self.make_segment(segment, start, backend, end)
                 finally:
                     self._local.segment = None
                     with self._held_lock:
                         self._held.discard(segment.pk)
                 segment.handled(self.worker_id)
 
-        with ThreadPoolExecutor(parallel, thread_name_prefix="tower-anchored") as pool:
+        with ThreadPoolExecutor(parallel, thread_name_prefix="tower-claimed") as pool:
             done = [pool.submit(in_thread(loop)) for _ in range(parallel)]
             errors = [f.exception() for f in done]
         first = next((e for e in errors if e is not None), None)
@@ -691,7 +812,8 @@ class EpisodeRender:
             raise first
 
     def help(self) -> str:
-        """A helper task's part of an anchored render held by another worker: make segments it can claim.
+        """A helper task's part of a render held by another worker (anchored segments, or chains of a first-frame
+        model with several shots): make segments it can claim (make_claimed).
         A failure is written on the segment (the holder reports it); the episode is never touched."""
         keeper = LeaseKeeper(self, lease_renewal_s(settings.TOWER_LEASE_S))  # renews the segments it holds
         keeper.start()
@@ -819,12 +941,15 @@ class EpisodeRender:
         """One try: generation, segment QA and the clips in one pass over the frames. The clips are kept when
         QA passes or on the `last_try` (a flagged segment's files are kept for the producer)."""
         episode = self.episode
+        shot = shot_fields(episode, segment)
+        segment.prompt = shot["prompt"]  # the prompt as used (the storyboard's composition)
         segment.attempts += 1
         segment.status = Segment.Status.GENERATING
         segment.error = segment.error_details = ""
         segment.progress = 0.0
         segment.started_at = timezone.now()
-        segment.save(update_fields=["attempts", "status", "error", "error_details", "progress", "started_at"])
+        segment.save(update_fields=["prompt", "attempts", "status", "error", "error_details", "progress",
+                                    "started_at"])
         attempt = SegmentAttempt.objects.create(
             segment=segment, number=segment.attempts, backend=backend.name, seed=segment.seed,
             prompt=segment.prompt,
@@ -842,11 +967,11 @@ class EpisodeRender:
         try:
             result = stream(
                 SegmentRequest(
-                    prompt=segment.prompt, seed=segment.seed, init_image=init, width=size[0],
-                    height=size[1], num_frames=segment.native_frames, fps=profile.native_fps,
-                    index=segment.index, negative_prompt=episode.negative_prompt, style=episode.style,
+                    seed=segment.seed, init_image=init, width=size[0], height=size[1],
+                    num_frames=segment.native_frames, fps=profile.native_fps, index=segment.index,
                     server_interpolation=profile.interpolation == "rife", model=episode.model_profile().name,
                     delivery_fps=self.spec.fps, end_image=end,
+                    **shot,  # prompt, negative, action, characters, LoRAs, motion (the style is in the prompt)
                 ),
                 self.segment_progress(segment),
                 self.should_cancel,

@@ -5,7 +5,8 @@ verdict on that attempt, so every attempt stays viewable (preview, video, seed, 
 move inside the database transaction, after every write succeeded, and move back if it fails: a refused write
 leaves the segment as it was, still reviewable. The segment goes back to pending with a new seed (and the
 prompt, if the producer edited it), and a render is queued (or, at the producer's choice, held until other
-segments are reviewed too): the renderer makes every segment that is not complete and always re-stitches the
+segments are reviewed too; an edited prompt becomes the shot's action, composed with its characters and the
+style as every shot's is): the renderer makes every segment that is not complete and always re-stitches the
 final video.
 An episode is delivered only when every segment is approved and the final video's conformance passed.
 """
@@ -167,7 +168,9 @@ def reject_segment(segment: Segment, user, reason: str, prompt: str | None = Non
             Segment.objects.filter(pk=segment.pk).update(
                 status=Segment.Status.PENDING, progress=0.0, error="", error_details="",
                 seed=new_seed(segment.seed),
-                prompt=prompt or segment.prompt, native_path="", proxy_path="", upscaled_path="",
+                # An edited prompt is the shot's new action: the render composes its characters and style in.
+                prompt=prompt or segment.prompt, action=prompt or segment.action,
+                native_path="", proxy_path="", upscaled_path="",
                 last_frame_path="", preview_path="", review=Segment.Review.REJECTED, reviewed_by=user,
                 reviewed_at=now, finished_at=None)
             folder.mkdir(parents=True, exist_ok=True)

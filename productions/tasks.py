@@ -40,7 +40,8 @@ def render_episode(episode_id: int) -> str:
 
 @db_task()
 def make_anchored_segments(episode_id: int) -> str:
-    """Help the worker that holds an anchored episode: make whichever of its segments nobody has claimed."""
+    """Help the worker that holds an episode's render: make whichever of its segments nobody has claimed
+    (anchored: any; chained: the next segment of a chain nobody is making)."""
     from productions.render import EpisodeRender
 
     episode = Episode.objects.filter(pk=episode_id, status=Episode.Status.RENDERING).first()

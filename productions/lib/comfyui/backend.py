@@ -429,7 +429,8 @@ class ComfyUIBackend:
         `info` says which server, workflow, prompt_id and attempts produced it."""
         profile = self.profiles.get(request.model or DEFAULT_COMFYUI_MODEL)
         base = {**_request_values(request, f"tower/segment_{request.index:03d}"),
-                "num_frames": request.num_frames, "fps": request.fps}
+                "num_frames": request.num_frames, "fps": request.fps,
+                MOTION_PARAM: motion_bucket(request.motion)}  # the shot's motion (workflows that take it)
         if profile is not None:  # the model's settings and files first; the request and overrides win
             base = {**profile.workflow_values, **base}
         if request.delivery_fps and request.fps and request.delivery_fps % request.fps == 0:
@@ -493,6 +494,18 @@ def _request_values(request: KeyframeRequest | SegmentRequest, filename_prefix: 
     }
 
 
+MOTION_PARAM = "motion_bucket_id"  # SVD's motion strength, 1..255 (127 its own default)
+
+
+def motion_bucket(motion: float) -> int:
+    """A shot's motion strength (0..1, 0.5 the default) as SVD's motion_bucket_id: 0 -> 1, 0.5 -> 127 (the
+    model's default), 1 -> 255, linear on each side."""
+    motion = min(1.0, max(0.0, float(motion)))
+    if motion <= 0.5:
+        return round(1 + motion / 0.5 * 126)
+    return round(127 + (motion - 0.5) / 0.5 * 128)
+
+
 def _with_style(prompt: str, style: str) -> str:
     """The prompt with the style's phrases it lacks. A storyboard prompt (lib/prompts.compose) already holds the
     style, so nothing is added twice: phrases are compared as prompts.join_phrases does."""
@@ -507,4 +520,4 @@ def _template_value(wf: Workflow, param: str) -> Any:
     return None
 
 
-__all__ = ["ComfyUIBackend", "native_size_for"]
+__all__ = ["ComfyUIBackend", "motion_bucket", "native_size_for"]
