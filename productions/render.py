@@ -936,6 +936,15 @@ class EpisodeRender:
                       "error": segment.error})
         return last
 
+    def continued_info(self, segment: Segment, end: Frame | None) -> dict:
+        """What the backend said of the segment this one continues from (a first-frame model's continuous join:
+        it starts on that segment's last frame); {} when it starts from a keyframe."""
+        if end is not None or not segment.index or not segment.join_spec.chained \
+                or self.episode.model_profile().conditioning == "first_last":
+            return {}
+        before = Segment.objects.filter(episode=self.episode, index=segment.index - 1)
+        return before.values_list("backend_info", flat=True).first() or {}
+
     def generate(self, segment: Segment, init: Frame, backend: Backend,
                  last_try: bool, end: Frame | None = None) -> tuple[SegmentAttempt, QAResult, Frame]:
         """One try: generation, segment QA and the clips in one pass over the frames. The clips are kept when
@@ -970,7 +979,7 @@ class EpisodeRender:
                     seed=segment.seed, init_image=init, width=size[0], height=size[1],
                     num_frames=segment.native_frames, fps=profile.native_fps, index=segment.index,
                     server_interpolation=profile.interpolation == "rife", model=episode.model_profile().name,
-                    delivery_fps=self.spec.fps, end_image=end,
+                    delivery_fps=self.spec.fps, end_image=end, init_info=self.continued_info(segment, end),
                     **shot,  # prompt, negative, action, characters, LoRAs, motion (the style is in the prompt)
                 ),
                 self.segment_progress(segment),

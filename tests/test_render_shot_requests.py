@@ -82,3 +82,20 @@ def test_an_edited_prompt_in_review_becomes_the_shots_action(project, users, see
 
 def test_motion_is_svds_motion_bucket():
     assert [motion_bucket(m) for m in (0, 0.25, 0.5, 0.75, 1, 7, -1)] == [1, 64, 127, 191, 255, 255, 1]
+
+
+def test_a_continuing_segment_is_told_what_the_one_before_left(project, users, seen):
+    """At a continuous join the request carries the segment before's backend info (the built-in generator
+    reads where it left the characters); a segment starting from a keyframe gets none."""
+    mika = Character.objects.create(project=project, name="Mika", description="a girl in a yellow coat")
+    episode = small_episode(project, segment_count=3, duration_s=1.5)
+    storyboard.draft(episode)
+    for index in range(3):
+        episode.refresh_from_db()
+        storyboard.update_shot(episode, episode.storyboard_version, index, action=f"Mika walks, part {index}.",
+                               character_ids=[mika.pk], join="cut" if index == 2 else None, user=users["producer"])
+    assert render_now(episode) == "review"
+    by_index = {r.index: r for r in seen}
+    made = {s.index: s.backend_info for s in episode.segments.all()}
+    assert by_index[0].init_info == {} and by_index[2].init_info == {}  # the opening and a cut: keyframes
+    assert by_index[1].init_info == made[0] and [f["name"] for f in made[0]["end_figures"]] == ["Mika"]

@@ -74,6 +74,10 @@ class SegmentRequest:
     characters: tuple[CharacterSpec, ...] = ()
     loras: tuple[LoraUse, ...] = ()
     motion: float = 0.5
+    # What the backend reported (`SegmentResult.info`) of the segment whose last frame `init_image` is, at a
+    # continuous join; {} when the segment starts from a keyframe. The built-in generator reads where that
+    # segment left its characters, so a continuing shot starts them there (an AI model sees them in the image).
+    init_info: dict = field(default_factory=dict)
 
 
 @dataclass

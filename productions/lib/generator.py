@@ -20,7 +20,9 @@ How a scene is made, all in vectorised numpy (+ Pillow for a few small drawings)
 * A segment starts exactly on `request.init_image`; that image is pushed in and panned with the camera while
   this segment's own scene wipes across it (entering from the side the camera pans towards) over the first
   ~40 % of the frames. Every pixel of every frame comes from one picture: no cross-dissolve, so no double
-  exposure of two moving scenes.
+  exposure of two moving scenes. A character in both shots goes on from where the segment before left it
+  (its `end_figures`, passed back as `request.init_info`), moving with the pushed-in picture until the wipe has
+  passed: the wipe never shows it twice.
 * Frames are produced one at a time as the caller iterates (`stream_segment`), so a long segment never has to
   be held in memory whole.
 """
@@ -35,7 +37,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -521,6 +523,9 @@ class _Walker:
     hat: bool = False
     ponytail: bool = False
     name: str = ""  # the bible character drawn; "" for an anonymous walker (a scene without characters)
+    # Screen x (px, before wrapping) at time t when not x0 * width + drift * t: a character continuing from the
+    # segment before (see _continuing_figures).
+    path: Callable[[float], float] | None = field(default=None, compare=False, repr=False)
     poses: dict = field(default_factory=dict, compare=False, repr=False)  # pose -> sprite, drawn on first use
     masks: dict = field(default_factory=dict, compare=False, repr=False)  # pose -> (opaque, edge, colour)
 
@@ -620,10 +625,19 @@ class _Scene:
             alpha = np.asarray(patch)[..., 1].astype(np.float32) / 255.0
             _blit(rgba, alpha, np.array(self.ink, dtype=np.float32), int(x - cx), int(y - cy))
 
+    def figures_at(self, t: float) -> list[dict]:
+        """The bible characters' places at time t: name and x (the centre, as a share of the width)."""
+        return [{"name": wk.name, "x": round(self._walker_x(wk, t) / self.width, 5)}
+                for wk in self.walkers if wk.name]
+
+    def _walker_x(self, wk: _Walker, t: float) -> float:
+        w = self.width
+        x = wk.path(t) if wk.path is not None else wk.x0 * w + wk.drift * t
+        return (x + 0.1 * w) % (1.2 * w) - 0.1 * w  # wanders back in from the other side
+
     def _draw_walker(self, rgba: np.ndarray, wk: _Walker, t: float, ground: np.ndarray) -> None:
         w = self.width
-        x = wk.x0 * w + wk.drift * t
-        x = (x + 0.1 * w) % (1.2 * w) - 0.1 * w  # wanders back in from the other side
+        x = self._walker_x(wk, t)
         xi = int(round(x))
         if not 0 <= xi < w:
             return
@@ -1517,13 +1531,23 @@ class _Continuation:
         self.zoom = zoom
         self.direction = 1 if pan_velocity >= 0 else -1  # the new scene enters from the side the camera goes to
 
+    def _view(self, progress: float, t_pan: float) -> tuple[float, float]:
+        """The zoom and the init image's column at the frame's left edge."""
+        z = 1.0 + self.zoom * progress
+        ws = self.w / z
+        left = (self.w - ws) / 2 + self.velocity * t_pan / z
+        return z, min(max(left, 0.0), self.w - ws)
+
+    def screen_x(self, x: float, progress: float, t_pan: float) -> float:
+        """Where column x of the init image is on screen (pushed in and panned)."""
+        z, left = self._view(progress, t_pan)
+        return (x - left) * z
+
     def frame(self, progress: float, t_pan: float) -> np.ndarray:
         """progress 0..1 through the wipe; returns (H, W, 4) uint8 (alpha ignored)."""
         h, w = self.h, self.w
-        z = 1.0 + self.zoom * progress
+        z, left = self._view(progress, t_pan)
         ws, hs = w / z, h / z
-        left = (w - ws) / 2 + self.velocity * t_pan / z
-        left = min(max(left, 0.0), w - ws)
         top = (h - hs) / 2
         cols = np.clip(np.floor(left + (np.arange(w) + 0.5) * (ws / w)).astype(np.int64), 0, w - 1)
         rows = np.clip(np.floor(top + (np.arange(h) + 0.5) * (hs / h)).astype(np.int64), 0, h - 1)
@@ -1532,6 +1556,33 @@ class _Continuation:
     def wipe(self, new: np.ndarray, progress: float, t_pan: float) -> np.ndarray:
         """`new` (H, W, 3) where the wipe has passed, the pushed-in init image elsewhere."""
         return _wipe(self.frame(progress, t_pan)[..., :3], new, progress, self.direction)
+
+
+def _continuing_figures(scene: _Scene, figures, continuation: _Continuation, wipe_s: float,
+                        pan_scale: float) -> _Scene:
+    """The scene with each of its characters that `figures` (the previous segment's `end_figures`) names
+    continuing from where it was: while the init image is pushed in and panned (the wipe, `wipe_s` seconds) the
+    character moves with it, walking at the shot's own pace, so where the wipe's edge passes it the old picture
+    and the new scene show it at the same place, never twice; then it walks on from there. The way it faces and
+    walks is the shot's own (its action text). The cached scene is left as it is."""
+    at = {}
+    for fig in figures:
+        try:
+            at[str(fig["name"])] = float(fig["x"]) * scene.width
+        except (KeyError, TypeError, ValueError):
+            continue  # not the built-in generator's record: nothing to continue
+    if wipe_s <= 0 or not any(wk.name in at for wk in scene.walkers):
+        return scene
+
+    def path(x0: float, drift: float) -> Callable[[float], float]:
+        def on_screen(t: float) -> float:
+            if t < wipe_s:
+                return continuation.screen_x(x0 + drift * t, t / wipe_s, t * pan_scale)
+            return continuation.screen_x(x0 + drift * wipe_s, 1.0, wipe_s * pan_scale) + drift * (t - wipe_s)
+        return on_screen
+
+    return replace(scene, walkers=[replace(wk, x0=at[wk.name] / scene.width, path=path(at[wk.name], wk.drift))
+                                   if wk.name in at else wk for wk in scene.walkers])
 
 
 def _wipe(old: np.ndarray, new: np.ndarray, progress: float, direction: int) -> np.ndarray:
@@ -1668,6 +1719,11 @@ class BuiltinGenerator:
         n_wipe = 0 if continues_scene else max(1, int(round(WIPE_FRACTION * (n - 1))))
         mid_velocity = next(layer.velocity for layer in scene.layers if layer.name == "mid")
         continuation = None if continues_scene else _Continuation(init, mid_velocity)
+        if continuation is not None:
+            # A continuous join: the shot's characters go on from where the segment before left them, so the
+            # wipe never shows one of them twice (there in the old picture, elsewhere in the new scene).
+            scene = _continuing_figures(scene, request.init_info.get("end_figures") or (), continuation,
+                                        n_wipe / request.fps, pan_scale)
         # Anchored (first and last frame): the clip ends exactly on `end_image`, the next segment's keyframe,
         # which wipes in over the last part of the clip (the way the opening wipe brings this scene in).
         end = None if request.end_image is None else _as_init_image(request.end_image, W, H)
@@ -1697,6 +1753,9 @@ class BuiltinGenerator:
             "wipe_frames": n_wipe,
             "anchored": end is not None,
             "end_wipe_frames": n_end,
+            # Where the characters are on the last frame (the next segment, continuing, starts them there); an
+            # anchored clip ends on the next shot's keyframe instead.
+            "end_figures": [] if end is not None else scene.figures_at((n - 1) / request.fps),
         }
 
         def frames() -> Iterator[Frame]:
