@@ -697,3 +697,30 @@ class MonitorSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.at:%H:%M:%S}"
+
+
+class Note(models.Model):
+    """A review note pinned to a frame or a frame range (inclusive) of the episode's final video (`segment` is
+    None) or of one segment's clip (`attempt_number` says which of its attempts; frames at the delivery rate,
+    counted from that clip's first frame). `drawing` is what the reviewer drew on the paused frame: strokes in
+    coordinates relative to the frame (0..1), [{"color": "#ff3b30", "width": 0.004, "points": [[x, y], ...]}]."""
+
+    episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="notes")
+    segment = models.ForeignKey(Segment, null=True, blank=True, on_delete=models.CASCADE, related_name="notes")
+    attempt_number = models.PositiveIntegerField(null=True, blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    text = models.TextField()
+    frame_start = models.PositiveIntegerField()
+    frame_end = models.PositiveIntegerField()
+    drawing = models.JSONField(default=list, blank=True)
+    resolved = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["frame_start", "created_at"]
+        constraints = [models.CheckConstraint(condition=models.Q(frame_end__gte=models.F("frame_start")),
+                                              name="note_range_in_order")]
+
+    def __str__(self) -> str:
+        where = f"segment {self.segment.index + 1}" if self.segment_id else "final"
+        return f"{where} frames {self.frame_start}-{self.frame_end}: {self.text[:40]}"
