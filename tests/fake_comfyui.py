@@ -10,6 +10,8 @@ and SaveImage writes one PNG per frame.
 
 It misbehaves on request, via attributes / `configure(**kw)` or `POST /fake/control {...}`:
   job_time_s        every job takes this long in total (fixed T; the benchmark uses it)
+  image_job_time_s  a still's job (a txt2img graph: EmptyLatentImage) takes this long instead: a GPU makes a
+                    keyframe in a fraction of a clip's time
   step_delay_s      per sampler step otherwise
   silent            send no websocket events at all (the job still runs; /history has the result)
   drop_socket_at_step, drop_socket_times   abort the job's sockets at that sampler step, for N jobs
@@ -192,7 +194,8 @@ class FakeComfyUI:
     (serve_forever()). Behaviour attributes may be changed at any time (configure())."""
 
     BEHAVIOURS = (
-        "job_time_s", "job_vram_gb", "step_delay_s", "silent", "preview_method", "per_job_previews", "jobs_api",
+        "job_time_s", "image_job_time_s", "job_vram_gb", "step_delay_s", "silent", "preview_method",
+        "per_job_previews", "jobs_api",
         "drop_socket_at_step", "drop_socket_times", "refuse_ws", "ws_limit",
         "execution_error", "execution_error_type", "execution_error_times", "reject_prompts", "hang",
     )
@@ -218,6 +221,7 @@ class FakeComfyUI:
         per_job_previews: bool = False,
         jobs_api: bool = False,
         job_time_s: float | None = None,
+        image_job_time_s: float | None = None,
         job_vram_gb: float = 6.0,
         step_delay_s: float = 0.0,
         silent: bool = False,
@@ -257,6 +261,7 @@ class FakeComfyUI:
         # A newer server: /api/jobs, canonical-UUID prompt ids only (0.3.64 has neither).
         self.jobs_api = jobs_api
         self.job_time_s = job_time_s
+        self.image_job_time_s = image_job_time_s
         self.job_vram_gb = job_vram_gb  # GPU memory a running job holds (/system_stats shows it)
         self.step_delay_s = step_delay_s
         self.silent = silent
@@ -912,7 +917,11 @@ class FakeComfyUI:
         number, prompt_id, prompt, extra, outputs = item
         sid = extra.get("client_id")
         self.running_client = sid
-        t_end = time.monotonic() + self.job_time_s if self.job_time_s else None
+        job_time_s = self.job_time_s
+        if self.image_job_time_s is not None and any(
+                isinstance(node, dict) and node.get("class_type") == "EmptyLatentImage" for node in prompt.values()):
+            job_time_s = self.image_job_time_s
+        t_end = time.monotonic() + job_time_s if job_time_s else None
         messages: list[list] = []
 
         async def event(name: str, data: dict, keep: bool = True) -> None:
@@ -1232,6 +1241,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8188)
     parser.add_argument("--job-time", type=float, default=None, help="every job takes this many seconds")
+    parser.add_argument("--image-job-time", type=float, default=None,
+                        help="a still's (txt2img) job takes this many seconds instead of --job-time")
     parser.add_argument("--step-delay", type=float, default=0.02, help="seconds per sampler step otherwise")
     parser.add_argument("--custom-nodes", action="store_true", help="also offer 'RIFE VFI'")
     parser.add_argument("--preview-method", default="auto",
@@ -1239,7 +1250,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--upscale-model", action="append", default=[], help="offer this upscale model")
     parser.add_argument("--cache-render", action="store_true", help="render each frame size once (benchmarks)")
     args = parser.parse_args(argv)
-    fake = FakeComfyUI(host=args.host, port=args.port, job_time_s=args.job_time, step_delay_s=args.step_delay,
+    fake = FakeComfyUI(host=args.host, port=args.port, job_time_s=args.job_time,
+                       image_job_time_s=args.image_job_time, step_delay_s=args.step_delay,
                        custom_nodes=args.custom_nodes, upscale_models=args.upscale_model,
                        cache_render=args.cache_render, preview_method=args.preview_method)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # terminate() cleans up like Ctrl-C

@@ -6,14 +6,13 @@ import pytest
 
 from productions.models import SegmentAttempt
 from tests.conftest import small_episode
-from tests.fake_comfyui import FakeProcess
-from tests.test_comfyui_episode import comfy_worker, render_through
+from tests.test_comfyui_episode import comfy_worker, render_through, timed_fake
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def test_two_chains_take_the_time_of_one_on_two_servers(project, tmp_path, settings):
-    servers = [FakeProcess("--job-time", "2.5", "--cache-render"), FakeProcess("--job-time", "2.5", "--cache-render")]
+    servers = [timed_fake(1.5), timed_fake(1.5)]
     walls = {}
     try:
         for count in (1, 2):

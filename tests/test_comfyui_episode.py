@@ -26,6 +26,13 @@ def wait_for_render(episode, worker: HueyWorker) -> None:
     wait_for(lambda: status_of(episode.pk) in {"delivered", "review", "failed"}, 300, "the render", worker=worker)
 
 
+def timed_fake(job_s: float) -> FakeProcess:
+    """A fake server whose jobs take a fixed time, like a GPU's: a clip `job_s`, a keyframe (a still) 0.3 s.
+    --cache-render: it draws each frame size once, so its CPU (on this machine's two cores, beside the worker)
+    stays far inside the fixed job time, as a GPU server's would."""
+    return FakeProcess("--job-time", str(job_s), "--image-job-time", "0.3", "--cache-render")
+
+
 def comfy_worker(tmp_path, settings, urls: list[str], name: str = "worker", **env: str) -> HueyWorker:
     return HueyWorker(tmp_path / f"{name}.log", TOWER_MEDIA_ROOT=str(settings.MEDIA_ROOT), TOWER_BACKEND="comfyui",
                       TOWER_COMFYUI_URLS=",".join(urls), TOWER_COMFYUI_HEALTH_INTERVAL_S="0.5",
@@ -102,17 +109,15 @@ def test_an_episode_renders_with_the_wan_shaped_profile(project, servers, tmp_pa
 
 
 def test_anchored_segments_run_at_once_across_two_servers(project, tmp_path, settings):
-    """A first-and-last-frame model (Wan 2.1 FLF2V): the boundary keyframes first, then the six segments
+    """A first-and-last-frame model (Wan 2.1 FLF2V): the boundary keyframes first, then the four segments
     at once, spread over two servers through a real Huey worker; generation's wall time at most 0.6 of one
     server's (the fake's jobs take a fixed time, like a GPU's)."""
-    # --cache-render: the fakes draw each frame size once, so their CPU (on this machine's two cores, beside
-    # the worker) stays far inside the fixed job time, as a GPU server's would
-    servers = [FakeProcess("--job-time", "2.5", "--cache-render"), FakeProcess("--job-time", "2.5", "--cache-render")]
+    servers = [timed_fake(1.5), timed_fake(1.5)]
     walls = {}
     try:
         for count in (1, 2):
             episode = small_episode(project, title=f"anchored on {count}", video_model="wan21_flf2v_720p",
-                                    duration_s=6.0, segment_count=6)
+                                    duration_s=4.0, segment_count=4)
             worker = comfy_worker(tmp_path, settings, [s.url for s in servers[:count]], f"worker{count}",
                                   TOWER_VRAM_BUDGET_GB="32", TOWER_NATIVE_SIZE="128x72")
             episode = render_through(episode, worker)
@@ -130,14 +135,14 @@ def test_anchored_segments_run_at_once_across_two_servers(project, tmp_path, set
 def test_anchored_segments_are_shared_by_several_huey_workers(project, tmp_path, settings):
     """The worker holding an anchored episode makes segments, and helper tasks let another worker (on
     another host, with its own server here) claim the rest: both workers' servers make segments, and the
-    generation wall time of six segments is at most 0.6 of one worker's."""
-    servers = [FakeProcess("--job-time", "2.5", "--cache-render"), FakeProcess("--job-time", "2.5", "--cache-render")]
+    generation wall time of four segments is at most 0.6 of one worker's."""
+    servers = [timed_fake(2.0), timed_fake(2.0)]
     env = {"TOWER_VRAM_BUDGET_GB": "32", "TOWER_NATIVE_SIZE": "128x72"}
     walls = {}
     try:
         for count in (1, 2):
             episode = small_episode(project, title=f"anchored, {count} workers", video_model="wan21_flf2v_720p",
-                                    duration_s=6.0, segment_count=6)
+                                    duration_s=4.0, segment_count=4)
             helpers = [comfy_worker(tmp_path, settings, [servers[i].url], f"w{count}-{i}", **env).start()
                        for i in range(1, count)]  # the others: each with its own server
             try:
@@ -159,7 +164,7 @@ def test_anchored_segments_are_shared_by_several_huey_workers(project, tmp_path,
 def test_a_segment_whose_worker_dies_is_taken_over(project, tmp_path, settings):
     """SIGKILL the helper worker while it makes an anchored segment: its claim goes silent, the worker
     holding the episode takes the segment over after the lease, and the episode is delivered whole."""
-    servers = [FakeProcess("--job-time", "3.0", "--cache-render"), FakeProcess("--job-time", "3.0", "--cache-render")]
+    servers = [timed_fake(3.0), timed_fake(3.0)]
     env = {"TOWER_VRAM_BUDGET_GB": "32", "TOWER_NATIVE_SIZE": "128x72", "TOWER_LEASE_S": "4"}
     workers = [comfy_worker(tmp_path, settings, [server.url], f"k{i}", **env).start()
                for i, server in enumerate(servers)]
