@@ -682,7 +682,8 @@ class WorkerHeartbeat(models.Model):
 
 
 class MonitorSample(models.Model):
-    """One GPU (or ComfyUI server) reading, kept for the monitor's charts of the last hour."""
+    """One reading kept for the monitor's charts of the last hour: a GPU (or ComfyUI server), the Huey queue,
+    or a worker's host (CPU and memory: the host's and the worker process's own, productions.lib.host)."""
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     worker_id = models.CharField(max_length=200)
@@ -691,6 +692,14 @@ class MonitorSample(models.Model):
     vram_total = models.BigIntegerField(null=True, blank=True)
     utilization = models.FloatField(null=True, blank=True)  # percent, where the source reports it
     queue_depth = models.PositiveIntegerField(default=0)
+    # A worker's host reading (the other fields then stay empty): CPU busy % of the whole host and the worker
+    # process's share of the whole host, the 1-minute load average, memory in bytes.
+    cpu_percent = models.FloatField(null=True, blank=True)
+    process_cpu_percent = models.FloatField(null=True, blank=True)
+    load_1m = models.FloatField(null=True, blank=True)
+    memory_used = models.BigIntegerField(null=True, blank=True)
+    memory_total = models.BigIntegerField(null=True, blank=True)
+    process_rss = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["at"]
