@@ -2,17 +2,17 @@
 
 * Render success: renders that ended in review or delivered, against those that failed (cancelled ones are
   the producer's choice and count for neither). Each episode records how its latest render ended (its status
-  and finished_at, productions.render.RenderJob.finish): an episode rendered several times in the window
+  and finished_at, productions.render.EpisodeRender.finish): an episode rendered several times in the window
   counts once, with its latest outcome, and one queued or rendering again counts not at all until it ends.
 * First-try QA: segments whose first attempt passed automatic segment QA, against those whose first attempt
   failed it (a first attempt that failed for another reason, was cancelled or interrupted had no verdict).
 * Peak VRAM: the most GPU memory a segment job saw on its server (SegmentAttempt.peak_vram_bytes), against
   TOWER_VRAM_BUDGET_GB.
 * Peak GPU utilisation: the highest utilisation a worker read (MonitorSample.utilization; NVML reports it,
-  ComfyUI does not), under 90 %. GPU readings are kept for productions.monitor.KEEP_SAMPLES_S only: the
-  day's and the week's peaks cover those readings, and the page says since when.
+  ComfyUI does not), under 90 %. Readings are kept two hours; the peaks of those trimmed are kept a week
+  (GpuUtilizationPeak, productions.monitor.trim_samples), so the day's and the week's peaks are whole.
 
-One aggregate query per gate covers both windows.
+One aggregate query per gate covers both windows (two for the GPU utilisation: readings and trimmed peaks).
 """
 
 from __future__ import annotations
@@ -92,24 +92,26 @@ def peak_vram(since: dict[str, datetime]) -> dict[str, Any]:
 
 
 def peak_gpu_utilization(since: dict[str, datetime]) -> dict[str, Any]:
-    from productions.models import MonitorSample
+    from productions.models import GpuUtilizationPeak, MonitorSample
 
-    found = MonitorSample.objects.filter(utilization__isnull=False, at__gte=since["week"]).aggregate(
-        first=Min("at"),
-        **{f"peak_{key}": Max("utilization", filter=Q(at__gte=start)) for key, start in since.items()})
+    recent = MonitorSample.objects.filter(utilization__isnull=False, at__gte=since["week"]).aggregate(
+        first=Min("at"), **{f"peak_{key}": Max("utilization", filter=Q(at__gte=start))
+                            for key, start in since.items()})
+    trimmed = GpuUtilizationPeak.objects.filter(end__gte=since["week"]).aggregate(
+        first=Min("start"), **{f"peak_{key}": Max("utilization", filter=Q(end__gte=start))
+                               for key, start in since.items()})
     cells = []
     for key in since:
-        peak = found[f"peak_{key}"]
+        peak = max((p for p in (recent[f"peak_{key}"], trimmed[f"peak_{key}"]) if p is not None), default=None)
         if peak is None:
             cells.append({"value": None, "passed": None, "label": "no GPU readings"})
         else:
             cells.append({"value": round(peak, 1), "passed": peak < GPU_UTILIZATION_MAX_PCT,
                           "label": f"{peak:.1f} %"})
-    from productions.monitor import KEEP_SAMPLES_S
-
-    about = f"from the workers' NVML readings, kept {KEEP_SAMPLES_S / 3600:g} h"
-    if found["first"]:
-        about += f"; readings since {timezone.localtime(found['first']):%Y-%m-%d %H:%M}"
+    about = "the workers' NVML readings (ComfyUI reports none)"
+    first = min((t for t in (recent["first"], trimmed["first"]) if t is not None), default=None)
+    if first:
+        about += f"; readings since {timezone.localtime(first):%Y-%m-%d %H:%M}"
     return {"key": "peak_gpu_utilization", "name": "Peak GPU utilisation",
             "threshold": f"< {GPU_UTILIZATION_MAX_PCT:g} %", "about": about, "cells": cells}
 

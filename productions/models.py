@@ -733,3 +733,19 @@ class Note(models.Model):
     def __str__(self) -> str:
         where = f"segment {self.segment.index + 1}" if self.segment_id else "final"
         return f"{where} frames {self.frame_start}-{self.frame_end}: {self.text[:40]}"
+
+
+class GpuUtilizationPeak(models.Model):
+    """The highest GPU utilisation among one series' MonitorSample readings as they are trimmed (they are kept
+    two hours, productions.monitor.KEEP_SAMPLES_S): what the gates need to judge a day and a week."""
+
+    name = models.CharField(max_length=300)  # the MonitorSample series
+    start = models.DateTimeField()  # the first and last trimmed reading it covers
+    end = models.DateTimeField(db_index=True)
+    utilization = models.FloatField()  # percent
+
+    class Meta:
+        ordering = ["end"]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.utilization:g} % until {self.end:%Y-%m-%d %H:%M}"

@@ -28,8 +28,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 from django.conf import settings
-from django.db import close_old_connections
-from django.db.models import Prefetch, Sum
+from django.db import close_old_connections, transaction
+from django.db.models import Max, Min, Prefetch, Sum
+from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from productions.lib.host import HostSampler
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 HISTORY_S = 3600
 KEEP_SAMPLES_S = 2 * 3600
+KEEP_PEAKS_S = 8 * 86400  # the gates' week, and a day to spare
 QUEUE_SERIES = "Huey queue"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
@@ -233,9 +235,26 @@ class Heartbeat(threading.Thread):
         MonitorSample.objects.bulk_create(samples)
         if time.monotonic() - self.last_trim > 60:
             self.last_trim = time.monotonic()
-            MonitorSample.objects.filter(at__lt=now - timedelta(seconds=KEEP_SAMPLES_S)).delete()
+            trim_samples(now)
         publish_monitor_event({"type": "heartbeat", "worker": self.worker_id,
                                "samples": [sample_point(s) for s in samples], "state": monitor_state(queue=queue)})
+
+
+def trim_samples(now) -> None:
+    """Delete the readings older than KEEP_SAMPLES_S, keeping each GPU series' highest utilisation among them
+    per clock hour (a GpuUtilizationPeak, kept KEEP_PEAKS_S) for the gates: a peak is placed in time to the
+    hour, however long the worker was down before this trim. Two workers trimming at once may both keep a
+    peak of the same readings: harmless, the gates take the maximum."""
+    from productions.models import GpuUtilizationPeak, MonitorSample
+
+    old = MonitorSample.objects.filter(at__lt=now - timedelta(seconds=KEEP_SAMPLES_S))
+    peaks = old.filter(utilization__isnull=False).order_by().values("name", hour=TruncHour("at")).annotate(
+        start=Min("at"), end=Max("at"), peak=Max("utilization"))
+    with transaction.atomic():
+        GpuUtilizationPeak.objects.bulk_create([GpuUtilizationPeak(
+            name=p["name"], start=p["start"], end=p["end"], utilization=p["peak"]) for p in peaks])
+        old.delete()
+    GpuUtilizationPeak.objects.filter(end__lt=now - timedelta(seconds=KEEP_PEAKS_S)).delete()
 
 
 def sample_name(gpu: dict) -> str:

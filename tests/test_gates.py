@@ -13,7 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from productions.gates import gates
-from productions.models import Episode, MonitorSample, Segment, SegmentAttempt
+from productions.models import Episode, GpuUtilizationPeak, MonitorSample, Segment, SegmentAttempt
+from productions.monitor import trim_samples
 from tests.conftest import client_for, small_episode
 
 pytestmark = pytest.mark.django_db
@@ -108,13 +109,29 @@ def test_nothing_to_judge_is_said_plainly(db):
 def test_the_gates_take_one_query_each_however_much_history(history):
     with CaptureQueriesContext(connection) as queries:
         gates(now=history)
-    assert len(queries) == 4
+    assert len(queries) == 5  # one per gate, and the GPU utilisation's trimmed peaks
     now = timezone.now()
     MonitorSample.objects.bulk_create([MonitorSample(at=now - timedelta(seconds=5 * i), worker_id="w:1",
                                                      name="gpu", utilization=40.0) for i in range(2000)])
     with CaptureQueriesContext(connection) as queries:
         gates()
-    assert len(queries) == 4
+    assert len(queries) == 5
+
+
+def test_trimmed_readings_leave_their_peaks_for_the_week(db):
+    now = timezone.now()
+    gpu = "NVIDIA L4 #0 @ vm (local)"
+    for ago, utilization in [(timedelta(minutes=5), 50.0), (DAYS_AGO, 95.0), (DAYS_AGO + HOUR_AGO, 70.0),
+                             (DAYS_AGO, None), (LONG_AGO, 100.0)]:
+        MonitorSample.objects.create(at=now - ago, worker_id="w:1", name=gpu, utilization=utilization)
+    MonitorSample.objects.create(at=now - DAYS_AGO, worker_id="w:1", name="other GPU", utilization=30.0)
+    trim_samples(now)
+    assert list(MonitorSample.objects.values_list("utilization", flat=True)) == [50.0]  # kept 2 h
+    peaks = {(p.name, p.utilization, p.start, p.end) for p in GpuUtilizationPeak.objects.all()}
+    three_days = now - DAYS_AGO
+    assert peaks == {(gpu, 95.0, three_days, three_days), (gpu, 70.0, three_days - HOUR_AGO, three_days - HOUR_AGO),
+                     ("other GPU", 30.0, three_days, three_days)}  # one per series and clock hour; 10 days: gone
+    assert cells(gates(now=now), "peak_gpu_utilization") == [(50.0, True, "50.0 %"), (95.0, False, "95.0 %")]
 
 
 def test_the_monitor_page_shows_each_gate_with_its_mark(history, users):
