@@ -682,7 +682,8 @@ class WorkerHeartbeat(models.Model):
 
 
 class MonitorSample(models.Model):
-    """One GPU (or ComfyUI server) reading, kept for the monitor's charts of the last hour."""
+    """One reading kept for the monitor's charts of the last hour: a GPU (or ComfyUI server), the Huey queue,
+    or a worker's host (CPU and memory: the host's and the worker process's own, productions.lib.host)."""
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     worker_id = models.CharField(max_length=200)
@@ -691,6 +692,14 @@ class MonitorSample(models.Model):
     vram_total = models.BigIntegerField(null=True, blank=True)
     utilization = models.FloatField(null=True, blank=True)  # percent, where the source reports it
     queue_depth = models.PositiveIntegerField(default=0)
+    # A worker's host reading (the other fields then stay empty): CPU busy % of the whole host and the worker
+    # process's share of the whole host, the 1-minute load average, memory in bytes.
+    cpu_percent = models.FloatField(null=True, blank=True)
+    process_cpu_percent = models.FloatField(null=True, blank=True)
+    load_1m = models.FloatField(null=True, blank=True)
+    memory_used = models.BigIntegerField(null=True, blank=True)
+    memory_total = models.BigIntegerField(null=True, blank=True)
+    process_rss = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["at"]
@@ -724,3 +733,19 @@ class Note(models.Model):
     def __str__(self) -> str:
         where = f"segment {self.segment.index + 1}" if self.segment_id else "final"
         return f"{where} frames {self.frame_start}-{self.frame_end}: {self.text[:40]}"
+
+
+class GpuUtilizationPeak(models.Model):
+    """The highest GPU utilisation among one series' MonitorSample readings as they are trimmed (they are kept
+    two hours, productions.monitor.KEEP_SAMPLES_S): what the gates need to judge a day and a week."""
+
+    name = models.CharField(max_length=300)  # the MonitorSample series
+    start = models.DateTimeField()  # the first and last trimmed reading it covers
+    end = models.DateTimeField(db_index=True)
+    utilization = models.FloatField()  # percent
+
+    class Meta:
+        ordering = ["end"]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.utilization:g} % until {self.end:%Y-%m-%d %H:%M}"

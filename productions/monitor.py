@@ -1,8 +1,9 @@
-"""Monitoring for staff: GPUs, render workers, queues, throughput.
+"""Monitoring for staff: GPUs, render workers (their host's CPU and memory), queues, throughput, the gates.
 
 Each render worker process runs one heartbeat thread (started by a Huey on_startup hook, see tasks.py). Every
-TOWER_HEARTBEAT_S seconds it reads its GPUs, updates its WorkerHeartbeat row, stores one MonitorSample per
-GPU (the monitor's charts of the last hour) and publishes the readings to the "monitor" group.
+TOWER_HEARTBEAT_S seconds it reads its GPUs and its host (productions.lib.host: CPU and memory of the host and
+of the worker process, from /proc), updates its WorkerHeartbeat row, stores one MonitorSample per GPU and one
+for its host (the monitor's charts of the last hour) and publishes the readings to the "monitor" group.
 
 GPUs come from where they can be measured, never made up:
 * local GPUs through NVML (the `nvidia-ml-py` package, imported as `pynvml`) when it imports and finds a
@@ -27,16 +28,19 @@ from typing import Any
 from urllib.parse import urlparse
 
 from django.conf import settings
-from django.db import close_old_connections
-from django.db.models import Prefetch, Sum
+from django.db import close_old_connections, transaction
+from django.db.models import Max, Min, Prefetch, Sum
+from django.db.models.functions import TruncHour
 from django.utils import timezone
 
+from productions.lib.host import HostSampler
 from productions.process_thread import ProcessThread
 
 log = logging.getLogger(__name__)
 
 HISTORY_S = 3600
 KEEP_SAMPLES_S = 2 * 3600
+KEEP_PEAKS_S = 8 * 86400  # the gates' week, and a day to spare
 QUEUE_SERIES = "Huey queue"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
@@ -180,6 +184,7 @@ class Heartbeat(threading.Thread):
         self.worker_id = worker_identity()
         self.stopping = threading.Event()
         self.last_trim = 0.0
+        self.host = HostSampler()
 
     def run(self) -> None:
         from productions.models import WorkerHeartbeat
@@ -212,32 +217,67 @@ class Heartbeat(threading.Thread):
 
         gpus = gpu_snapshot()
         queue = queue_length()
+        host = self.host.sample()  # None where there is no /proc to read
         now = timezone.now()
-        state = {"gpus": gpus, "queue_length": queue, "upscale_cuda": local_upscale_cuda()}
+        state = {"gpus": gpus, "queue_length": queue, "upscale_cuda": local_upscale_cuda(), "host": host}
         WorkerHeartbeat.objects.update_or_create(worker_id=self.worker_id, defaults={
             "host": socket.gethostname(), "pid": os.getpid(), "seen_at": now, "stopped_at": None, "state": state})
         samples = [MonitorSample(at=now, worker_id=self.worker_id, name=sample_name(gpu),
                                  vram_used=gpu["vram_used"], vram_total=gpu["vram_total"],
                                  utilization=gpu["utilization"], queue_depth=gpu["queue"] or 0) for gpu in gpus]
         samples.append(MonitorSample(at=now, worker_id=self.worker_id, name=QUEUE_SERIES, queue_depth=queue))
+        if host:
+            samples.append(MonitorSample(
+                at=now, worker_id=self.worker_id, name=host_series(self.worker_id),
+                cpu_percent=host["cpu_percent"], process_cpu_percent=host["process_cpu_percent"],
+                load_1m=host["load"][0], memory_used=host["memory_used"], memory_total=host["memory_total"],
+                process_rss=host["process_rss"]))
         MonitorSample.objects.bulk_create(samples)
         if time.monotonic() - self.last_trim > 60:
             self.last_trim = time.monotonic()
-            MonitorSample.objects.filter(at__lt=now - timedelta(seconds=KEEP_SAMPLES_S)).delete()
+            trim_samples(now)
         publish_monitor_event({"type": "heartbeat", "worker": self.worker_id,
                                "samples": [sample_point(s) for s in samples], "state": monitor_state(queue=queue)})
+
+
+def trim_samples(now) -> None:
+    """Delete the readings older than KEEP_SAMPLES_S, keeping each GPU series' highest utilisation among them
+    per clock hour (a GpuUtilizationPeak, kept KEEP_PEAKS_S) for the gates: a peak is placed in time to the
+    hour, however long the worker was down before this trim. Two workers trimming at once may both keep a
+    peak of the same readings: harmless, the gates take the maximum."""
+    from productions.models import GpuUtilizationPeak, MonitorSample
+
+    old = MonitorSample.objects.filter(at__lt=now - timedelta(seconds=KEEP_SAMPLES_S))
+    peaks = old.filter(utilization__isnull=False).order_by().values("name", hour=TruncHour("at")).annotate(
+        start=Min("at"), end=Max("at"), peak=Max("utilization"))
+    with transaction.atomic():
+        GpuUtilizationPeak.objects.bulk_create([GpuUtilizationPeak(
+            name=p["name"], start=p["start"], end=p["end"], utilization=p["peak"]) for p in peaks])
+        old.delete()
+    GpuUtilizationPeak.objects.filter(end__lt=now - timedelta(seconds=KEEP_PEAKS_S)).delete()
 
 
 def sample_name(gpu: dict) -> str:
     return f"{gpu['name']} @ {gpu['server']}"
 
 
+def host_series(worker_id: str) -> str:
+    """The chart series of a worker's host readings: the worker's id names its host (host:pid)."""
+    return worker_id
+
+
+def share(part: int | None, whole: int | None) -> float | None:
+    return round(100.0 * part / whole, 1) if part is not None and whole else None
+
+
 def sample_point(sample) -> dict:
-    percent = None
-    if sample.vram_used is not None and sample.vram_total:
-        percent = round(100.0 * sample.vram_used / sample.vram_total, 1)
-    return {"name": sample.name, "t": sample.at.timestamp(), "vram_pct": percent,
-            "util": sample.utilization, "queue": sample.queue_depth}
+    point = {"name": sample.name, "t": sample.at.timestamp(), "vram_pct": share(sample.vram_used, sample.vram_total),
+             "util": sample.utilization, "queue": sample.queue_depth}
+    if sample.memory_total is not None:  # a host reading: CPU and memory, no queue
+        point.update(queue=None, host=True, cpu=sample.cpu_percent, proc_cpu=sample.process_cpu_percent,
+                     load=sample.load_1m, mem_pct=share(sample.memory_used, sample.memory_total),
+                     rss_pct=share(sample.process_rss, sample.memory_total))
+    return point
 
 
 _heartbeat: ProcessThread[Heartbeat] = ProcessThread()
@@ -313,6 +353,16 @@ def peak_vram_jobs(limit: int = 24) -> dict[str, Any]:
             "budget_y": round(140 - 140 * budget / top, 1), "jobs": jobs}
 
 
+def host_usage(host: dict | None) -> dict | None:
+    """A worker's last host reading as the page shows it (None: the worker has no /proc to read)."""
+    if not host:
+        return None
+    mib = 1024**2
+    return {**host, "memory_used_mib": round(host["memory_used"] / mib), "memory_total_mib":
+            round(host["memory_total"] / mib), "process_rss_mib": round(host["process_rss"] / mib),
+            "memory_pct": share(host["memory_used"], host["memory_total"])}
+
+
 def monitor_state(with_history: bool = False, queue: int | None = None) -> dict[str, Any]:
     """`queue`: the Huey queue length when the caller just read it (else it is read here)."""
     from productions.models import MonitorSample, WorkerHeartbeat
@@ -325,7 +375,8 @@ def monitor_state(with_history: bool = False, queue: int | None = None) -> dict[
         workers.append({"worker_id": beat.worker_id, "host": beat.host, "pid": beat.pid, "live": live,
                         "seen_at": beat.seen_at.timestamp(), "started_at": beat.started_at.timestamp(),
                         "stopped": beat.stopped_at is not None,
-                        "queue_length": (beat.state or {}).get("queue_length")})
+                        "queue_length": (beat.state or {}).get("queue_length"),
+                        "usage": host_usage((beat.state or {}).get("host"))})
         if live:
             for gpu in (beat.state or {}).get("gpus", []):
                 if not any(sample_name(g) == sample_name(gpu) for g in gpus):
@@ -339,7 +390,10 @@ def monitor_state(with_history: bool = False, queue: int | None = None) -> dict[
                              "running": running_segments(), "throughput": throughput(),
                              "interval_s": interval, "at": time.time()}
     if with_history:
+        from productions.gates import gates
+
         state["peak_vram"] = peak_vram_jobs()
+        state["gates"] = gates()
         since = timezone.now() - timedelta(seconds=HISTORY_S)
         state["history"] = [sample_point(s) for s in MonitorSample.objects.filter(at__gte=since).order_by("at")]
     return state

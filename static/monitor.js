@@ -46,6 +46,16 @@
     return bytes === null || bytes === undefined ? null : Math.round(bytes / 1048576);
   }
 
+  function pct(value) {
+    return (value === null || value === undefined ? "…" : value) + " %";
+  }
+
+  function usage(u) {
+    if (!u) return ["not reported (no /proc on its host)", "", "", ""];
+    return [pct(u.cpu_percent) + " / " + pct(u.process_cpu_percent), u.load[0] + " (" + u.cpus + " CPUs)",
+      u.memory_used_mib + " / " + u.memory_total_mib + " MiB (" + u.memory_pct + " %)", u.process_rss_mib + " MiB"];
+  }
+
   function ago(ts) {
     return Math.max(0, Math.round(Date.now() / 1000 - ts)) + " s ago";
   }
@@ -53,7 +63,7 @@
   function renderState(s) {
     document.getElementById("huey-queue").textContent = s.queue_length === null ? "unknown" : s.queue_length;
     fill("workers", s.workers.map((w) => [w.worker_id, w.live ? "live" : w.stopped ? "stopped" : "silent",
-      ago(w.seen_at), w.queue_length]), "No worker has reported in the last hour.", 4);
+      ago(w.seen_at), w.queue_length, ...usage(w.usage)]), "No worker has reported in the last hour.", 8);
     fill("gpus", s.gpus.map((g) => [g.name, g.server, g.healthy ? "up" : "down",
       g.vram_total ? mib(g.vram_used) + " / " + mib(g.vram_total) + " MiB" : "unknown",
       g.utilization === null || g.utilization === undefined ? "not reported" : g.utilization + " %",
@@ -95,7 +105,8 @@
     svg.appendChild(el);
   }
 
-  function lines(svgId, legendId, field, fixedMax, filter) {
+  // fields: [[point field, series suffix], ...]: one line per series name and field.
+  function lines(svgId, legendId, fields, fixedMax, filter) {
     const svg = document.getElementById(svgId);
     const legend = document.getElementById(legendId);
     svg.replaceChildren();
@@ -103,18 +114,22 @@
     const now = Date.now() / 1000;
     const series = new Map();
     for (const p of history) {
-      if (!filter(p) || p[field] === null || p[field] === undefined) continue;
-      if (!series.has(p.name)) series.set(p.name, []);
-      series.get(p.name).push(p);
+      if (!filter(p)) continue;
+      for (const [field, suffix] of fields) {
+        if (p[field] === null || p[field] === undefined) continue;
+        const key = p.name + suffix;
+        if (!series.has(key)) series.set(key, []);
+        series.get(key).push({t: p.t, v: p[field]});
+      }
     }
     let max = fixedMax;
-    if (!max) max = Math.max(1, ...[...series.values()].flat().map((p) => p[field]));
+    if (!max) max = Math.max(1, ...[...series.values()].flat().map((p) => p.v));
     let i = 0;
     for (const [name, points] of series) {
       const color = COLORS[i++ % COLORS.length];
       const line = document.createElementNS(SVG, "polyline");
       const x = (p) => ((400 * (p.t - (now - HOUR))) / HOUR).toFixed(1);
-      const y = (p) => (135 - (125 * p[field]) / max).toFixed(1);
+      const y = (p) => (135 - (125 * p.v) / max).toFixed(1);
       line.setAttribute("stroke", color);
       line.setAttribute("points", points.map((p) => x(p) + "," + y(p)).join(" "));
       svg.appendChild(line);
@@ -139,9 +154,12 @@
   function charts() {
     const cutoff = Date.now() / 1000 - HOUR;
     history = history.filter((p) => p.t >= cutoff);
-    lines("chart-vram", "legend-vram", "vram_pct", 100, (p) => p.name !== "Huey queue");
-    lines("chart-util", "legend-util", "util", 100, (p) => p.name !== "Huey queue");
-    lines("chart-queue", "legend-queue", "queue", 0, () => true);
+    const host = (p) => p.host === true;
+    lines("chart-cpu", "legend-cpu", [["cpu", " (host)"], ["proc_cpu", " (worker)"]], 100, host);
+    lines("chart-memory", "legend-memory", [["mem_pct", " (host)"], ["rss_pct", " (worker)"]], 100, host);
+    lines("chart-vram", "legend-vram", [["vram_pct", ""]], 100, (p) => p.name !== "Huey queue" && !host(p));
+    lines("chart-util", "legend-util", [["util", ""]], 100, (p) => p.name !== "Huey queue" && !host(p));
+    lines("chart-queue", "legend-queue", [["queue", ""]], 0, () => true);
   }
 
   function connect() {

@@ -77,7 +77,8 @@ def test_a_heartbeat_records_the_worker_samples_and_state(fake_gpu_server, proje
     row = WorkerHeartbeat.objects.get(worker_id=beat.worker_id)
     assert row.is_live(5) and row.state["gpus"][0]["vram_total"] == 80 * GIB
     names = set(MonitorSample.objects.values_list("name", flat=True))
-    assert names == {f"{row.state['gpus'][0]['name']} @ {fake_gpu_server.url}", monitor.QUEUE_SERIES}
+    assert names == {f"{row.state['gpus'][0]['name']} @ {fake_gpu_server.url}", monitor.QUEUE_SERIES,
+                     monitor.host_series(beat.worker_id)}  # the host's CPU and memory (tests/test_monitor_host.py)
 
     episode = small_episode(project)
     Segment.objects.create(episode=episode, index=0, prompt="p", seed=1, native_frames=10, delivered_frames=48,
