@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from tests.conftest import client_for, render_now, small_episode
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]  # every test: the module's database must be set up
 
 DISSOLVE, FADE = 6, 5
 
@@ -188,7 +188,6 @@ def test_otio_edit_matches_the_episode(packaged):
     assert second.markers[0].metadata["tower"]["author"] == "pkg-viewer"
 
 
-@pytest.mark.django_db
 def test_export_command_writes_the_downloaded_package(packaged, tmp_path, capsys):
     episode = packaged["episode"]
     call_command("export_episode", str(episode.pk), str(tmp_path / "out"), "--unpacked")
@@ -199,7 +198,6 @@ def test_export_command_writes_the_downloaded_package(packaged, tmp_path, capsys
     assert "Wrote" in capsys.readouterr().out
 
 
-@pytest.mark.django_db
 def test_export_command_refuses_in_words(packaged, tmp_path):
     from productions.models import Episode
 
@@ -213,7 +211,6 @@ def test_export_command_refuses_in_words(packaged, tmp_path):
         call_command("export_episode", str(draft.pk), str(tmp_path))
 
 
-@pytest.mark.django_db
 def test_who_may_download(packaged):
     users, url = packaged["users"], packaged["url"]
     response = client_for(users["viewer"]).get(url)
@@ -229,7 +226,6 @@ def test_who_may_download(packaged):
     assert client_for(users["producer"]).get(f"/episodes/{draft.pk}/package/").status_code == 404
 
 
-@pytest.mark.django_db
 def test_a_new_note_makes_a_new_package_reusing_the_clips(packaged):
     import opentimelineio as otio
 
@@ -248,3 +244,32 @@ def test_a_new_note_makes_a_new_package_reusing_the_clips(packaged):
     with zipfile.ZipFile(packaged["tmp"] / "new.zip") as archive:
         timeline = otio.adapters.read_from_string(archive.read("edit.otio").decode(), "otio_json")
     assert [m.name for m in timeline.tracks[0].markers] == ["Lantern flickers too early", "Hold the last frame"]
+
+
+def test_the_edit_shows_what_the_final_shows(packaged):
+    """Played from the packaged clips, the OTIO edit gives the final video's frames (outside its transitions,
+    within the two encodes' loss): the clips and source ranges really are the final's."""
+    import numpy as np
+    import opentimelineio as otio
+
+    from productions.lib.ffmpeg import read_frames
+
+    root = packaged["root"]
+    final = list(read_frames(root / "final.mp4", 320, 180))
+    track = otio.adapters.read_from_file(str(root / "edit.otio")).tracks[0]
+    under_transitions = set()
+    for item in track:
+        if isinstance(item, otio.schema.Transition):
+            cut = track.range_of_child(track[track.index(item) + 1]).start_time.to_frames()
+            under_transitions |= set(range(cut - item.in_offset.to_frames(), cut + item.out_offset.to_frames()))
+    compared = 0
+    for clip in track.find_clips():
+        frames = list(read_frames(root / clip.media_reference.target_url, 320, 180))
+        placed, first = track.range_of_child(clip).start_time.to_frames(), clip.source_range.start_time.to_frames()
+        for k in range(clip.duration().to_frames()):
+            if placed + k in under_transitions:
+                continue
+            difference = np.abs(final[placed + k].astype(int) - frames[first + k].astype(int)).mean()
+            assert difference < 6, f"timeline frame {placed + k}: {difference:.1f} from {clip.name}"
+            compared += 1
+    assert compared == len(final) - len(under_transitions) > 30
