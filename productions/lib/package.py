@@ -223,14 +223,6 @@ frames as final.mp4.
 """
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _entry(name: str, compress: int) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
     info.compress_type = compress
@@ -238,13 +230,24 @@ def _entry(name: str, compress: int) -> zipfile.ZipInfo:
     return info
 
 
-def _add_file(archive: zipfile.ZipFile, name: str, path: Path) -> None:
-    """Stream `path` into the archive, stored (videos do not deflate), CHUNK bytes at a time."""
+def _add_file(archive: zipfile.ZipFile, name: str, path: Path) -> dict:
+    """Stream `path` into the archive, stored (videos do not deflate), CHUNK bytes at a time; its manifest
+    entry (size and sha256 of the very bytes stored, read once)."""
     info = _entry(name, zipfile.ZIP_STORED)
     info.file_size = path.stat().st_size
+    digest, size = hashlib.sha256(), 0
     with path.open("rb") as source, archive.open(info, "w", force_zip64=True) as target:
         while chunk := source.read(CHUNK):
             target.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+    return {"path": name, "bytes": size, "sha256": digest.hexdigest()}
+
+
+def _remove_temporaries(folder: Path) -> None:
+    """What a build killed mid-way left (the caller holds the build lock: no build is writing here)."""
+    for path in [*folder.glob(".*.tmp-*"), *folder.glob("*/.*.tmp-*")]:
+        path.unlink(missing_ok=True)
 
 
 def build_package(package: PackageInput, out: Path, clips_dir: Path) -> dict:
@@ -253,6 +256,7 @@ def build_package(package: PackageInput, out: Path, clips_dir: Path) -> dict:
     import opentimelineio as otio
 
     clips_dir.mkdir(parents=True, exist_ok=True)
+    _remove_temporaries(clips_dir.parent)
     videos: list[tuple[str, Path]] = [("final.mp4", package.final)]
     for segment in package.segments:
         made = clips_dir / f"segment-{segment.index + 1:02d}.mp4"
@@ -269,16 +273,12 @@ def build_package(package: PackageInput, out: Path, clips_dir: Path) -> dict:
         "reports/index.html": package.reports_html,
         "README.txt": readme(package),
     }
-    files = [{"path": name, "bytes": path.stat().st_size, "sha256": _sha256(path)} for name, path in videos]
-    for name, text in texts.items():
-        data = text.encode()
-        files.append({"path": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
-    manifest = {**package.manifest, "format": FORMAT_VERSION, "files": sorted(files, key=lambda f: f["path"])}
-
     with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w", allowZip64=True) as archive:
+        files = [_add_file(archive, name, path) for name, path in videos]
         for name, text in texts.items():
-            archive.writestr(_entry(name, zipfile.ZIP_DEFLATED), text)
+            data = text.encode()
+            archive.writestr(_entry(name, zipfile.ZIP_DEFLATED), data)
+            files.append({"path": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+        manifest = {**package.manifest, "format": FORMAT_VERSION, "files": sorted(files, key=lambda f: f["path"])}
         archive.writestr(_entry("manifest.json", zipfile.ZIP_DEFLATED), json.dumps(manifest, indent=2))
-        for name, path in videos:
-            _add_file(archive, name, path)
     return manifest
