@@ -220,10 +220,22 @@ def test_who_may_download(packaged):
     ranged = client_for(users["viewer"]).get(url, HTTP_RANGE="bytes=0-3")
     assert ranged.status_code == 206 and b"".join(ranged.streaming_content) == b"PK\x03\x04"
     assert client_for(users["outsider"]).get(url).status_code == 404
+    assert client_for(users["producer"]).get(url, {"retry": "1"}).status_code == 302  # no failure: back to it
     page = client_for(users["producer"]).get(f"/episodes/{packaged['episode'].pk}/").content.decode()
     assert f'href="{url}" id="package-download"' in page
     draft = small_episode(packaged["episode"].project, title="Not yet")
     assert client_for(users["producer"]).get(f"/episodes/{draft.pk}/package/").status_code == 404
+
+
+@pytest.mark.parametrize("mode", ["x-accel-redirect", "x-sendfile"])
+def test_the_front_web_server_sends_the_package(packaged, settings, mode):
+    settings.TOWER_SENDFILE, settings.TOWER_SENDFILE_PREFIX = mode, "/protected-media/"
+    response = client_for(packaged["users"]["viewer"]).get(packaged["url"])
+    assert response.status_code == 200 and response.content == b""
+    pk = packaged["episode"].pk
+    named = response["X-Accel-Redirect" if mode == "x-accel-redirect" else "X-Sendfile"]
+    assert named.startswith("/protected-media/" if mode == "x-accel-redirect" else str(packaged["media"]))
+    assert f"episodes/{pk}/package/" in named and named.endswith(".zip")
 
 
 def test_a_new_note_makes_a_new_package_reusing_the_clips(packaged):
