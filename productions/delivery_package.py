@@ -84,9 +84,13 @@ def package_input(episode: Episode) -> PackageInput:
     spec = episode.delivery_spec()
     segments = list(episode.segments.order_by("index"))
     profile = episode.generation_profile()
+    conformance = episode.current_conformance()
+    # The final was made from the AI upscaler's cached frames when one ran outside ffmpeg (render.py), from
+    # the native clips through Lanczos otherwise: the package's clips are made from the same files.
+    upscaler = ((conformance.details or {}).get("upscaler") or {}).get("name") if conformance else None
     package_segments = []
     for segment in segments:
-        upscaled = segment.file("upscaled_path")
+        upscaled = segment.file("upscaled_path") if upscaler != "lanczos" else None
         native = segment.file("native_path")
         if native is None:
             raise PackageUnavailable(f"Segment {segment.index + 1} has no clip on disk.")
@@ -97,7 +101,6 @@ def package_input(episode: Episode) -> PackageInput:
             info={"prompt": segment.prompt, "action": segment.action, "seed": segment.seed,
                   "review": segment.current_review(), "reviewed_by": segment.reviewed_by.get_username()
                   if segment.reviewed_by else None}))
-    conformance = episode.current_conformance()
     qa = [_report(r) for r in episode.qa_reports.filter(kind=QAReport.Kind.EPISODE, segment=None)]
     qa += [_report(r) for s in segments if (r := s.current_qa()) is not None]
     reports = {"qa": qa, "conformance": _report(conformance) if conformance else None}
