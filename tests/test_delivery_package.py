@@ -285,3 +285,19 @@ def test_the_edit_shows_what_the_final_shows(packaged):
             assert difference < 6, f"timeline frame {placed + k}: {difference:.1f} from {clip.name}"
             compared += 1
     assert compared == len(final) - len(under_transitions) > 30
+
+
+def test_a_failed_build_says_why_and_can_be_tried_again(packaged):
+    from productions.delivery_package import package_input, package_paths
+    from productions.models import Note
+
+    episode, url = packaged["episode"], packaged["url"]
+    Note.objects.create(episode=episode, text="A new note: a new package", frame_start=1, frame_end=2)
+    _, error, _ = package_paths(episode, package_input(episode))
+    error.write_text("making the package clip of segment 2: ffmpeg exited with 1")
+    client = client_for(packaged["users"]["producer"])
+    response = client.get(url)
+    assert response.status_code == 200 and "Refresh" not in response
+    assert "could not be made: making the package clip of segment 2" in response.content.decode()
+    assert client.get(url, {"retry": "1"}).status_code == 302
+    assert not error.exists()
