@@ -24,7 +24,6 @@ from contextlib import suppress
 from pathlib import Path
 
 from django.template.loader import render_to_string
-from django.utils import timezone
 
 from productions.lib.package import PackageInput, PackageNote, PackageSegment, build_package
 from productions.lib.planning import timeline_frames
@@ -110,8 +109,7 @@ def package_input(episode: Episode) -> PackageInput:
     manifest = {
         "episode": {"id": episode.pk, "title": episode.title, "project": episode.project.name,
                     "status": episode.status, "synopsis": episode.synopsis},
-        "version": {"final": fingerprint, "rendered_at": _iso(episode.finished_at),
-                    "packaged_at": _iso(timezone.now())},
+        "version": {"final": fingerprint, "rendered_at": _iso(episode.finished_at)},
         "spec": {"width": spec.width, "height": spec.height, "fps": spec.fps, "frames": frames,
                  "codec": spec.codec, "profile": spec.profile, "pix_fmt": spec.pix_fmt,
                  "min_bitrate_bps": spec.min_bitrate_bps},
@@ -137,10 +135,9 @@ def final_key(package: PackageInput) -> str:
 
 
 def package_key(package: PackageInput) -> str:
-    """Changes with the final video, the notes, the reviews and the reports (not with the time of packing)."""
-    manifest = {**package.manifest, "version": {**package.manifest["version"], "packaged_at": None}}
-    return _digest([manifest, [(n.text, n.frame_start, n.frame_end, n.segment_index, n.info) for n in package.notes],
-                    package.reports])
+    """Changes with the final video, the notes, the reviews and the reports."""
+    notes = [(n.text, n.frame_start, n.frame_end, n.segment_index, n.info) for n in package.notes]
+    return _digest([package.manifest, notes, package.reports])
 
 
 def package_paths(episode: Episode, package: PackageInput) -> tuple[Path, Path, Path]:

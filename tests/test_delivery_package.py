@@ -238,6 +238,19 @@ def test_the_front_web_server_sends_the_package(packaged, settings, mode):
     assert f"episodes/{pk}/package/" in named and named.endswith(".zip")
 
 
+def test_the_api_serves_the_same_package(packaged):
+    pk, users = packaged["episode"].pk, packaged["users"]
+    response = client_for(users["viewer"]).get(f"/api/episodes/{pk}/package")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == packaged["zip"].read_bytes()
+    assert client_for(users["outsider"]).get(f"/api/episodes/{pk}/package").json() == {
+        "detail": f"Episode {pk} does not exist."}
+    assert client_for(users["outsider"]).get(f"/api/episodes/{pk}/package").status_code == 404
+    draft = small_episode(packaged["episode"].project, title="Not yet")
+    refused = client_for(users["producer"]).get(f"/api/episodes/{draft.pk}/package")
+    assert refused.status_code == 404 and "is draft" in refused.json()["detail"]
+
+
 def test_a_new_note_makes_a_new_package_reusing_the_clips(packaged):
     import opentimelineio as otio
 
@@ -246,7 +259,7 @@ def test_a_new_note_makes_a_new_package_reusing_the_clips(packaged):
     episode, users, url = packaged["episode"], packaged["users"], packaged["url"]
     clips = list((packaged["media"] / "episodes" / str(episode.pk) / "package").glob("clips-*/*.mp4"))
     made = {p: p.stat().st_mtime_ns for p in clips}
-    Note.objects.create(episode=episode, text="Hold the last frame", frame_start=40, frame_end=47)
+    note = Note.objects.create(episode=episode, text="Hold the last frame", frame_start=40, frame_end=47)
     client = client_for(users["producer"])
     assert client.get(url).status_code == 202  # a new package is made...
     data = download(client, url)
@@ -256,6 +269,8 @@ def test_a_new_note_makes_a_new_package_reusing_the_clips(packaged):
     with zipfile.ZipFile(packaged["tmp"] / "new.zip") as archive:
         timeline = otio.adapters.read_from_string(archive.read("edit.otio").decode(), "otio_json")
     assert [m.name for m in timeline.tracks[0].markers] == ["Lantern flickers too early", "Hold the last frame"]
+    note.delete()  # the same inputs again: the same bytes
+    assert download(client, url) == packaged["zip"].read_bytes()
 
 
 def test_the_edit_shows_what_the_final_shows(packaged):
@@ -301,3 +316,4 @@ def test_a_failed_build_says_why_and_can_be_tried_again(packaged):
     assert "could not be made: making the package clip of segment 2" in response.content.decode()
     assert client.get(url, {"retry": "1"}).status_code == 302
     assert not error.exists()
+
