@@ -43,7 +43,7 @@ class Command(BaseCommand):
             built = build(episode, package)
         except PackageUnavailable as exc:
             raise CommandError(str(exc)) from None
-        except (FFmpegError, OSError) as exc:
+        except (FFmpegError, OSError, ValueError) as exc:
             raise CommandError(f"The package could not be made: {exc}") from None
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
