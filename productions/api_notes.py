@@ -8,11 +8,12 @@ clip to note yet), 422 naming the field (text, frame_start, frame_end, segment, 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
+from pydantic import StrictInt
 
 from productions import access
 from productions.api import BAD_JSON, CONFLICT, INVALID, NOT_FOUND, PRODUCER, episode_for
@@ -21,13 +22,16 @@ from productions.notes import NoteError, change_note, create_note, delete_note, 
 
 router = Router()
 
+MAX_NUMBER = 2**31 - 1  # frames, segment and attempt numbers: far above any clip, within every database's int
+Number = Annotated[StrictInt, Field(ge=0, le=MAX_NUMBER)]  # JSON numbers only: true or "3" is refused
+
 
 class NoteIn(Schema):
     text: str
-    frame_start: int = Field(..., description="first frame (0-based, at the delivery rate)")
-    frame_end: int | None = Field(None, description="last frame, inclusive (default: frame_start)")
-    segment: int | None = Field(None, description="a segment's index; absent: the final video")
-    attempt: int | None = Field(None, description="the segment's attempt number (default: its current attempt)")
+    frame_start: Number = Field(..., description="first frame (0-based, at the delivery rate)")
+    frame_end: Number | None = Field(None, description="last frame, inclusive (default: frame_start)")
+    segment: Number | None = Field(None, description="a segment's index; absent: the final video")
+    attempt: Number | None = Field(None, description="the segment's attempt number (default: its current attempt)")
     drawing: Any = Field(None, description='strokes [{"color": "#ff3b30", "width": 0.004, "points": [[x, y], ...]}]'
                                            ", x and y in 0..1 of the frame")
 
@@ -88,8 +92,9 @@ def note_for(request: HttpRequest, note_id: int) -> tuple[Note, access.Access]:
 
 
 @router.get("/episodes/{episode_id}/notes", response={200: list[NoteOut], **NOT_FOUND})
-def list_notes(request: HttpRequest, episode_id: int, final: bool = False, segment: int | None = None,
-               attempt: int | None = None):
+def list_notes(request: HttpRequest, episode_id: int, final: bool = False,
+               segment: int | None = Query(None, ge=0, le=MAX_NUMBER),
+               attempt: int | None = Query(None, ge=0, le=MAX_NUMBER)):
     """The episode's notes by frame: all of them, `final=true` those on the final video, `segment=N` those on a
     segment's clips (`attempt=M`: on that attempt's)."""
     try:

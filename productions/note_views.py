@@ -31,7 +31,7 @@ def room(episode: Episode, access: Access, clip: Clip, tl: dict, *, key: str) ->
 
 def final_room(episode: Episode, access: Access, segments: list[Segment]) -> dict | None:
     """The episode page's room under the final video (None while there is no final video)."""
-    clip = final_clip(episode)
+    clip = final_clip(episode, segments)
     return room(episode, access, clip, timeline(episode, segments), key="final") if clip else None
 
 

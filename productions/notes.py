@@ -97,11 +97,11 @@ def attempt_clips(episode: Episode, segment: Segment) -> list[Clip]:
     return [clips[n] for n in sorted(clips)]
 
 
-def final_clip(episode: Episode) -> Clip | None:
+def final_clip(episode: Episode, segments: list[Segment] | None = None) -> Clip | None:
     final = episode.final_file
     if final is None:
         return None
-    plan, _error = episode.plan_or_error()
+    plan, _error = episode.plan_or_error(segments)
     frames = plan.total_frames if plan else round(episode.duration_s * episode.fps)
     return Clip(reverse("episode-file", args=[episode.pk, "video"]) + f"?v={version(final)}", frames, episode.fps,
                 label="Final video")

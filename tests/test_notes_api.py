@@ -100,6 +100,11 @@ BAD = [
     ({"text": "x"}, "frame_start"),
     ({"text": "x", "frame_start": "soon"}, "frame_start"),
     ({"text": "x", "frame_start": -1}, "frame_start"),
+    ({"text": "x", "frame_start": True}, "frame_start"),
+    ({"text": "x", "frame_start": "3"}, "frame_start"),
+    ({"text": "x", "frame_start": 10**30}, "frame_start"),
+    ({"text": "x", "frame_start": 0, "segment": 10**30}, "segment"),
+    ({"text": 5, "frame_start": 0}, "text"),
     ({"text": "x", "frame_start": 48}, "frame_start"),  # the final has frames 0..47
     ({"text": "x", "frame_start": 5, "frame_end": 4}, "frame_end"),
     ({"text": "x", "frame_start": 5, "frame_end": 48}, "frame_end"),
@@ -119,6 +124,8 @@ BAD = [
     ({"text": "x", "frame_start": 0, "drawing": [{"color": "#ffffff", "width": 0.01, "points": [[0, 0, 0]]}]},
      "drawing"),
     ({"text": "x", "frame_start": 0, "drawing": [{"points": [[0, 0]], "script": "alert(1)"}]}, "drawing"),
+    ({"text": "x", "frame_start": 0, "drawing": [{"points": [[0, True]]}]}, "drawing"),
+    ({"text": "x", "frame_start": 0, "drawing": [{"points": [[0, 0]]}] * 201}, "drawing"),
 ]
 
 
@@ -129,6 +136,10 @@ def test_bad_notes_are_refused_naming_the_field(episode, users):
         response = post_json(viewer, url(episode), body)
         assert response.status_code == 422, (body, response.content)
         assert field in response.json()["errors"], (body, response.json())
+    assert viewer.get(url(episode) + f"?segment={10**30}").status_code == 422
+    nan = viewer.post(url(episode), data='{"text": "x", "frame_start": 0, "drawing": [{"points": [[NaN, 0]]}]}',
+                      content_type="application/json")
+    assert nan.status_code in (400, 422)
     not_json = viewer.post(url(episode), data="{nope", content_type="application/json")
     assert not_json.status_code in (400, 422)
     assert not Note.objects.exists()
