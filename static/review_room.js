@@ -392,6 +392,7 @@
       return;
     }
     event.preventDefault();
+    if (target && target.tagName === "BUTTON") target.blur(); // no second toggle from the focused button's own click
   });
 
   // Rooms may arrive later: the episode page swaps in a new final video's section (episode.js).

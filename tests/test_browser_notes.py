@@ -74,6 +74,10 @@ def test_a_viewer_notes_a_frame_range_with_a_drawing_and_finds_it_again(browser,
     wait_time(page, video, starts[1] / FPS)
     page.keyboard.press(".")
     wait_time(page, video, (starts[1] + 1) / FPS)
+    page.keyboard.press(" ")  # space plays, space pauses
+    page.wait_for_function("!document.getElementById('final-video').paused")
+    page.keyboard.press(" ")
+    page.wait_for_function("document.getElementById('final-video').paused")
     page.click(".room-keys summary")  # the keys' help
     assert "Space" in page.inner_text(".room-keys")
 
@@ -85,6 +89,13 @@ def test_two_attempts_play_in_sync_side_by_side_and_by_wipe(browser, web, projec
     assert render_now(episode) == "review"  # attempt 2 of segment 0; attempt 1's clip is kept
     page = page_for(browser, web, users["producer"])
     page.goto(f"{web.url}/episodes/{episode.pk}/segments/0/view/")
+    page.fill(".note-form textarea[name=text]", "Better than attempt 1")  # a note on the current attempt's clip
+    page.fill(".note-form input[name=frame_start]", "3")
+    page.fill(".note-form input[name=frame_end]", "4")
+    page.click(".note-form button[type=submit]")
+    page.wait_for_selector(".tl-notes .tl-note")
+    note = Note.objects.get()
+    assert (note.segment.index, note.attempt_number, note.frame_start, note.frame_end) == (0, 2, 3, 4)
     page.click("#compare-link")
     page.wait_for_selector("#compare")
     assert "Attempt 1 (rejected)" in page.inner_text(".compare-a figcaption")
