@@ -96,6 +96,7 @@ def test_two_attempts_play_in_sync_side_by_side_and_by_wipe(browser, web, projec
     page.wait_for_selector(".tl-notes .tl-note")
     note = Note.objects.get()
     assert (note.segment.index, note.attempt_number, note.frame_start, note.frame_end) == (0, 2, 3, 4)
+    shot(page, "notes-segment-view")
     page.click("#compare-link")
     page.wait_for_selector("#compare")
     assert "Attempt 1 (rejected)" in page.inner_text(".compare-a figcaption")

@@ -166,6 +166,7 @@ def test_pages_show_the_room_the_attempts_and_the_comparison(episode, users):
     assert "segment=0&amp;attempt=2" in text  # the current attempt's notes
     older = viewer.get(f"/episodes/{episode.pk}/segments/0/view/?attempt=1").content.decode()
     assert "segment=0&amp;attempt=1" in older
+    assert 'aria-current="page" data-attempt="1"' in older and 'aria-current="page" data-attempt="2"' not in older
     assert viewer.get(f"/episodes/{episode.pk}/segments/0/view/?attempt=5").status_code == 404
     assert viewer.get(f"/episodes/{episode.pk}/segments/0/view/?attempt=x").status_code == 404
 
