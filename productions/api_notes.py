@@ -18,7 +18,17 @@ from pydantic import StrictInt
 from productions import access
 from productions.api import BAD_JSON, CONFLICT, INVALID, NOT_FOUND, PRODUCER, episode_for
 from productions.models import Note
-from productions.notes import NoteError, change_note, create_note, delete_note, note_dict, notes_of, timeline
+from productions.notes import (
+    MAX_NOTE_CHARS,
+    NoteError,
+    change_note,
+    create_note,
+    delete_note,
+    note_dict,
+    notes_of,
+    timeline,
+)
+from productions.validation import text as text_field
 
 router = Router()
 
@@ -27,7 +37,7 @@ Number = Annotated[StrictInt, Field(ge=0, le=MAX_NUMBER)]  # JSON numbers only: 
 
 
 class NoteIn(Schema):
-    text: str
+    text: text_field(MAX_NOTE_CHARS, min_length=1)
     frame_start: Number = Field(..., description="first frame (0-based, at the delivery rate)")
     frame_end: Number | None = Field(None, description="last frame, inclusive (default: frame_start)")
     segment: Number | None = Field(None, description="a segment's index; absent: the final video")
@@ -38,7 +48,7 @@ class NoteIn(Schema):
 
 class NotePatch(Schema):
     resolved: bool | None = None
-    text: str | None = None
+    text: text_field(MAX_NOTE_CHARS, min_length=1) | None = None
 
 
 class NoteOut(Schema):

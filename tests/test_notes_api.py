@@ -177,3 +177,13 @@ def test_pages_show_the_room_the_attempts_and_the_comparison(episode, users):
     assert viewer.get(f"/episodes/{episode.pk}/segments/0/compare/?a=1&b=9").status_code == 404
     single = viewer.get(f"/episodes/{episode.pk}/segments/1/compare/").content.decode()
     assert 'id="compare-empty"' in single
+
+
+@pytest.mark.django_db
+def test_the_schema_documents_the_notes_routes(producer_client):
+    document = producer_client.get("/api/openapi.json").json()
+    post = document["paths"]["/api/episodes/{episode_id}/notes"]["post"]["responses"]
+    assert set(post) == {"201", "400", "403", "404", "409", "413", "422"}
+    assert set(document["paths"]["/api/notes/{note_id}"]["delete"]["responses"]) == {"204", "403", "404"}
+    text = document["components"]["schemas"]["NoteIn"]["properties"]["text"]
+    assert (text["minLength"], text["maxLength"]) == (1, 2000)
