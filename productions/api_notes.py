@@ -26,6 +26,7 @@ from productions.notes import (
     delete_note,
     note_dict,
     notes_of,
+    place_on_final,
     timeline,
 )
 from productions.validation import text as text_field
@@ -65,6 +66,8 @@ class NoteOut(Schema):
     created_at: datetime
     can_change: bool = Field(..., description="the caller may resolve or delete it")
     can_edit: bool = Field(..., description="the caller may edit its text (the author)")
+    final_start: int | None = Field(None, description="with_segments: where a segment's note falls on the final")
+    final_end: int | None = None
 
 
 class TimelineSegmentOut(Schema):
@@ -102,11 +105,12 @@ def note_for(request: HttpRequest, note_id: int) -> tuple[Note, access.Access]:
 
 
 @router.get("/episodes/{episode_id}/notes", response={200: list[NoteOut], **NOT_FOUND})
-def list_notes(request: HttpRequest, episode_id: int, final: bool = False,
+def list_notes(request: HttpRequest, episode_id: int, final: bool = False, with_segments: bool = False,
                segment: int | None = Query(None, ge=0, le=MAX_NUMBER),
                attempt: int | None = Query(None, ge=0, le=MAX_NUMBER)):
-    """The episode's notes by frame: all of them, `final=true` those on the final video, `segment=N` those on a
-    segment's clips (`attempt=M`: on that attempt's)."""
+    """The episode's notes by frame: all of them, `final=true` those on the final video (`with_segments=true`:
+    and those on the segments' current clips, placed on the final's frames in `final_start`/`final_end`),
+    `segment=N` those on a segment's clips (`attempt=M`: on that attempt's)."""
     try:
         episode, caller = access.require_episode(request.user, episode_id)
     except access.Refused as exc:
@@ -116,6 +120,11 @@ def list_notes(request: HttpRequest, episode_id: int, final: bool = False,
         seg = episode.segments.filter(index=segment).first()
         if seg is None:
             raise HttpError(404, f"The episode has no segment {segment}.")
+    if final and with_segments:
+        notes = list(notes_of(episode))
+        placed = place_on_final(episode, list(episode.segments.order_by("index")), notes)
+        return [note_dict(n, request.user, caller, placed.get(n.pk)) for n in notes
+                if n.segment_id is None or n.pk in placed]
     return [note_dict(n, request.user, caller) for n in notes_of(episode, final=final, segment=seg,
                                                                    attempt_number=attempt)]
 

@@ -15,7 +15,9 @@ from productions.views import episode_and_access
 
 def room(episode: Episode, access: Access, clip: Clip, tl: dict, *, key: str) -> dict:
     """What templates/productions/_review_room.html needs for one clip."""
-    query = "final=true" if clip.segment is None else f"segment={clip.segment.index}&attempt={clip.attempt_number}"
+    # The final's room also lists the notes on the segments' current clips, where the final shows them.
+    query = ("final=true&with_segments=true" if clip.segment is None
+             else f"segment={clip.segment.index}&attempt={clip.attempt_number}")
     return {
         "key": key,
         "clip": clip,

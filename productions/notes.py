@@ -147,6 +147,25 @@ def timeline(episode: Episode, segments: list[Segment] | None = None) -> dict:
     return {"fps": episode.fps, "frames": total, "segments": rows}
 
 
+def place_on_final(episode: Episode, segments: list[Segment], notes: list[Note]) -> dict[int, tuple[int, int]]:
+    """Where each note on a segment's current clip falls on the final video: {note id: (first, last frame)}.
+    A chained segment's clip begins with the frame the segment before ended on, which the stitch drops; frames
+    outside what the final shows of the segment are put on its nearest end."""
+    rows = {row["index"]: row for row in timeline(episode, segments)["segments"]}
+    by_pk = {s.pk: s for s in segments}
+    current = {s.pk: current_attempt_number(s) for s in segments if s.file("proxy_path") is not None}
+    placed = {}
+    for note in notes:
+        segment = by_pk.get(note.segment_id)
+        if segment is None or current.get(segment.pk) != note.attempt_number or segment.index not in rows:
+            continue
+        row = rows[segment.index]
+        offset = row["start"] - (1 if segment.index and segment.join_spec.chained else 0)
+        placed[note.pk] = tuple(min(max(frame + offset, row["start"]), row["end"])
+                                for frame in (note.frame_start, note.frame_end))
+    return placed
+
+
 def clip_timeline(clip: Clip) -> dict:
     return {"fps": clip.fps, "frames": clip.frames, "segments": []}
 
@@ -240,8 +259,11 @@ def may_change(note: Note, user, access: Access) -> bool:
     return access.can_produce or (note.author_id is not None and note.author_id == user.pk)
 
 
-def note_dict(note: Note, user=None, access: Access | None = None) -> dict:
+def note_dict(note: Note, user=None, access: Access | None = None, on_final: tuple[int, int] | None = None) -> dict:
+    """The note as the API and the page's script see it; `on_final`: where a segment's note falls on the final."""
     return {
+        "final_start": on_final[0] if on_final else None,
+        "final_end": on_final[1] if on_final else None,
         "id": note.pk,
         "episode_id": note.episode_id,
         "segment": note.segment.index if note.segment_id else None,

@@ -7,6 +7,9 @@
   const EPS = 1e-3; // a time exactly on a frame boundary belongs to that frame
   const frameAt = (video, fps) => Math.max(0, Math.floor(video.currentTime * fps + EPS));
   const clamp = (n, lo, hi) => Math.min(hi, Math.max(lo, n));
+  // Where a note sits on this room's clip: a segment's note listed under the final video has its final frames.
+  const firstOf = (note) => (note.final_start ?? note.frame_start);
+  const lastOf = (note) => (note.final_end ?? note.frame_end);
   let active = null; // the room (or comparison) the keyboard drives: the last one used, else the first
 
   function csrf(root) {
@@ -65,7 +68,7 @@
       const head = timeline.querySelector(".tl-playhead");
       head.style.left = `${(100 * n) / Math.max(1, tlFrames)}%`;
       playButton.textContent = video.paused ? "Play" : "Pause";
-      if (shown && (n < shown.frame_start || n > shown.frame_end || !video.paused)) {
+      if (shown && (n < firstOf(shown) || n > lastOf(shown) || !video.paused)) {
         shown = null;
         markSelected();
       }
@@ -188,7 +191,7 @@
       if (!note) return;
       video.pause();
       strokes = [];
-      self.seekFrame(note.frame_start);
+      self.seekFrame(firstOf(note));
       shown = note;
       markSelected();
       paint();
@@ -205,18 +208,20 @@
       layer.replaceChildren();
       list.replaceChildren();
       for (const note of notes) {
-        const left = (100 * note.frame_start) / Math.max(1, tlFrames);
-        const width = (100 * (note.frame_end - note.frame_start + 1)) / Math.max(1, tlFrames);
+        const left = (100 * firstOf(note)) / Math.max(1, tlFrames);
+        const width = (100 * (lastOf(note) - firstOf(note) + 1)) / Math.max(1, tlFrames);
+        const where = note.final_start !== null && note.final_start !== undefined
+          ? `segment ${note.segment}, attempt ${note.attempt}: ` : "";
         const marker = el("button", {
           type: "button", class: `tl-note${note.resolved ? " resolved" : ""}`, "data-note": note.id,
           style: `left: ${left}%; width: max(6px, ${width}%)`,
-          title: `${note.author || "someone"}, frames ${note.frame_start}–${note.frame_end}: ${note.text}`,
+          title: `${where}${note.author || "someone"}, frames ${firstOf(note)}–${lastOf(note)}: ${note.text}`,
         });
         layer.append(marker);
 
         const item = el("li", { class: `note${note.resolved ? " resolved" : ""}`, "data-note": note.id });
         const go = el("button", { type: "button", class: "link note-go" },
-          note.frame_start === note.frame_end ? `frame ${note.frame_start}` : `frames ${note.frame_start}–${note.frame_end}`);
+          where + (firstOf(note) === lastOf(note) ? `frame ${firstOf(note)}` : `frames ${firstOf(note)}–${lastOf(note)}`));
         go.addEventListener("click", () => select(note));
         item.append(go, " ", el("b", {}, note.author || "someone"), note.drawing.length ? " ✎ " : " ");
         item.append(el("span", { class: "note-text" }, note.text));

@@ -1,7 +1,7 @@
 """The review room in a browser (Playwright, Debian's Chromium, a live daphne) on a really rendered episode: a
 viewer draws on a paused frame and notes a frame range of the final video, sees it on the timeline, clicks it and
 the player goes to that frame with the drawing; frame keys step by 1/fps; two attempts of a segment compared
-play, pause and step in sync."""
+play, pause and step in sync; a note on a segment's clip shows on the final's timeline."""
 
 from __future__ import annotations
 
@@ -126,3 +126,10 @@ def test_two_attempts_play_in_sync_side_by_side_and_by_wipe(browser, web, projec
     assert "inset" in page.eval_on_selector("#compare-b", "v => getComputedStyle(v).clipPath")
     assert "30%" in page.eval_on_selector("#compare-b", "v => getComputedStyle(v).clipPath")
     shot(page, "notes-compare-wipe")
+
+    # The note on the segment's current clip is on the final video's timeline too, where the final shows it.
+    page.goto(f"{web.url}/episodes/{episode.pk}/")
+    page.wait_for_function("document.getElementById('final-video').readyState >= 2")
+    assert "segment 0, attempt 2" in page.get_attribute(".tl-notes .tl-note", "title")
+    page.click(".tl-notes .tl-note")
+    wait_time(page, "#final-video", 3 / FPS)

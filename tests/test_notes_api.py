@@ -156,7 +156,8 @@ def test_no_final_video_no_final_notes(project, users):
 def test_pages_show_the_room_the_attempts_and_the_comparison(episode, users):
     viewer = client_for(users["viewer"])
     page = viewer.get(f"/episodes/{episode.pk}/").content.decode()
-    assert 'class="review-room"' in page and f'data-notes-url="/api/episodes/{episode.pk}/notes?final=true"' in page
+    assert 'class="review-room"' in page
+    assert f'data-notes-url="/api/episodes/{episode.pk}/notes?final=true&amp;with_segments=true"' in page
     assert f"/episodes/{episode.pk}/segments/0/view/" in page
 
     view = viewer.get(f"/episodes/{episode.pk}/segments/0/view/")
@@ -187,3 +188,21 @@ def test_the_schema_documents_the_notes_routes(producer_client):
     assert set(document["paths"]["/api/notes/{note_id}"]["delete"]["responses"]) == {"204", "403", "404"}
     text = document["components"]["schemas"]["NoteIn"]["properties"]["text"]
     assert (text["minLength"], text["maxLength"]) == (1, 2000)
+
+
+@pytest.mark.django_db
+def test_segment_notes_are_placed_on_the_final_timeline(episode, users):
+    """Under the final video, a note on a segment's current clip sits where the final shows those frames (a
+    chained segment's first clip frame is the one the segment before ended on: the stitch drops it)."""
+    producer = client_for(users["producer"])
+    on_final = post_json(producer, url(episode), {"text": "final", "frame_start": 2}).json()
+    chained = post_json(producer, url(episode), {"text": "seg 1", "frame_start": 5, "frame_end": 23,
+                                                 "segment": 1}).json()
+    opening = post_json(producer, url(episode), {"text": "seg 0", "frame_start": 4, "segment": 0}).json()
+    archived = post_json(producer, url(episode), {"text": "old", "frame_start": 4, "segment": 0, "attempt": 1}).json()
+    listed = {n["id"]: n for n in producer.get(url(episode) + "?final=true&with_segments=true").json()}
+    assert set(listed) == {on_final["id"], chained["id"], opening["id"]}  # not the archived attempt's
+    assert (listed[on_final["id"]]["final_start"], listed[on_final["id"]]["frame_start"]) == (None, 2)
+    assert (listed[opening["id"]]["final_start"], listed[opening["id"]]["final_end"]) == (4, 4)
+    assert (listed[chained["id"]]["final_start"], listed[chained["id"]]["final_end"]) == (24 + 4, 24 + 22)
+    assert archived["attempt"] == 1
