@@ -527,13 +527,14 @@ def attempts(request: HttpRequest, episode_id: int, index: int):
 
 
 def _mount_routers() -> None:
-    """The storyboard, character bible, keyframe and delivery package routes, each in a module of its own."""
-    from productions import api_characters, api_keyframes, api_package, api_storyboard
+    """The storyboard, character bible, keyframe, delivery package and note routes, each in a module of its own."""
+    from productions import api_characters, api_keyframes, api_notes, api_package, api_storyboard
 
     api.add_router("", api_storyboard.router, tags=["storyboard"])
     api.add_router("", api_characters.router, tags=["characters"])
     api.add_router("", api_keyframes.router, tags=["keyframes"])
     api.add_router("", api_package.router, tags=["downloads"])
+    api.add_router("", api_notes.router, tags=["notes"])
 
 
 _mount_routers()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from productions import keyframe_views, package_views, qa_views, storyboard_views, views
+from productions import keyframe_views, note_views, package_views, qa_views, storyboard_views, views
 
 urlpatterns = [
     path("", views.project_list, name="project-list"),
@@ -24,6 +24,8 @@ urlpatterns = [
          name="segment-review"),
     path("episodes/<int:pk>/segments/<int:index>/attempts/<int:attempt>/<str:kind>/", views.attempt_file,
          name="attempt-file"),
+    path("episodes/<int:pk>/segments/<int:index>/view/", note_views.segment_view, name="segment-view"),
+    path("episodes/<int:pk>/segments/<int:index>/compare/", note_views.attempt_compare, name="attempt-compare"),
     path("episodes/<int:pk>/keyframes/", keyframe_views.episode_keyframes, name="episode-keyframes"),
     path("episodes/<int:pk>/keyframes/<int:attempt_id>/", keyframe_views.keyframe_attempt, name="keyframe-attempt"),
     path("episodes/<int:pk>/shots/<int:index>/keyframe/", keyframe_views.shot_keyframe, name="shot-keyframe"),

@@ -101,6 +101,8 @@ def episode_new(request: HttpRequest, pk: int) -> HttpResponse:
 
 def episode_context(request: HttpRequest, episode: Episode, access: Access) -> dict:
     """What the episode page and its live sections (re-fetched when a snapshot says they changed) show."""
+    from productions.note_views import final_room
+
     is_ai, label = generator_label(episode.backend_name())
     segments = list(episode.segments.order_by("index"))  # read once: the worker may plan them meanwhile
     state = episode_state(episode, segments)
@@ -121,6 +123,7 @@ def episode_context(request: HttpRequest, episode: Episode, access: Access) -> d
         "state": state,
         "segment_rows": rows,
         "conformance": episode.latest_conformance(),
+        "final_room": final_room(episode, access, segments),
         "can_produce": access.can_produce,
         "generator_is_ai": is_ai,
         "generator_label": label,

@@ -12,6 +12,7 @@ PAGES = [
     "/episodes/1/segments/0/attempts/1/preview/", "/episodes/1/storyboard/",
     "/episodes/1/shots/0/keyframe/", "/episodes/1/keyframes/1/",
     "/projects/1/characters/", "/projects/1/characters/1/edit/", "/projects/1/characters/1/image/",
+    "/episodes/1/segments/0/view/", "/episodes/1/segments/0/compare/",
 ]
 POSTS = ["/episodes/1/render/", "/episodes/1/cancel/", "/episodes/1/segments/0/review/approve/",
          "/episodes/1/segments/0/review/reject/", "/episodes/1/keyframes/",
@@ -33,6 +34,8 @@ API = [
     ("get", "/api/projects/1/characters"), ("post", "/api/projects/1/characters"), ("get", "/api/characters/1"),
     ("patch", "/api/characters/1"), ("delete", "/api/characters/1"), ("put", "/api/projects/1/style"),
     ("post", "/api/characters/1/reference-image"), ("delete", "/api/characters/1/reference-image"),
+    ("get", "/api/episodes/1/notes"), ("post", "/api/episodes/1/notes"), ("patch", "/api/notes/1"),
+    ("delete", "/api/notes/1"), ("get", "/api/episodes/1/timeline"),
 ]
 
 
@@ -65,7 +68,8 @@ def test_every_url_pattern_is_covered():
                      "attempt-file", "monitor", "episode-storyboard", "shot-edit", "shot-add", "shot-delete",
                      "shot-split", "shot-merge", "shot-move", "episode-keyframes", "keyframe-attempt",
                      "shot-keyframe", "shot-keyframe-approve", "shot-keyframe-remake",
-                     "project-characters", "project-style", "character-edit", "character-delete", "character-image"}
+                     "project-characters", "project-style", "character-edit", "character-delete", "character-image",
+                     "segment-view", "attempt-compare"}
 
 
 def test_the_login_page_is_open_and_works(users):
