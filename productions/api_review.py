@@ -3,12 +3,15 @@ approve every open segment at once, reopen a delivered episode, list its version
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
+from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
 
 from productions.decisions import approve_all
 from productions.downloads import download_name, serve_file
@@ -59,6 +62,29 @@ def version_out(version: EpisodeVersion) -> dict:
     }
 
 
+class ApproveAllIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field("", description="why segments that failed automatic QA are good enough anyway")
+
+
+def reason_from(request: HttpRequest) -> str:
+    """The optional body {"reason": "..."} (none, or a form post, approves without one)."""
+    if request.content_type != "application/json":
+        return request.POST.get("reason", "")
+    if not request.body.strip():
+        return ""
+    try:
+        data = json.loads(request.body)
+    except (ValueError, RecursionError):
+        raise HttpError(400, 'The body must be JSON like {"reason": "..."}, or empty.') from None
+    try:
+        return ApproveAllIn.model_validate(data).reason
+    except PydanticValidationError as exc:
+        error = HttpError(422, "Invalid input.")
+        error.errors = _api().field_errors(exc.errors())
+        raise error from None
+
+
 def _api():
     from productions import api
 
@@ -76,7 +102,7 @@ def approve_all_route(request: HttpRequest, episode_id: int):
     is approved and the final conforms, the episode is delivered."""
     api = _api()
     episode = api.episode_for(request, episode_id, produce=True)
-    reason = api.optional_reason(request)
+    reason = reason_from(request)
     outcome, indexes = api.review_call(approve_all, episode, request.user, reason)
     return {"approved": indexes, "rendering": outcome.rendering, "episode": api.episode_out(outcome.episode)}
 
