@@ -52,7 +52,7 @@
     if (active && active !== document.body && el.contains(active) && /^(TEXTAREA|INPUT|SELECT)$/.test(active.tagName)) {
       return true;
     }
-    if (el.querySelector("details.reject[open]")) return true;
+    if (el.querySelector("details.reject[open], details.approve-all[open]")) return true;
     for (const area of el.querySelectorAll("textarea")) {
       if (area.value !== area.defaultValue) return true;
     }
