@@ -208,7 +208,8 @@ def episode_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     episode = visible_episode(request, pk, produce=True)
     if episode.is_active:
         Episode.objects.filter(pk=episode.pk).update(cancel_requested=True)
-        messages.info(request, "Cancelling: the render stops after the current step.")
+        messages.add_message(request, messages.INFO, "Cancelling: the render stops after the current step.",
+                             extra_tags=RENDER_FLASH)
     return redirect(episode)
 
 
