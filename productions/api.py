@@ -21,13 +21,13 @@ from pydantic import ValidationError as PydanticValidationError
 
 from productions import access
 from productions.catalog import profiles
+from productions.decisions import decide, render_refusal
 from productions.downloads import download_name, serve_file
 from productions.forms import EpisodeForm, ProjectForm
 from productions.lib.spec import DELIVERY_SPEC
 from productions.models import Episode, Membership, Project, SegmentAttempt
-from productions.monitor import upscaler_refusal
 from productions.review import ReviewError, approve_segment, reject_segment
-from productions.storyboard import draft_or_error, render_refusal
+from productions.storyboard import draft_or_error
 from productions.tasks import start_render
 from productions.validation import (
     MAX_CHOICE_CHARS,
@@ -174,8 +174,9 @@ class SegmentOut(Schema):
 class RejectIn(Schema):
     reason: text(MAX_REASON_CHARS, min_length=1)
     prompt: text(MAX_PROMPT_CHARS) | None = None
-    render: bool = Field(True, description="false: keep the episode stopped to review other segments first; "
-                                           "POST .../render then makes every rejected segment again at once")
+    render: bool = Field(False, description="true: start the render at once (what POST .../render does); "
+                                            "by default the decision is collected and one render follows "
+                                            "POST .../render or the last open decision")
 
 
 class ApproveIn(Schema):
@@ -404,17 +405,12 @@ def render(request: HttpRequest, episode_id: int):
     """Start the render, or resume one that failed or was cancelled (finished segments are kept), or make the
     segments rejected with `render: false` again, all in this one render."""
     episode = episode_for(request, episode_id, produce=True)
-    if episode.status == Episode.Status.DELIVERED:
-        raise HttpError(409, "This episode is already delivered.")
-    refusal = upscaler_refusal(episode.upscaler_choice())
+    refusal = render_refusal(episode)
     if refusal:
-        error = HttpError(409, f"Not started: this episode's upscaler is Real-ESRGAN. {refusal}")
-        error.errors = {"upscaler": [refusal]}
-        raise error
-    keyframes_waiting = None if episode.is_active else render_refusal(episode)
-    if keyframes_waiting:
-        error = HttpError(409, f"Not started: {keyframes_waiting}")
-        error.errors = {"storyboard": [keyframes_waiting]}
+        field, sentence = refusal
+        error = HttpError(409, sentence)
+        if field != "status":
+            error.errors = {field: [sentence]}
         raise error
     if not start_render(episode):
         raise HttpError(409, f"This episode is already {episode.status}.")
@@ -490,22 +486,30 @@ def optional_reason(request: HttpRequest) -> str:
               "type": "object", "properties": {"reason": {"type": "string", "maxLength": MAX_REASON_CHARS}}}}}}})
 def approve(request: HttpRequest, episode_id: int, index: int):
     """Approve the segment's current attempt. The last approval (with a conforming final video) delivers. A
-    segment flagged by automatic QA needs a `reason` (QA overridden); the episode is then stitched."""
+    segment flagged by automatic QA needs a `reason` (QA overridden). Decisions are collected: when this one
+    is the last open decision and there are changes (rejected segments, an overridden one), one render starts
+    (the answer's status is then "queued")."""
     episode = episode_for(request, episode_id, produce=True)
     segment = get_object_or_404(episode.segments.select_related("episode"), index=index)
-    return episode_out(review_call(approve_segment, segment, request.user, optional_reason(request)))
+    reason = optional_reason(request)
+    return episode_out(review_call(decide, segment, approve_segment, request.user, reason).episode)
 
 
 @api.post("/episodes/{episode_id}/segments/{index}/reject", tags=["review"],
           response={202: EpisodeOut, **BAD_JSON, **PRODUCER, **CONFLICT, **INVALID})
 def reject(request: HttpRequest, episode_id: int, index: int, payload: RejectIn):
-    """Reject the segment with a reason: it is made again with a new seed (and `prompt`, if given), then the
-    final video is stitched again. The rejected attempt's files are kept. With `render: false` nothing is
-    queued yet: reject others too, then POST /episodes/{id}/render once."""
+    """Reject the segment with a reason: it waits to be made again with a new seed (and `prompt`, if given:
+    it becomes the shot's action). The rejected attempt's files are kept. Decisions are collected: one render
+    makes every rejected segment again and stitches once, when you POST /episodes/{id}/render or when this was
+    the last open decision (the answer's status is then "queued"); `render: true` starts it now."""
     episode = episode_for(request, episode_id, produce=True)
     segment = get_object_or_404(episode.segments.select_related("episode"), index=index)
-    episode = review_call(reject_segment, segment, request.user, payload.reason, payload.prompt,
-                          render=payload.render)
+    outcome = review_call(decide, segment, reject_segment, request.user, payload.reason, payload.prompt)
+    episode = outcome.episode
+    if payload.render and not outcome.rendering:
+        refusal = render_refusal(episode)
+        if refusal is None:
+            start_render(episode)
     return Status(202, episode_out(episode))
 
 
@@ -527,9 +531,11 @@ def attempts(request: HttpRequest, episode_id: int, index: int):
 
 
 def _mount_routers() -> None:
-    """The storyboard, character bible, keyframe, delivery package and note routes, each in a module of its own."""
-    from productions import api_characters, api_keyframes, api_notes, api_package, api_storyboard
+    """The storyboard, character bible, keyframe, delivery package, note and review-flow/version routes, each in a
+    module of its own."""
+    from productions import api_characters, api_keyframes, api_notes, api_package, api_review, api_storyboard
 
+    api.add_router("", api_review.router, tags=["review"])
     api.add_router("", api_storyboard.router, tags=["storyboard"])
     api.add_router("", api_characters.router, tags=["characters"])
     api.add_router("", api_keyframes.router, tags=["keyframes"])

@@ -3,8 +3,8 @@
 Every event goes to the episode's group as {"type": "episode.event", "text": "<the JSON the browser gets>"},
 serialised once here rather than once per socket. What the browser gets:
 * progress: the renderer's payload ("segment", "step", "total", "progress", "preview") plus "episode", "ts"
-  (publish time, Unix seconds), "eta_s" and "episode_eta_s", and "preview_url" at most once per
-  PREVIEW_MIN_INTERVAL_S per segment (the renderer may save a preview every few frames);
+  (publish time, Unix seconds), "eta_s" and "episode_eta_s" (productions.eta: the stitch included), and
+  "preview_url" at most once per PREVIEW_MIN_INTERVAL_S per segment (the renderer may save a preview every few frames);
 * a state change ("episode", "segment", "review" payloads): {"type": "snapshot", "state": ..., "cause": ...,
   "ts": ...} where state is the whole page state read from the database right after the change
   (productions.live), so a browser never has to guess the final state.
@@ -146,7 +146,7 @@ def progress_extras(episode_id: int, event: dict, now: float) -> dict:
     """ETA (segment and episode) and the throttled preview URL for a progress event."""
     from django.urls import reverse
 
-    from productions.live import eta_seconds
+    from productions.eta import StitchEstimate, episode_eta_s, segment_eta_s
 
     key = (episode_id, int(event.get("segment", -1)))
     with _clock.lock:
@@ -157,12 +157,14 @@ def progress_extras(episode_id: int, event: dict, now: float) -> dict:
         if show_preview:
             _clock.last_preview[key] = now
     progress = float(event.get("progress") or 0.0)
-    eta = eta_seconds(now - started, progress, info.get("mean_post_s"))
+    eta = segment_eta_s(now - started, progress, info.get("mean_post_s"))
     extras: dict = {"eta_s": eta, "preview": show_preview}
     if eta is not None:
-        waiting = info.get("waiting_segments", 0)
         per_segment = info.get("mean_segment_s") or (now - started) / max(progress, 1e-3)
-        extras["episode_eta_s"] = round(eta + waiting * per_segment, 1)
+        stitch_s = info.get("stitch_s")
+        extras["episode_eta_s"] = episode_eta_s(
+            running_eta_s=eta, waiting=info.get("waiting_segments", 0), per_segment_s=per_segment,
+            stitch=StitchEstimate(stitch_s, 0.0, "snapshot") if stitch_s is not None else None)
     if show_preview:
         extras["preview_url"] = reverse("segment-file", args=[episode_id, key[1], "preview"]) + \
             f"?v={int(now * 1000)}"
@@ -188,7 +190,8 @@ def publish_episode_event(episode, payload: dict) -> None:
                 event["state"] = state
                 with _clock.lock:
                     _clock.episode[episode.pk] = {k: state[k] for k in
-                                                  ("waiting_segments", "mean_segment_s", "mean_post_s")}
+                                                  ("waiting_segments", "mean_segment_s", "mean_post_s",
+                                                                         "stitch_s")}
                     if not state["active"]:  # the render stopped: forget its clocks (a worker lives long)
                         for clocks in (_clock.started, _clock.last_preview):
                             for key in [k for k in clocks if k[0] == episode.pk]:

@@ -14,9 +14,8 @@ from pathlib import Path
 from django.urls import reverse
 from django.utils import timezone
 
+from productions.eta import episode_eta_s, episode_stitch_estimate, segment_eta_s
 from productions.models import Episode, QAReport, Segment
-
-ETA_MIN_PROGRESS = 0.02  # below this an ETA is noise
 
 
 def fingerprint(*parts: object) -> str:
@@ -32,17 +31,6 @@ def version(path: Path | None) -> str:
         return ""
 
 
-def eta_seconds(elapsed_s: float, progress: float, post_s: float | None = None) -> float | None:
-    """Time left for a segment `elapsed_s` into its work at `progress`: the rest of generation at the pace so
-    far, plus post-processing as long as it took the episode's finished segments (when any finished)."""
-    if progress < ETA_MIN_PROGRESS or elapsed_s <= 0:
-        return None
-    post = post_s or 0.0
-    if progress >= Segment.GENERATION_SHARE:  # post-processing: no steps to measure; say what is left of the usual
-        return round(post, 1) if post_s else None
-    return round(elapsed_s * (Segment.GENERATION_SHARE - progress) / progress + post, 1)
-
-
 def qa_badge(report: QAReport | None) -> dict | None:
     if report is None:
         return None
@@ -56,7 +44,7 @@ def segment_state(episode: Episode, segment: Segment, qa: QAReport | None, post_
     running = segment.status in (Segment.Status.GENERATING, Segment.Status.POST)
     eta = None
     if running and segment.started_at:
-        eta = eta_seconds((timezone.now() - segment.started_at).total_seconds(), segment.progress, post_s)
+        eta = segment_eta_s((timezone.now() - segment.started_at).total_seconds(), segment.progress, post_s)
     badge = qa_badge(qa)
     review = segment.current_review()
     state = {
@@ -101,13 +89,13 @@ def episode_state(episode: Episode, segments: list[Segment] | None = None) -> di
     final_version = version(final)
     conformance = episode.latest_conformance()
     waiting = sum(1 for s in segments if s.status in (Segment.Status.PENDING, Segment.Status.FAILED))
-    eta = None
+    eta = stitch = None
     if episode.is_active:
         running = next((s for s in states if s["eta_s"] is not None), None)
-        if running is not None:
-            eta = running["eta_s"] + waiting * (mean_segment_s or 0)
-        elif mean_segment_s is not None and waiting:
-            eta = waiting * mean_segment_s
+        stitch = episode_stitch_estimate(episode)
+        eta = episode_eta_s(running_eta_s=running["eta_s"] if running else None, waiting=waiting,
+                            per_segment_s=mean_segment_s, stitch=stitch, stage=episode.stage,
+                            stage_elapsed_s=(timezone.now() - episode.updated_at).total_seconds())
     state = {
         "id": episode.pk,
         "status": episode.status,
@@ -119,6 +107,7 @@ def episode_state(episode: Episode, segments: list[Segment] | None = None) -> di
         "eta_s": round(eta, 1) if eta is not None else None,
         "mean_segment_s": mean_segment_s,
         "mean_post_s": mean_post_s,
+        "stitch_s": stitch.total_s if stitch else None,  # the estimate's stitch part (in eta_s)
         "waiting_segments": waiting,
         # rejected while the episode is stopped, to be made again by the next render
         "rejected_waiting": 0 if episode.is_active else sum(
@@ -133,7 +122,8 @@ def episode_state(episode: Episode, segments: list[Segment] | None = None) -> di
     state["head_fp"] = fingerprint(episode.status, episode.error, episode.error_details, bool(segments),
                                    state["approved"],
                                    state["rejected_waiting"])
-    state["final_fp"] = fingerprint(final_version, conformance.pk if conformance else None, episode.status)
+    state["final_fp"] = fingerprint(final_version, conformance.pk if conformance else None, episode.status,
+                                    state["rejected_waiting"])
     return state
 
 

@@ -749,3 +749,40 @@ class GpuUtilizationPeak(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.utilization:g} % until {self.end:%Y-%m-%d %H:%M}"
+
+
+class EpisodeVersion(models.Model):
+    """One delivery of an episode. Reopening a delivered episode opens the next version (delivered_at None
+    until it is delivered); every delivered version keeps its own final file (`final_path`, under the episode's
+    versions/ folder: a hard link to the delivered final.mp4, which a later stitch replaces but never rewrites),
+    so it stays viewable and downloadable as it was delivered (productions.versions)."""
+
+    episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    final_path = models.CharField(max_length=500, blank=True)  # relative to MEDIA_ROOT, once delivered
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    delivered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    duration_s = models.FloatField(null=True, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)  # bytes
+    fingerprint = models.CharField(max_length=100, blank=True)  # file_fingerprint of the delivered final
+    reopened_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["episode", "number"]
+        constraints = [models.UniqueConstraint(fields=["episode", "number"], name="one_version_per_number")]
+
+    def __str__(self) -> str:
+        return f"{self.episode} v{self.number}"
+
+    @property
+    def is_delivered(self) -> bool:
+        return self.delivered_at is not None
+
+    def file(self) -> Path | None:
+        if not self.final_path:
+            return None
+        path = Path(settings.MEDIA_ROOT) / self.final_path
+        return path if path.exists() else None

@@ -584,6 +584,9 @@ class EpisodeRender:
                                          expected_frames=total_frames, transitions=transitions),
         )
         timings["stitch_encode_s"] = round(time.monotonic() - started, 3)
+        # The stitch's pace, for the next estimate (productions.eta).
+        timings["stitch_frames"] = total_frames
+        timings["stitch_megapixel_frames"] = round(total_frames * self.spec.width * self.spec.height / 1e6, 3)
         timings["stitch_encode_cpu_s"] = round(children_cpu_s() - cpu, 3)
         timings["qa_episode_s"] = round(qa_s, 3)
 
@@ -617,6 +620,10 @@ class EpisodeRender:
             # Delivered only once a producer has approved every segment; until then it awaits review.
             approved = episode.all_segments_approved()
             self.finish(Episode.Status.DELIVERED if approved else Episode.Status.REVIEW)
+            if approved:
+                from productions.versions import record_delivery
+
+                record_delivery(self.episode)  # kept as its version's file (productions.versions)
         else:
             failed = "; ".join(check.detail or check.name for check in report.failures)
             self.finish(Episode.Status.FAILED, f"The final video does not meet the delivery spec: {failed}.")

@@ -3,11 +3,12 @@
 A rejection moves the segment's files into an attempt folder (`segment-NN/attempt-MM/`) and records the
 verdict on that attempt, so every attempt stays viewable (preview, video, seed, prompt, reason, QA). The files
 move inside the database transaction, after every write succeeded, and move back if it fails: a refused write
-leaves the segment as it was, still reviewable. The segment goes back to pending with a new seed (and the
-prompt, if the producer edited it), and a render is queued (or, at the producer's choice, held until other
-segments are reviewed too; an edited prompt becomes the shot's action, composed with its characters and the
-style as every shot's is): the renderer makes every segment that is not complete and always re-stitches the
-final video.
+leaves the segment as it was, still reviewable. The segment goes back to pending ("waits to be made again")
+with a new seed (and the prompt, if the producer edited it: it becomes the shot's action, composed with its
+characters and the style as every shot's is).
+Decisions only record: neither an approval nor a rejection queues a render, so several in a row never meet a
+render started by the one before. productions.decisions starts the one render that makes the changes (when
+the producer asks, or when the last open decision is made).
 An episode is delivered only when every segment is approved and the final video's conformance passed.
 """
 
@@ -78,8 +79,8 @@ def current_attempt_for(segment: Segment) -> SegmentAttempt:
 
 def approve_segment(segment: Segment, user, reason: str = "") -> Episode:
     """Approve the current files. A segment flagged by automatic QA needs a written reason (QA overridden);
-    the episode was not stitched from it, so a render is queued to stitch it now."""
-    from productions.tasks import start_render
+    the episode was not stitched from it, so it counts as a change to render (productions.decisions)."""
+    from productions.versions import record_delivery
 
     episode = segment.episode
     reviewable(episode, segment)
@@ -98,10 +99,9 @@ def approve_segment(segment: Segment, user, reason: str = "") -> Episode:
         SegmentAttempt.objects.filter(pk=attempt.pk).update(
             decision=Segment.Review.APPROVED, reason=reason, reviewer=user, reviewed_at=now, qa=qa_summary(segment))
     episode.refresh_from_db()
-    episode.deliver_if_ready()
+    if episode.deliver_if_ready():
+        record_delivery(episode, user)
     publish_episode_event(episode, {"type": "review", "segment": segment.index, "decision": "approved"})
-    if flagged and episode.status != Episode.Status.REVIEW:
-        start_render(episode)  # finished segments are kept: this stitches (and makes any segment still missing)
     return episode
 
 
@@ -140,14 +140,9 @@ def new_seed(old: int) -> int:
     return seed if seed != old else (seed + 1) % (MAX_SEED + 1)
 
 
-def reject_segment(segment: Segment, user, reason: str, prompt: str | None = None, *, render: bool = True) -> Episode:
-    """Archive the segment's files into its attempt, reset it with a new seed, queue a render.
-
-    `render=False` leaves the episode stopped, so that the producer can reject (or approve) other segments
-    first; one render (start_render, the page's "Regenerate rejected segments") then makes them all again and
-    stitches once."""
-    from productions.tasks import start_render
-
+def reject_segment(segment: Segment, user, reason: str, prompt: str | None = None) -> Episode:
+    """Archive the segment's files into its attempt and reset it with a new seed: it waits to be made again by
+    the next render (productions.decisions), which makes every rejected segment and stitches once."""
     reason = checked(reason, "reason", "The reason", MAX_REASON_CHARS)
     if not reason:
         raise ReviewError(422, "Say why the segment is rejected: the reason cannot be empty.", "reason")
@@ -182,6 +177,4 @@ def reject_segment(segment: Segment, user, reason: str, prompt: str | None = Non
         raise
     episode.refresh_from_db()
     publish_episode_event(episode, {"type": "review", "segment": segment.index, "decision": "rejected"})
-    if render:
-        start_render(episode)
     return episode

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from productions import keyframe_views, note_views, package_views, qa_views, storyboard_views, views
+from productions import keyframe_views, note_views, package_views, qa_views, review_views, storyboard_views, views
 
 urlpatterns = [
     path("", views.project_list, name="project-list"),
@@ -18,6 +18,9 @@ urlpatterns = [
     path("episodes/<int:pk>/render/", views.episode_render, name="episode-render"),
     path("episodes/<int:pk>/qa/", qa_views.episode_qa, name="episode-qa"),
     path("episodes/<int:pk>/package/", package_views.episode_package, name="episode-package"),
+    path("episodes/<int:pk>/approve-all/", review_views.episode_approve_all, name="episode-approve-all"),
+    path("episodes/<int:pk>/reopen/", review_views.episode_reopen, name="episode-reopen"),
+    path("episodes/<int:pk>/versions/<int:number>/video/", review_views.version_file, name="version-file"),
     path("episodes/<int:pk>/cancel/", views.episode_cancel, name="episode-cancel"),
     path("episodes/<int:pk>/live/", views.episode_live, name="episode-live"),
     path("episodes/<int:pk>/segments/<int:index>/review/<str:action>/", views.segment_review,

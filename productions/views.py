@@ -22,14 +22,19 @@ from productions.access import (
 )
 from productions.api import generator_label
 from productions.catalog import profiles
+from productions.decisions import decide, render_refusal
 from productions.downloads import download_name, serve_file
 from productions.forms import EpisodeForm, ProjectForm
 from productions.live import episode_state
 from productions.models import Episode, Membership, Project, SegmentAttempt
-from productions.monitor import upscaler_refusal
 from productions.review import ReviewError, approve_segment, reject_segment
-from productions.storyboard import draft_or_error, render_refusal
+from productions.review_views import review_context
+from productions.storyboard import draft_or_error
 from productions.tasks import start_render
+
+# The tag of a flash message about a render ("Render queued."): the episode page removes it once the render
+# is no longer under way (static/episode.js), so it never outlives the render it announced.
+RENDER_FLASH = "render-state"
 
 
 def project_and_access(request: HttpRequest, pk: int, *, produce: bool = False) -> tuple[Project, Access]:
@@ -93,7 +98,7 @@ def episode_new(request: HttpRequest, pk: int) -> HttpResponse:
         draft_or_error(episode)  # a plan error leaves it without shots: the storyboard says why
         if request.POST.get("start"):
             start_render(episode)
-            messages.success(request, "Render queued.")
+            messages.add_message(request, messages.SUCCESS, "Render queued.", extra_tags=RENDER_FLASH)
             return redirect(episode)
         return redirect("episode-storyboard", episode.pk)
     return render(request, "productions/episode_form.html", {"project": project, "form": form})
@@ -127,6 +132,7 @@ def episode_context(request: HttpRequest, episode: Episode, access: Access) -> d
         "can_produce": access.can_produce,
         "generator_is_ai": is_ai,
         "generator_label": label,
+        **review_context(episode, segments),
     }
 
 
@@ -143,24 +149,26 @@ def episode_live(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def segment_review(request: HttpRequest, pk: int, index: int, action: str) -> HttpResponse:
+    """Record one decision (productions.decisions: nothing renders until the last open one, or Render
+    changes)."""
     episode = visible_episode(request, pk, produce=True)
     segment = get_object_or_404(episode.segments.select_related("episode"), index=index)
     try:
         if action == "approve":
-            episode = approve_segment(segment, request.user, request.POST.get("reason", ""))
-            messages.success(request, f"Segment {index} approved." + (
-                " Every segment is approved: the episode is delivered." if episode.status == "delivered" else ""))
+            outcome = decide(segment, approve_segment, request.user, request.POST.get("reason", ""))
+            said = f"Segment {index} approved."
         elif action == "reject":
-            keep_reviewing = request.POST.get("then") == "review"
-            reject_segment(segment, request.user, request.POST.get("reason", ""), request.POST.get("prompt"),
-                           render=not keep_reviewing)
-            messages.success(request, f"Segment {index} rejected: " + (
-                "review the others, then regenerate the rejected segments together." if keep_reviewing
-                else "it is being made again with a new seed."))
+            outcome = decide(segment, reject_segment, request.user, request.POST.get("reason", ""),
+                             request.POST.get("prompt"))
+            said = f"Segment {index} rejected: it will be made again with a new seed."
         else:
             raise Http404("No such review action.")
     except ReviewError as exc:
         messages.error(request, str(exc))
+        return redirect(episode)
+    extra = outcome.sentence()
+    messages.add_message(request, messages.SUCCESS, f"{said} {extra}".strip(),
+                         extra_tags=RENDER_FLASH if outcome.rendering else "")
     return redirect(episode)
 
 
@@ -185,17 +193,14 @@ def monitor(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def episode_render(request: HttpRequest, pk: int) -> HttpResponse:
+    """Start, resume, or render the collected review decisions ("Render changes")."""
     episode = visible_episode(request, pk, produce=True)
-    refusal = upscaler_refusal(episode.upscaler_choice())
-    if episode.status == Episode.Status.DELIVERED:
-        messages.info(request, "This episode is already delivered.")
-    elif refusal:
-        messages.error(request, f"Not started: this episode's upscaler is Real-ESRGAN. {refusal}")
-    elif not episode.is_active and (keyframes_waiting := render_refusal(episode)):
-        messages.error(request, f"Not started: {keyframes_waiting}")
+    refusal = render_refusal(episode)
+    if refusal:
+        (messages.info if refusal[0] == "status" else messages.error)(request, refusal[1])
     elif start_render(episode):
-        messages.success(request, "Render queued." if not episode.segments.exists() else
-                         "Render queued: finished segments are kept.")
+        messages.add_message(request, messages.SUCCESS, "Render queued." if not episode.segments.exists() else
+                             "Render queued: finished segments are kept.", extra_tags=RENDER_FLASH)
     else:
         messages.info(request, f"This episode is already {episode.status}.")
     return redirect(episode)
@@ -206,7 +211,8 @@ def episode_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     episode = visible_episode(request, pk, produce=True)
     if episode.is_active:
         Episode.objects.filter(pk=episode.pk).update(cancel_requested=True)
-        messages.info(request, "Cancelling: the render stops after the current step.")
+        messages.add_message(request, messages.INFO, "Cancelling: the render stops after the current step.",
+                             extra_tags=RENDER_FLASH)
     return redirect(episode)
 
 

@@ -9,6 +9,7 @@
   if (!root || !("WebSocket" in window)) return;
   const indicator = document.getElementById("live-indicator");
   const RUNNING = ["generating", "post"];
+  clearRenderFlashes(root.dataset.active !== "false"); // reloaded after the render ended
   let state = null;
   let retries = 0;
   let fetching = false;
@@ -51,7 +52,7 @@
     if (active && active !== document.body && el.contains(active) && /^(TEXTAREA|INPUT|SELECT)$/.test(active.tagName)) {
       return true;
     }
-    if (el.querySelector("details.reject[open]")) return true;
+    if (el.querySelector("details.reject[open], details.approve-all[open]")) return true;
     for (const area of el.querySelectorAll("textarea")) {
       if (area.value !== area.defaultValue) return true;
     }
@@ -118,8 +119,16 @@
     });
   }
 
+  // A flash about a render ("Render queued.") goes when the render is no longer under way.
+  function clearRenderFlashes(active) {
+    if (active) return;
+    for (const flash of document.querySelectorAll(".flash.render-state")) flash.remove();
+  }
+
   function applySnapshot(s) {
     state = s;
+    root.dataset.active = s.active ? "true" : "false";
+    clearRenderFlashes(s.active);
     const status = document.getElementById("episode-status");
     if (status) {
       setText(status, s.status_label);
@@ -129,6 +138,8 @@
     const overall = document.getElementById("episode-progress");
     if (overall) overall.value = s.progress;
     setText(document.getElementById("episode-eta"), s.active ? eta(s.eta_s) : "");
+    setText(document.getElementById("episode-eta-stitch"), s.active && s.eta_s && s.stitch_s
+      ? "(the stitch included: " + eta(s.stitch_s).replace(" left", "") + ")" : "");
     for (const seg of s.segments) {
       const el = card(seg.index);
       if (!el) continue;

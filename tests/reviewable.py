@@ -15,10 +15,10 @@ FILES = {"native_path": "native.mkv", "proxy_path": "proxy.mp4", "last_frame_pat
          "preview_path": "preview.webp"}
 
 
-def awaiting_review(project) -> Episode:
-    episode = small_episode(project, status=Episode.Status.REVIEW)
+def awaiting_review(project, count: int = 2) -> Episode:
+    episode = small_episode(project, status=Episode.Status.REVIEW, segment_count=count)
     now = timezone.now()
-    for index in range(2):
+    for index in range(count):
         paths = {}
         for field, name in FILES.items():
             relative = Path("episodes") / str(episode.pk) / f"segment-{index:02d}" / name

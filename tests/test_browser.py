@@ -159,6 +159,8 @@ def test_a_producer_watches_a_render_rejects_a_segment_and_delivers(browser, web
     card.locator("textarea[name=prompt]").fill("A single fox holds a paper lantern.")
     card.locator("button.reject-button").click()
     page.wait_for_url(f"{web.url}/episodes/{episode.pk}/")
+    page.click("#render-changes")  # decisions are collected: one render makes the changes
+    page.wait_for_url(f"{web.url}/episodes/{episode.pk}/")
     page.evaluate("window.__noReload = true")
     page.wait_for_function("document.getElementById('episode-status').textContent === 'Awaiting review'"
                            " && document.querySelector('#segment-1 .hint').textContent.includes('2 attempts')"

@@ -12,13 +12,14 @@ PAGES = [
     "/episodes/1/segments/0/attempts/1/preview/", "/episodes/1/storyboard/",
     "/episodes/1/shots/0/keyframe/", "/episodes/1/keyframes/1/",
     "/projects/1/characters/", "/projects/1/characters/1/edit/", "/projects/1/characters/1/image/",
-    "/episodes/1/segments/0/view/", "/episodes/1/segments/0/compare/",
+    "/episodes/1/segments/0/view/", "/episodes/1/segments/0/compare/", "/episodes/1/versions/1/video/",
 ]
 POSTS = ["/episodes/1/render/", "/episodes/1/cancel/", "/episodes/1/segments/0/review/approve/",
          "/episodes/1/segments/0/review/reject/", "/episodes/1/keyframes/",
          "/episodes/1/shots/0/keyframe/approve/", "/episodes/1/shots/0/keyframe/remake/",
          *[f"/episodes/1/storyboard/shots/0/{op}/" for op in ("edit", "add", "delete", "split", "merge", "move")],
-         "/projects/1/characters/", "/projects/1/style/", "/projects/1/characters/1/delete/"]
+         "/projects/1/characters/", "/projects/1/style/", "/projects/1/characters/1/delete/",
+         "/episodes/1/approve-all/", "/episodes/1/reopen/"]
 API = [
     ("get", "/api/projects"), ("post", "/api/projects"), ("get", "/api/projects/1/episodes"),
     ("post", "/api/projects/1/episodes"), ("get", "/api/episodes/1"), ("post", "/api/episodes/1/render"),
@@ -31,6 +32,8 @@ API = [
     ("post", "/api/episodes/1/keyframes"), ("post", "/api/episodes/1/shots/0/keyframe/approve"),
     ("post", "/api/episodes/1/shots/0/keyframe/remake"), ("get", "/api/episodes/1/shots/0/keyframe"),
     ("get", "/api/episodes/1/shots/0/keyframes"),
+    ("post", "/api/episodes/1/approve-all"), ("post", "/api/episodes/1/reopen"), ("get", "/api/episodes/1/versions"),
+    ("get", "/api/episodes/1/versions/1/video"),
     ("get", "/api/projects/1/characters"), ("post", "/api/projects/1/characters"), ("get", "/api/characters/1"),
     ("patch", "/api/characters/1"), ("delete", "/api/characters/1"), ("put", "/api/projects/1/style"),
     ("post", "/api/characters/1/reference-image"), ("delete", "/api/characters/1/reference-image"),
@@ -69,7 +72,8 @@ def test_every_url_pattern_is_covered():
                      "shot-split", "shot-merge", "shot-move", "episode-keyframes", "keyframe-attempt",
                      "shot-keyframe", "shot-keyframe-approve", "shot-keyframe-remake",
                      "project-characters", "project-style", "character-edit", "character-delete", "character-image",
-                     "segment-view", "attempt-compare"}
+                     "segment-view", "attempt-compare", "episode-approve-all", "episode-reopen",
+                     "version-file"}
 
 
 def test_the_login_page_is_open_and_works(users):

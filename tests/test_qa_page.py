@@ -50,4 +50,5 @@ def test_an_override_needs_a_reason_and_is_kept_in_the_history(producer_client, 
     page = producer_client.get(f"/episodes/{flagged_episode.pk}/qa/").content.decode()
     assert "overriding failed QA" in page and "phone call scene" in page
     flagged_episode.refresh_from_db()
-    assert flagged_episode.status == Episode.Status.QUEUED  # the stitch is queued now the segment is accepted
+    # Decisions are collected (productions.decisions): segment 0 still waits for one, so nothing is queued yet.
+    assert flagged_episode.status == Episode.Status.FAILED

@@ -70,8 +70,7 @@ def test_an_edited_prompt_in_review_becomes_the_shots_action(project, users, see
     storyboard.draft(episode)
     storyboard.update_shot(episode, 1, 1, action="Mika waits.", character_ids=[mika.pk], user=users["producer"])
     assert render_now(episode) == "review"
-    reject_segment(episode.segments.get(index=1), users["producer"], "wrong pose", "Mika waves from a bridge.",
-                   render=False)
+    reject_segment(episode.segments.get(index=1), users["producer"], "wrong pose", "Mika waves from a bridge.")
     seen.clear()
     assert render_now(episode) == "review"
     again = episode.segments.get(index=1)

@@ -72,7 +72,8 @@ def test_a_rejection_keeps_the_attempt_and_regenerates_with_a_new_seed(rendered,
     response = post_json(producer_client, f"/api/episodes/{episode.pk}/segments/1/reject",
                          {"reason": "The fox has <b>two</b> tails", "prompt": "A fox with ONE tail finds a lantern."})
     assert response.status_code == 202, response.content
-    assert response.json()["status"] == "queued" and queued == [episode.pk]
+    # Collected: segment 0 still waits for a decision, so nothing is queued yet.
+    assert response.json()["status"] == "review" and queued == []
 
     segment = episode.segments.get(index=1)
     assert segment.status == Segment.Status.PENDING and segment.seed != old.seed
@@ -87,6 +88,9 @@ def test_a_rejection_keeps_the_attempt_and_regenerates_with_a_new_seed(rendered,
     assert episode.media_file(attempt.preview_path).exists()
     assert producer_client.get(f"/episodes/{episode.pk}/segments/1/attempts/{attempt.pk}/preview/").status_code == 200
 
+    # Approving segment 0 is the last open decision: one render follows by itself.
+    body = post_json(producer_client, f"/api/episodes/{episode.pk}/segments/0/approve").json()
+    assert body["status"] == "queued" and queued == [episode.pk]
     # The worker's part (in process here): only the rejected segment is made again, and the final re-stitched.
     episode.refresh_from_db()
     assert EpisodeRender(episode).run() == Episode.Status.REVIEW
@@ -105,8 +109,7 @@ def test_a_rejection_keeps_the_attempt_and_regenerates_with_a_new_seed(rendered,
     page = producer_client.get(f"/episodes/{episode.pk}/").content.decode()
     assert "The fox has &lt;b&gt;two&lt;/b&gt; tails" in page and "Attempts (2)" in page
 
-    # An approval given before a segment was made again does not count for the new files.
-    post_json(producer_client, f"/api/episodes/{episode.pk}/segments/0/approve")
+    # Segment 0's approval still holds (it was not made again): approving the new segment 1 delivers.
     body = post_json(producer_client, f"/api/episodes/{episode.pk}/segments/1/approve").json()
     assert body["status"] == "delivered"
 
@@ -115,28 +118,22 @@ def test_several_rejections_are_made_again_by_one_render(rendered, producer_clie
     episode = rendered
     first_final = file_fingerprint(episode.final_file)
     page = producer_client.get(f"/episodes/{episode.pk}/").content.decode()
-    assert page.count("Reject, review others first") == 2 and "regenerate-rejected" not in page
+    assert page.count("Reject</button>") == 2 and "render-changes" not in page
 
-    # from the page: reject segment 0 and keep reviewing (nothing is queued, the episode stays in review)
+    # from the page: reject segment 0 (collected: nothing is queued, the episode stays in review)
     response = producer_client.post(f"/episodes/{episode.pk}/segments/0/review/reject/",
-                                    {"reason": "Too dark", "prompt": "", "then": "review"})
+                                    {"reason": "Too dark", "prompt": ""})
     assert response.status_code == 302 and queued == []
     episode.refresh_from_db()
     assert episode.status == Episode.Status.REVIEW
     page = producer_client.get(f"/episodes/{episode.pk}/").content.decode()
-    assert "Regenerate 1 rejected segment</button>" in page and "1 rejected segment waits to be made again" in page
-    # through the API: reject segment 1 the same way
-    response = post_json(producer_client, f"/api/episodes/{episode.pk}/segments/1/reject",
-                         {"reason": "Off model", "render": False})
-    assert response.status_code == 202 and response.json()["status"] == "review" and queued == []
-    page = producer_client.get(f"/episodes/{episode.pk}/").content.decode()
-    assert "Regenerate 2 rejected segments</button>" in page and "2 rejected segments wait to be made again" in page
+    assert "Render changes (1 segment to make again)</button>" in page
+    assert "1 rejected segment waits to be made again" in page
+    # through the API: reject segment 1, the last open decision: one render makes both again
+    response = post_json(producer_client, f"/api/episodes/{episode.pk}/segments/1/reject", {"reason": "Off model"})
+    assert response.status_code == 202 and response.json()["status"] == "queued" and queued == [episode.pk]
     assert [s.status for s in episode.segments.order_by("index")] == ["pending", "pending"]
     assert post_json(producer_client, f"/api/episodes/{episode.pk}/segments/0/approve").status_code == 409
-
-    # one render makes both again and stitches once
-    assert producer_client.post(f"/episodes/{episode.pk}/render/").status_code == 302
-    assert queued == [episode.pk]
     episode.refresh_from_db()
     assert episode.status == Episode.Status.QUEUED
     assert EpisodeRender(episode).run() == Episode.Status.REVIEW
@@ -147,7 +144,7 @@ def test_several_rejections_are_made_again_by_one_render(rendered, producer_clie
         segment__episode=episode, decision="rejected").order_by("segment__index")] == [
         (1, "rejected", "Too dark"), (1, "rejected", "Off model")]
     page = producer_client.get(f"/episodes/{episode.pk}/").content.decode()
-    assert "regenerate-rejected" not in page and "wait to be made again" not in page
+    assert "render-changes" not in page and "wait to be made again" not in page
 
 
 def test_delivery_needs_the_conformance_report_of_the_current_final_video(rendered, producer_client):
@@ -234,13 +231,15 @@ def test_a_segment_flagged_by_qa_can_be_approved_with_a_reason(project, producer
     url = f"/api/episodes/{episode.pk}/segments/1/approve"
     assert post_json(producer_client, url).status_code == 422  # overriding QA needs a reason
     body = post_json(producer_client, url, {"reason": "The grid is a fence, on purpose."}).json()
-    assert body["status"] == "queued" and queued == [episode.pk]  # now it can be stitched
+    assert body["status"] == "failed" and queued == []  # collected: segment 0 still waits for a decision
     attempt = flagged.current_attempt()
     assert attempt.decision == "approved" and attempt.reason == "The grid is a fence, on purpose."
     assert attempt.qa["passed"] is False and attempt.qa["failed"] == ["grid"]
 
-    episode.refresh_from_db()
-    assert EpisodeRender(episode).run() == Episode.Status.REVIEW  # stitched from the overridden segment
-    assert [s.attempts for s in episode.segments.order_by("index")] == [1, 1]  # nothing generated again
+    # The last open decision: one render stitches the overridden segment in, and delivers (all approved).
     body = post_json(producer_client, f"/api/episodes/{episode.pk}/segments/0/approve").json()
-    assert body["status"] == "delivered"
+    assert body["status"] == "queued" and queued == [episode.pk]
+    episode.refresh_from_db()
+    assert EpisodeRender(episode).run() == Episode.Status.DELIVERED  # stitched from the overridden segment
+    assert [s.attempts for s in episode.segments.order_by("index")] == [1, 1]  # nothing generated again
+    assert episode.versions.get().number == 1

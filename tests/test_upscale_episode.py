@@ -42,7 +42,7 @@ def test_an_episode_upscaled_with_realesrgan(project, settings, users):
     assert probe.avg_frame_rate == episode.native_fps
     kept, replaced = (c.stat().st_mtime_ns for c in cached)
     # A rejection re-runs the network for that segment only; the other segment's cache is reused as it is.
-    reject_segment(second, users["producer"], "again", render=False)
+    reject_segment(second, users["producer"], "again")
     assert render_now(episode) == Episode.Status.REVIEW
     first.refresh_from_db()
     second.refresh_from_db()
