@@ -527,12 +527,13 @@ def attempts(request: HttpRequest, episode_id: int, index: int):
 
 
 def _mount_routers() -> None:
-    """The storyboard, character bible and keyframe routes, each in a module of its own."""
-    from productions import api_characters, api_keyframes, api_storyboard
+    """The storyboard, character bible, keyframe and team routes, each in a module of its own."""
+    from productions import api_characters, api_keyframes, api_storyboard, api_team
 
     api.add_router("", api_storyboard.router, tags=["storyboard"])
     api.add_router("", api_characters.router, tags=["characters"])
     api.add_router("", api_keyframes.router, tags=["keyframes"])
+    api.add_router("", api_team.router, tags=["team"])
 
 
 _mount_routers()

@@ -515,6 +515,9 @@ class EpisodeRender:
                      error=error if failed else "", error_details=details if failed else "")
         self.episode.refresh_from_db()
         self.publish({"type": "episode", "status": status, "error": error})
+        from productions.notifications import render_ended
+
+        render_ended(self.episode)  # inbox, email, webhook; never raises
 
     def render(self) -> None:
         episode = self.episode

@@ -25,7 +25,8 @@ from django.utils import timezone
 from productions.events import publish_episode_event
 from productions.forms import MAX_SEED
 from productions.live import qa_badge
-from productions.models import Episode, Segment, SegmentAttempt
+from productions.models import Episode, Notification, Segment, SegmentAttempt
+from productions.notifications import notify
 from productions.validation import MAX_PROMPT_CHARS, MAX_REASON_CHARS, normalise_newlines, text_problem
 
 SEGMENT_FILES = ("native_path", "proxy_path", "upscaled_path", "last_frame_path", "preview_path")
@@ -98,7 +99,8 @@ def approve_segment(segment: Segment, user, reason: str = "") -> Episode:
         SegmentAttempt.objects.filter(pk=attempt.pk).update(
             decision=Segment.Review.APPROVED, reason=reason, reviewer=user, reviewed_at=now, qa=qa_summary(segment))
     episode.refresh_from_db()
-    episode.deliver_if_ready()
+    if episode.deliver_if_ready():
+        notify(episode, Notification.Kind.DELIVERED)
     publish_episode_event(episode, {"type": "review", "segment": segment.index, "decision": "approved"})
     if flagged and episode.status != Episode.Status.REVIEW:
         start_render(episode)  # finished segments are kept: this stitches (and makes any segment still missing)
