@@ -18,7 +18,7 @@ from ninja.errors import HttpError
 from productions.access import project_access
 from productions.api import BAD_JSON, CONFLICT, INVALID, NOT_FOUND, PRODUCER, ErrorOut, form_errors, project_for
 from productions.models import Membership, Notification, ProjectWebhook, WebhookDelivery
-from productions.notifications import WebhookForm, set_webhook
+from productions.notifications import WebhookForm, set_webhook, unread_count
 from productions.team import TeamError, add_member, create_account, members, remove_member, set_role
 
 router = Router()
@@ -179,6 +179,12 @@ def list_notifications(request: HttpRequest, unread: bool = False):
     if unread:
         rows = rows.filter(read=False)
     return list(rows[:100])
+
+
+@router.get("/notifications/unread", response={200: dict})
+def unread(request: HttpRequest):
+    """How many of the caller's notifications are unread (the bell): {"unread": 3}."""
+    return {"unread": unread_count(request.user)}
 
 
 @router.post("/notifications/read", response={200: dict})

@@ -120,6 +120,7 @@
 
   function applySnapshot(s) {
     state = s;
+    document.dispatchEvent(new CustomEvent("tower:episode-status", { detail: s.status })); // the bell (bell.js)
     const status = document.getElementById("episode-status");
     if (status) {
       setText(status, s.status_label);
