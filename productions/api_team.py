@@ -19,7 +19,7 @@ from productions.access import project_access
 from productions.api import BAD_JSON, CONFLICT, INVALID, NOT_FOUND, PRODUCER, ErrorOut, form_errors, project_for
 from productions.models import Membership, Notification, ProjectWebhook, WebhookDelivery
 from productions.notifications import WebhookForm, set_webhook, unread_count
-from productions.team import TeamError, add_member, create_account, members, remove_member, set_role
+from productions.team import MAX_ID, TeamError, add_member, create_account, members, remove_member, set_role
 
 router = Router()
 
@@ -195,7 +195,8 @@ def read_all(request: HttpRequest):
 
 @router.post("/notifications/{notification_id}/read", response={200: NotificationOut, 404: ErrorOut})
 def read_one(request: HttpRequest, notification_id: int):
-    updated = Notification.objects.filter(pk=notification_id, user=request.user).update(read=True)
+    updated = notification_id <= MAX_ID and Notification.objects.filter(pk=notification_id, user=request.user) \
+        .update(read=True)
     if not updated:
         raise HttpError(404, f"Notification {notification_id} does not exist.")
     return Notification.objects.get(pk=notification_id)

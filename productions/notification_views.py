@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from productions.models import Notification, NotificationSettings
 from productions.notifications import email_enabled
+from productions.team import MAX_ID
 
 INBOX_SIZE = 100
 
@@ -23,7 +24,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @require_POST
 def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
     """Mark one read; with `open`, go on to what it is about."""
-    notification = Notification.objects.filter(pk=pk, user=request.user).first()
+    notification = Notification.objects.filter(pk=pk, user=request.user).first() if pk <= MAX_ID else None
     if notification is None:
         raise Http404(f"Notification {pk} does not exist.")
     Notification.objects.filter(pk=pk).update(read=True)

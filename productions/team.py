@@ -29,7 +29,8 @@ from productions.models import Membership, Project
 from productions.validation import text_problem
 
 ROLES = [value for value, _ in Membership.ROLE_CHOICES]
-LAST_PRODUCER = ("A project needs at least one producer: make another member a producer first.")
+LAST_PRODUCER = "A project needs at least one producer: make another member a producer first."
+MAX_ID = 2**63 - 1  # the largest primary key a database stores: a larger one in an address is simply not found
 
 
 class TeamError(Exception):
@@ -162,8 +163,10 @@ def create_account(project: Project, data: dict, *, base_url: str, invited_by) -
 
 
 def _membership(project: Project, user_id: int) -> Membership:
-    membership = (Membership.objects.select_for_update().select_related("user")
-                  .filter(project=project, user_id=user_id).first())
+    membership = None
+    if 0 < user_id <= MAX_ID:
+        membership = (Membership.objects.select_for_update().select_related("user")
+                      .filter(project=project, user_id=user_id).first())
     if membership is None:
         raise TeamError(404, f"User {user_id} is not a member of this project.")
     return membership

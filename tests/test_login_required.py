@@ -12,12 +12,16 @@ PAGES = [
     "/episodes/1/segments/0/attempts/1/preview/", "/episodes/1/storyboard/",
     "/episodes/1/shots/0/keyframe/", "/episodes/1/keyframes/1/",
     "/projects/1/characters/", "/projects/1/characters/1/edit/", "/projects/1/characters/1/image/",
+    "/projects/1/team/", "/notifications/",
 ]
 POSTS = ["/episodes/1/render/", "/episodes/1/cancel/", "/episodes/1/segments/0/review/approve/",
          "/episodes/1/segments/0/review/reject/", "/episodes/1/keyframes/",
          "/episodes/1/shots/0/keyframe/approve/", "/episodes/1/shots/0/keyframe/remake/",
          *[f"/episodes/1/storyboard/shots/0/{op}/" for op in ("edit", "add", "delete", "split", "merge", "move")],
-         "/projects/1/characters/", "/projects/1/style/", "/projects/1/characters/1/delete/"]
+         "/projects/1/characters/", "/projects/1/style/", "/projects/1/characters/1/delete/",
+         "/projects/1/team/add/", "/projects/1/team/create/", "/projects/1/team/1/role/",
+         "/projects/1/team/1/remove/", "/projects/1/webhook/", "/notifications/1/read/", "/notifications/read-all/",
+         "/notifications/email/"]
 API = [
     ("get", "/api/projects"), ("post", "/api/projects"), ("get", "/api/projects/1/episodes"),
     ("post", "/api/projects/1/episodes"), ("get", "/api/episodes/1"), ("post", "/api/episodes/1/render"),
@@ -33,6 +37,10 @@ API = [
     ("get", "/api/projects/1/characters"), ("post", "/api/projects/1/characters"), ("get", "/api/characters/1"),
     ("patch", "/api/characters/1"), ("delete", "/api/characters/1"), ("put", "/api/projects/1/style"),
     ("post", "/api/characters/1/reference-image"), ("delete", "/api/characters/1/reference-image"),
+    ("get", "/api/projects/1/members"), ("post", "/api/projects/1/members"), ("post", "/api/projects/1/accounts"),
+    ("patch", "/api/projects/1/members/1"), ("delete", "/api/projects/1/members/1"),
+    ("get", "/api/projects/1/webhook"), ("put", "/api/projects/1/webhook"), ("get", "/api/notifications"),
+    ("get", "/api/notifications/unread"), ("post", "/api/notifications/read"), ("post", "/api/notifications/1/read"),
 ]
 
 
@@ -65,7 +73,9 @@ def test_every_url_pattern_is_covered():
                      "attempt-file", "monitor", "episode-storyboard", "shot-edit", "shot-add", "shot-delete",
                      "shot-split", "shot-merge", "shot-move", "episode-keyframes", "keyframe-attempt",
                      "shot-keyframe", "shot-keyframe-approve", "shot-keyframe-remake",
-                     "project-characters", "project-style", "character-edit", "character-delete", "character-image"}
+                     "project-characters", "project-style", "character-edit", "character-delete", "character-image",
+                     "project-team", "team-add", "team-create", "team-role", "team-remove", "team-webhook",
+                     "notifications", "notification-read", "notifications-read-all", "notifications-email"}
 
 
 def test_the_login_page_is_open_and_works(users):

@@ -165,6 +165,9 @@ def test_bad_member_input_names_the_field_and_nothing_is_500(project, users, pro
     assert api(producer_client, "patch", f"{url}/{users['viewer'].pk}", {"role": "boss"}).status_code == 422
     assert api(producer_client, "patch", f"{url}/999999", {"role": "viewer"}).status_code == 404
     assert api(producer_client, "delete", f"{url}/999999").status_code == 404
+    assert api(producer_client, "delete", f"{url}/{10**25}").status_code == 404  # past any database key
+    assert producer_client.post(f"/projects/{project.pk}/team/{10**25}/role/", {"role": "viewer"}).status_code == 404
+    assert producer_client.post(f"/notifications/{10**25}/read/").status_code == 404
     assert producer_client.post(f"/projects/{project.pk}/team/999999/remove/").status_code == 404
     assert producer_client.post(f"/projects/{project.pk}/team/{users['viewer'].pk}/role/",
                                 {"role": "boss"}).status_code == 422
