@@ -89,8 +89,11 @@ def render_ended(episode: Episode) -> None:
     producer's own doing and tells nobody."""
     kind = {Episode.Status.REVIEW: Kind.FINISHED, Episode.Status.DELIVERED: Kind.DELIVERED,
             Episode.Status.FAILED: Kind.FAILED}.get(episode.status)
-    if kind == Kind.FAILED and any(s.is_flagged() for s in episode.segments.all()):
-        kind = Kind.NEEDS_REVIEW
+    try:
+        if kind == Kind.FAILED and any(s.is_flagged() for s in episode.segments.all()):
+            kind = Kind.NEEDS_REVIEW
+    except Exception:  # the render's outcome stands whatever happens here
+        log.exception("reading episode %s's segments to notify failed", episode.pk)
     if kind is not None:
         notify(episode, kind)
 
