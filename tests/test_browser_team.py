@@ -111,6 +111,7 @@ def test_a_producer_manages_the_team_and_the_bell_counts_a_finished_render(brows
     page.click("#bell")
     message = page.locator("tr.notification.unread .notification-message")
     assert "Pilot / Small is rendered and ready for review." in message.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "inbox.png"), full_page=True)
     page.click("tr.notification.unread button[name=open]")
     page.wait_for_url(f"{web.url}/episodes/{episode.pk}/")
     assert page.locator("#bell .bell-count").is_hidden()
