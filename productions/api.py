@@ -531,9 +531,9 @@ def attempts(request: HttpRequest, episode_id: int, index: int):
 
 
 def _mount_routers() -> None:
-    """The storyboard, character bible, keyframe, delivery package, note and review-flow/version routes, each in a
-    module of its own."""
-    from productions import api_characters, api_keyframes, api_notes, api_package, api_review, api_storyboard
+    """The storyboard, character bible, keyframe, delivery package, note, review-flow/version and team routes,
+    each in a module of its own."""
+    from productions import api_characters, api_keyframes, api_notes, api_package, api_review, api_storyboard, api_team
 
     api.add_router("", api_review.router, tags=["review"])
     api.add_router("", api_storyboard.router, tags=["storyboard"])
@@ -541,6 +541,7 @@ def _mount_routers() -> None:
     api.add_router("", api_keyframes.router, tags=["keyframes"])
     api.add_router("", api_package.router, tags=["downloads"])
     api.add_router("", api_notes.router, tags=["notes"])
+    api.add_router("", api_team.router, tags=["team"])
 
 
 _mount_routers()

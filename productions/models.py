@@ -786,3 +786,71 @@ class EpisodeVersion(models.Model):
             return None
         path = Path(settings.MEDIA_ROOT) / self.final_path
         return path if path.exists() else None
+
+
+class Notification(models.Model):
+    """One entry of a user's inbox (productions.notifications): an episode rendered and ready for review, held
+    by QA for a decision, failed, or delivered."""
+
+    class Kind(models.TextChoices):
+        FINISHED = "finished", "Ready for review"
+        NEEDS_REVIEW = "needs_review", "Needs a decision"
+        FAILED = "failed", "Render failed"
+        DELIVERED = "delivered", "Delivered"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    episode = models.ForeignKey(Episode, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="notifications")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    message = models.CharField(max_length=500)
+    link = models.CharField(max_length=300, blank=True)
+    read = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["user", "read"], name="notification_user_read")]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.message}"
+
+
+class NotificationSettings(models.Model):
+    """A user's choices about notifications (no row: the defaults)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="notification_settings")
+    email = models.BooleanField(default=True, help_text="Also send each notification by email.")
+
+
+class ProjectWebhook(models.Model):
+    """Where a project's notifications are POSTed (JSON, signed with `secret`: productions.notifications)."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="webhook")
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=200)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class WebhookDelivery(models.Model):
+    """One notification POSTed (or being POSTed) to a project's webhook: the exact body, each try's outcome."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    episode = models.ForeignKey(Episode, null=True, blank=True, on_delete=models.SET_NULL)
+    kind = models.CharField(max_length=20)
+    url = models.URLField(max_length=500)
+    body = models.TextField()
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    tries = models.PositiveIntegerField(default=0)
+    response_status = models.PositiveIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]

@@ -70,6 +70,7 @@ from productions.models import (
     lease_renewal_s,
     lease_silent_since,
 )
+from productions.notifications import render_ended
 from productions.stopping import render_running, worker_stopping
 from productions.storyboard import draft
 
@@ -514,6 +515,7 @@ class EpisodeRender:
             ).update(status=Segment.Status.FAILED if failed else Segment.Status.PENDING,
                      error=error if failed else "", error_details=details if failed else "")
         self.episode.refresh_from_db()
+        render_ended(self.episode)  # inbox, email, webhook (productions.notifications); never raises
         self.publish({"type": "episode", "status": status, "error": error})
 
     def render(self) -> None:

@@ -26,7 +26,8 @@ from django.utils import timezone
 from productions.events import publish_episode_event
 from productions.forms import MAX_SEED
 from productions.live import qa_badge
-from productions.models import Episode, Segment, SegmentAttempt
+from productions.models import Episode, Notification, Segment, SegmentAttempt
+from productions.notifications import notify
 from productions.validation import MAX_PROMPT_CHARS, MAX_REASON_CHARS, normalise_newlines, text_problem
 
 SEGMENT_FILES = ("native_path", "proxy_path", "upscaled_path", "last_frame_path", "preview_path")
@@ -101,6 +102,7 @@ def approve_segment(segment: Segment, user, reason: str = "") -> Episode:
     episode.refresh_from_db()
     if episode.deliver_if_ready():
         record_delivery(episode, user)
+        notify(episode, Notification.Kind.DELIVERED)
     publish_episode_event(episode, {"type": "review", "segment": segment.index, "decision": "approved"})
     return episode
 

@@ -177,3 +177,23 @@ def stop_worker_heartbeat() -> None:
 
 def queue_length() -> int:
     return HUEY.pending_count()
+
+
+@db_task()
+def send_notification_emails(notification_ids: list[int]) -> int:
+    """Email notifications to their users (productions.notifications), away from the render and the pages."""
+    from productions.notifications import send_emails
+
+    return send_emails(notification_ids)
+
+
+@db_task()
+def deliver_webhook(delivery_id: int) -> str:
+    """One try of a webhook delivery; the next try is scheduled with backoff (productions.notifications)."""
+    from productions.notifications import attempt_delivery
+
+    delay = attempt_delivery(delivery_id)
+    if delay is not None:
+        deliver_webhook.schedule(args=(delivery_id,), delay=delay)
+        return "retrying"
+    return "done"

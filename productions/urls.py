@@ -1,6 +1,16 @@
 from django.urls import path
 
-from productions import keyframe_views, note_views, package_views, qa_views, review_views, storyboard_views, views
+from productions import (
+                         keyframe_views,
+                         note_views,
+                         notification_views,
+                         package_views,
+                         qa_views,
+                         review_views,
+                         storyboard_views,
+                         team_views,
+                         views,
+)
 
 urlpatterns = [
     path("", views.project_list, name="project-list"),
@@ -11,6 +21,16 @@ urlpatterns = [
     path("projects/<int:pk>/characters/<int:cid>/edit/", views.character_edit, name="character-edit"),
     path("projects/<int:pk>/characters/<int:cid>/delete/", views.character_delete, name="character-delete"),
     path("projects/<int:pk>/characters/<int:cid>/image/", views.character_image, name="character-image"),
+    path("projects/<int:pk>/team/", team_views.project_team, name="project-team"),
+    path("projects/<int:pk>/team/add/", team_views.team_add, name="team-add"),
+    path("projects/<int:pk>/team/create/", team_views.team_create, name="team-create"),
+    path("projects/<int:pk>/team/<int:user_id>/role/", team_views.team_role, name="team-role"),
+    path("projects/<int:pk>/team/<int:user_id>/remove/", team_views.team_remove, name="team-remove"),
+    path("projects/<int:pk>/webhook/", team_views.team_webhook, name="team-webhook"),
+    path("notifications/", notification_views.inbox, name="notifications"),
+    path("notifications/<int:pk>/read/", notification_views.mark_read, name="notification-read"),
+    path("notifications/read-all/", notification_views.mark_all_read, name="notifications-read-all"),
+    path("notifications/email/", notification_views.email_setting, name="notifications-email"),
     path("episodes/<int:pk>/", views.episode_detail, name="episode-detail"),
     path("episodes/<int:pk>/storyboard/", storyboard_views.episode_storyboard, name="episode-storyboard"),
     *[path(f"episodes/<int:pk>/storyboard/shots/<int:index>/{op}/", storyboard_views.shot_change,

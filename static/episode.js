@@ -129,6 +129,7 @@
     state = s;
     root.dataset.active = s.active ? "true" : "false";
     clearRenderFlashes(s.active);
+    document.dispatchEvent(new CustomEvent("tower:episode-status", { detail: s.status })); // the bell (bell.js)
     const status = document.getElementById("episode-status");
     if (status) {
       setText(status, s.status_label);

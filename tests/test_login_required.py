@@ -13,13 +13,17 @@ PAGES = [
     "/episodes/1/shots/0/keyframe/", "/episodes/1/keyframes/1/",
     "/projects/1/characters/", "/projects/1/characters/1/edit/", "/projects/1/characters/1/image/",
     "/episodes/1/segments/0/view/", "/episodes/1/segments/0/compare/", "/episodes/1/versions/1/video/",
+    "/projects/1/team/", "/notifications/", "/episodes/1/package/",
 ]
 POSTS = ["/episodes/1/render/", "/episodes/1/cancel/", "/episodes/1/segments/0/review/approve/",
          "/episodes/1/segments/0/review/reject/", "/episodes/1/keyframes/",
          "/episodes/1/shots/0/keyframe/approve/", "/episodes/1/shots/0/keyframe/remake/",
          *[f"/episodes/1/storyboard/shots/0/{op}/" for op in ("edit", "add", "delete", "split", "merge", "move")],
          "/projects/1/characters/", "/projects/1/style/", "/projects/1/characters/1/delete/",
-         "/episodes/1/approve-all/", "/episodes/1/reopen/"]
+         "/episodes/1/approve-all/", "/episodes/1/reopen/",
+         "/projects/1/team/add/", "/projects/1/team/create/", "/projects/1/team/1/role/",
+         "/projects/1/team/1/remove/", "/projects/1/webhook/", "/notifications/1/read/", "/notifications/read-all/",
+         "/notifications/email/"]
 API = [
     ("get", "/api/projects"), ("post", "/api/projects"), ("get", "/api/projects/1/episodes"),
     ("post", "/api/projects/1/episodes"), ("get", "/api/episodes/1"), ("post", "/api/episodes/1/render"),
@@ -39,6 +43,11 @@ API = [
     ("post", "/api/characters/1/reference-image"), ("delete", "/api/characters/1/reference-image"),
     ("get", "/api/episodes/1/notes"), ("post", "/api/episodes/1/notes"), ("patch", "/api/notes/1"),
     ("delete", "/api/notes/1"), ("get", "/api/episodes/1/timeline"),
+    ("get", "/api/projects/1/members"), ("post", "/api/projects/1/members"), ("post", "/api/projects/1/accounts"),
+    ("patch", "/api/projects/1/members/1"), ("delete", "/api/projects/1/members/1"),
+    ("get", "/api/projects/1/webhook"), ("put", "/api/projects/1/webhook"), ("get", "/api/notifications"),
+    ("get", "/api/notifications/unread"), ("post", "/api/notifications/read"), ("post", "/api/notifications/1/read"),
+    ("get", "/api/episodes/1/package"),
 ]
 
 
@@ -73,7 +82,9 @@ def test_every_url_pattern_is_covered():
                      "shot-keyframe", "shot-keyframe-approve", "shot-keyframe-remake",
                      "project-characters", "project-style", "character-edit", "character-delete", "character-image",
                      "segment-view", "attempt-compare", "episode-approve-all", "episode-reopen",
-                     "version-file"}
+                     "version-file", "episode-package",
+                     "project-team", "team-add", "team-create", "team-role", "team-remove", "team-webhook",
+                     "notifications", "notification-read", "notifications-read-all", "notifications-email"}
 
 
 def test_the_login_page_is_open_and_works(users):

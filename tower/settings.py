@@ -125,6 +125,28 @@ LOGOUT_REDIRECT_URL = "login"
 # Who may create projects: staff (and superusers) only, or any signed-in user when this is on (productions.access).
 TOWER_ANYONE_CAN_CREATE_PROJECTS = env_bool("TOWER_ANYONE_CAN_CREATE_PROJECTS", False)
 
+# --- Notifications (productions.notifications) ----------------------------------------------------------
+# The address the dashboard is reached at, for links in emails and webhook bodies.
+TOWER_PUBLIC_URL = env_str("TOWER_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+if not TOWER_PUBLIC_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"TOWER_PUBLIC_URL={TOWER_PUBLIC_URL!r}: give the dashboard's address, "
+                               "e.g. https://tower.example.com")
+# Email: printed on the console (embedded default) unless TOWER_EMAIL_HOST names an SMTP server.
+EMAIL_HOST = env_str("TOWER_EMAIL_HOST")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("TOWER_EMAIL_PORT", 587, minimum=1)
+    EMAIL_HOST_USER = env_str("TOWER_EMAIL_HOST_USER")
+    EMAIL_HOST_PASSWORD = env_str("TOWER_EMAIL_HOST_PASSWORD")
+    EMAIL_USE_TLS = env_bool("TOWER_EMAIL_USE_TLS", True)
+    EMAIL_USE_SSL = env_bool("TOWER_EMAIL_USE_SSL", False)
+    if EMAIL_USE_TLS and EMAIL_USE_SSL:
+        raise ImproperlyConfigured("TOWER_EMAIL_USE_TLS and TOWER_EMAIL_USE_SSL cannot both be on")
+    EMAIL_TIMEOUT = env_float("TOWER_EMAIL_TIMEOUT_S", 10.0, positive=True)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env_str("TOWER_EMAIL_FROM", "tower@localhost")
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TOWER_TIME_ZONE", "UTC")
 USE_I18N = True

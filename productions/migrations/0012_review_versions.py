@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('productions', '0010_notes'),
+        ('productions', '0011_team_notifications'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

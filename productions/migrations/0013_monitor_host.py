@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('productions', '0010_notes'),
+        ('productions', '0012_review_versions'),
     ]
 
     operations = [
