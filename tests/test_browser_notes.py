@@ -85,7 +85,7 @@ def test_a_viewer_notes_a_frame_range_with_a_drawing_and_finds_it_again(browser,
 def test_two_attempts_play_in_sync_side_by_side_and_by_wipe(browser, web, project, users):  # noqa: F811
     episode = small_episode(project)
     assert render_now(episode) == "review"
-    reject_segment(episode.segments.get(index=0), users["producer"], "Too dark", render=False)
+    reject_segment(episode.segments.get(index=0), users["producer"], "Too dark")
     assert render_now(episode) == "review"  # attempt 2 of segment 0; attempt 1's clip is kept
     page = page_for(browser, web, users["producer"])
     page.goto(f"{web.url}/episodes/{episode.pk}/segments/0/view/")
