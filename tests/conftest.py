@@ -90,6 +90,14 @@ def render_now(episode) -> str:
 
 
 @pytest.fixture
+def queued(monkeypatch) -> list[int]:
+    """Renders a review queues are recorded, not sent to a Huey queue some other test's worker may read."""
+    calls: list[int] = []
+    monkeypatch.setattr("productions.tasks.render_episode", calls.append)
+    return calls
+
+
+@pytest.fixture
 def queue():
     """The test run's own Huey queue (its data folder's SQLite file), empty before and after the test."""
     from huey.contrib.djhuey import HUEY

@@ -5,45 +5,14 @@ test-artifacts/browser/."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 
 from productions.models import Episode, Membership
 from tests.conftest import render_now, small_episode
-from tests.live import DaphneServer, session_cookie
+from tests.live import session_cookie
+from tests.test_browser import ARTIFACTS, TIMEOUT_MS, browser, web  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
-TIMEOUT_MS = 20_000
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not shutil.which(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop on this thread; Django's async-safety check would refuse the
-    # test's own ORM calls (tests only).
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"])
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    yield browser
-    browser.close()
-    playwright.stop()
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture(autouse=True)
@@ -51,20 +20,12 @@ def quick_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture
-def web(tmp_path, settings):
-    server = DaphneServer(tmp_path / "daphne.log", TOWER_MEDIA_ROOT=str(settings.MEDIA_ROOT))
-    server.start()
-    yield server
-    server.stop()
-
-
 def role_of(project, username: str) -> str | None:
     return Membership.objects.filter(project=project, user__username=username).values_list("role", flat=True) \
         .first()
 
 
-def test_a_producer_manages_the_team_and_the_bell_counts_a_finished_render(browser, web, project, users):
+def test_a_producer_manages_the_team_and_the_bell_counts_a_finished_render(browser, web, project, users):  # noqa: F811
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.add_cookies([{"name": "sessionid", "value": session_cookie(users["producer"]), "url": web.url}])
     page = context.new_page()

@@ -16,14 +16,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def queued(monkeypatch) -> list[int]:
-    """Renders a review queues are recorded, not sent to a Huey queue some other test's worker may read."""
-    calls: list[int] = []
-    monkeypatch.setattr("productions.tasks.render_episode", calls.append)
-    return calls
-
-
-@pytest.fixture
 def rendered(project) -> Episode:
     episode = small_episode(project, synopsis="<script>window.__xss = 1</script> A fox runs. It finds a lantern.")
     assert render_now(episode) == Episode.Status.REVIEW

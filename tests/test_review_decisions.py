@@ -15,13 +15,6 @@ from tests.reviewable import awaiting_review
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def queued(monkeypatch) -> list[int]:
-    calls: list[int] = []
-    monkeypatch.setattr("productions.tasks.render_episode", calls.append)
-    return calls
-
-
 def reviews(episode: Episode) -> list[str]:
     return [s.current_review() for s in episode.segments.order_by("index")]
 

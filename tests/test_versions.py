@@ -17,13 +17,6 @@ from tests.conftest import post_json, render_now, small_episode
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def queued(monkeypatch) -> list[int]:
-    calls: list[int] = []
-    monkeypatch.setattr("productions.tasks.render_episode", calls.append)
-    return calls
-
-
 def body(response) -> bytes:
     return b"".join(response.streaming_content) if response.streaming else response.content
 
