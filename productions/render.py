@@ -36,7 +36,7 @@ from productions.lib.backend import (
     KeyframeRequest,
     SegmentRequest,
 )
-from productions.lib.conformance import check_conformance
+from productions.lib.conformance import ConformanceReport, check_conformance
 from productions.lib.ffmpeg import FFmpegError
 from productions.lib.files import (
     host_key,
@@ -566,12 +566,27 @@ class EpisodeRender:
         # only while this worker still holds the episode (owned()), together with its reports.
         staging = temporary_path(episode.media_dir / "final")
         try:
-            self.stitch(segments, upscaler, backend, upscale, final, staging / final.name, timings, started, cpu)
+            report = self.stitch(segments, upscaler, backend, upscale, final, staging / final.name, timings,
+                                 started, cpu)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        # Ended only once its temporaries are gone: whoever sees the render end finds nothing half-made.
+        if report.passed:
+            # Delivered only once a producer has approved every segment; until then it awaits review.
+            approved = episode.all_segments_approved()
+            self.finish(Episode.Status.DELIVERED if approved else Episode.Status.REVIEW)
+            if approved:
+                from productions.versions import record_delivery
+
+                record_delivery(self.episode)  # kept as its version's file (productions.versions)
+        else:
+            failed = "; ".join(check.detail or check.name for check in report.failures)
+            self.finish(Episode.Status.FAILED, f"The final video does not meet the delivery spec: {failed}.")
 
     def stitch(self, segments: list[Segment], upscaler: Upscaler, backend: Backend, upscale: str | None,
-               final: Path, staged: Path, timings: dict, started: float, cpu: float) -> None:
+               final: Path, staged: Path, timings: dict, started: float, cpu: float) -> ConformanceReport:
+        """Encode the final video at `staged`, check it, and rename it over `final` with its reports while this
+        worker holds the episode; the conformance report says how the render ends."""
         episode = self.episode
         clips = [self.clip(s, upscaled=upscale is None) for s in segments]
         frame_counts = [c.frames for c in clips]
@@ -618,17 +633,7 @@ class EpisodeRender:
                          "interpolation": episode.interpolation, "native_fps": episode.native_fps,
                          "preset": settings.TOWER_X264_PRESET, "final": fingerprint},
             )
-        if report.passed:
-            # Delivered only once a producer has approved every segment; until then it awaits review.
-            approved = episode.all_segments_approved()
-            self.finish(Episode.Status.DELIVERED if approved else Episode.Status.REVIEW)
-            if approved:
-                from productions.versions import record_delivery
-
-                record_delivery(self.episode)  # kept as its version's file (productions.versions)
-        else:
-            failed = "; ".join(check.detail or check.name for check in report.failures)
-            self.finish(Episode.Status.FAILED, f"The final video does not meet the delivery spec: {failed}.")
+        return report
 
     def render_chained(self, segments: list[Segment], backend: Backend, timings: dict) -> None:
         """A first-frame model: each segment starts from the previous one's last frame, or from its own keyframe

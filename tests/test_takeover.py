@@ -37,11 +37,15 @@ def holder_of(pk: int) -> str:
 
 
 def mid_render(project, workers) -> tuple[Episode, HueyWorker, HueyWorker]:
-    """Start an episode and wait until one worker holds it with a segment done: (episode, holder, other)."""
+    """Start an episode and wait until one worker holds it with a segment done and the next one under way:
+    (episode, holder, other)."""
     episode = small_episode(project, duration_s=6.0, segment_count=6)
     assert start_render(episode)
     wait_for(lambda: Segment.objects.filter(episode=episode, status="done").exists(), 120, "a finished segment",
              interval=0.1)
+    # ...and under way with the next one (not between two segments): its attempt is what a takeover interrupts
+    wait_for(lambda: SegmentAttempt.objects.filter(segment__episode=episode, outcome="running").exists(), 60,
+             "a segment under way", interval=0.02)
     claimed = holder_of(episode.pk)
     holder = next(w for w in workers if f":{w.pid}:" in claimed)
     return episode, holder, next(w for w in workers if w is not holder)
@@ -59,6 +63,9 @@ def check_one_render(episode: Episode, survivor: HueyWorker) -> None:
     assert episode.status == "review" and episode.error == "", episode.error
     assert episode.final_file is not None
     assert not SegmentAttempt.objects.filter(segment__episode=episode, outcome="running").exists()
+
+
+def check_no_temporaries(episode: Episode) -> None:
     assert not list(episode.media_dir.rglob(".*tmp*")), "temporaries were left behind"
 
 
@@ -69,6 +76,7 @@ def test_a_killed_workers_episode_is_taken_over_within_the_lease(project, worker
     print(f"takeover after SIGKILL: {taken:.2f} s (lease {LEASE_S} s)")
     assert taken <= LEASE_S
     check_one_render(episode, survivor)
+    check_no_temporaries(episode)
 
 
 def test_a_frozen_workers_episode_is_taken_over_and_it_then_stands_down(project, workers):
@@ -83,6 +91,9 @@ def test_a_frozen_workers_episode_is_taken_over_and_it_then_stands_down(project,
     check_one_render(episode, survivor)
     wait_for(lambda: "lease lost" in holder.log(), 30, "the woken worker to stand down", worker=holder)
     time.sleep(1)
+    # Only now: until the woken worker reaches a safe point it may still be writing a file of its own, which it
+    # removes as it stands down.
+    check_no_temporaries(episode)
     episode.refresh_from_db()
     assert episode.status == "review" and episode.error == "" and episode.claimed_by == ""
     interrupted = SegmentAttempt.objects.filter(segment__episode=episode, outcome="interrupted")
