@@ -330,11 +330,17 @@ def project_for(request: HttpRequest, project_id: int, *, produce: bool = False)
         raise HttpError(exc.status, str(exc)) from None
 
 
-def episode_for(request: HttpRequest, episode_id: int, *, produce: bool = False) -> Episode:
+def episode_and_access_for(request: HttpRequest, episode_id: int, *,
+                           produce: bool = False) -> tuple[Episode, access.Access]:
+    """The episode and the caller's access to it (one query), by the rules of productions.access."""
     try:
-        return access.require_episode(request.user, episode_id, produce=produce)[0]
+        return access.require_episode(request.user, episode_id, produce=produce)
     except access.Refused as exc:
         raise HttpError(exc.status, str(exc)) from None
+
+
+def episode_for(request: HttpRequest, episode_id: int, *, produce: bool = False) -> Episode:
+    return episode_and_access_for(request, episode_id, produce=produce)[0]
 
 
 # --- routes ---------------------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ from ninja.errors import HttpError
 from pydantic import StrictInt
 
 from productions import access
-from productions.api import BAD_JSON, CONFLICT, INVALID, NOT_FOUND, PRODUCER, episode_for
-from productions.models import Episode, Note
+from productions.api import BAD_JSON, CONFLICT, INVALID, NOT_FOUND, PRODUCER, episode_and_access_for, episode_for
+from productions.models import Note
 from productions.notes import (
     MAX_NOTE_CHARS,
     NoteError,
@@ -92,14 +92,6 @@ def refused(exc: NoteError) -> HttpError:
     return error
 
 
-def episode_and_caller(request: HttpRequest, episode_id: int) -> tuple[Episode, access.Access]:
-    """Anyone who may see the episode may read and write its notes: 404 for the others."""
-    try:
-        return access.require_episode(request.user, episode_id)
-    except access.Refused as exc:
-        raise HttpError(exc.status, str(exc)) from None
-
-
 def note_for(request: HttpRequest, note_id: int) -> tuple[Note, access.Access]:
     """The note and the caller's access to its episode: 404 when the episode is not theirs to see."""
     note = Note.objects.select_related("author", "segment").filter(pk=note_id).first()
@@ -119,7 +111,7 @@ def list_notes(request: HttpRequest, episode_id: int, final: bool = False, with_
     """The episode's notes by frame: all of them, `final=true` those on the final video (`with_segments=true`:
     and those on the segments' current clips, placed on the final's frames in `final_start`/`final_end`),
     `segment=N` those on a segment's clips (`attempt=M`: on that attempt's)."""
-    episode, caller = episode_and_caller(request, episode_id)
+    episode, caller = episode_and_access_for(request, episode_id)
     seg = None
     if segment is not None:
         seg = episode.segments.filter(index=segment).first()
@@ -137,7 +129,7 @@ def list_notes(request: HttpRequest, episode_id: int, final: bool = False, with_
 @router.post("/episodes/{episode_id}/notes", response={201: NoteOut, **BAD_JSON, **PRODUCER, **CONFLICT, **INVALID})
 def add_note(request: HttpRequest, episode_id: int, payload: NoteIn):
     """A note on a frame or frame range of the final video, or of a segment's attempt; viewers may write too."""
-    episode, caller = episode_and_caller(request, episode_id)
+    episode, caller = episode_and_access_for(request, episode_id)
     try:
         note = create_note(episode, request.user, text=payload.text, frame_start=payload.frame_start,
                            frame_end=payload.frame_end, segment_index=payload.segment, attempt=payload.attempt,

@@ -13,21 +13,13 @@ from ninja.errors import HttpError
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
+from productions.api import ErrorOut, InvalidOut, episode_for, episode_out, field_errors, review_call
 from productions.decisions import approve_all
 from productions.downloads import download_name, serve_file
 from productions.models import EpisodeVersion
 from productions.versions import reopen, versions_of
 
 router = Router()
-
-
-class ErrorOut(Schema):
-    detail: str
-
-
-class InvalidOut(Schema):
-    detail: str
-    errors: dict[str, list[str]] = Field(description="the fields that are wrong, each with what is wrong")
 
 
 class ApproveAllOut(Schema):
@@ -81,14 +73,8 @@ def reason_from(request: HttpRequest) -> str:
         return ApproveAllIn.model_validate(data).reason
     except PydanticValidationError as exc:
         error = HttpError(422, "Invalid input.")
-        error.errors = _api().field_errors(exc.errors())
+        error.errors = field_errors(exc.errors())
         raise error from None
-
-
-def _api():
-    from productions import api
-
-    return api
 
 
 @router.post("/episodes/{episode_id}/approve-all", tags=["review"], response={
@@ -100,34 +86,32 @@ def approve_all_route(request: HttpRequest, episode_id: int):
     (applied to them). The answer: {"approved": [indexes], "episode": {...}}; when the approvals closed the
     last open decision and there are changes, one render starts (episode status "queued"); when every segment
     is approved and the final conforms, the episode is delivered."""
-    api = _api()
-    episode = api.episode_for(request, episode_id, produce=True)
+    episode = episode_for(request, episode_id, produce=True)
     reason = reason_from(request)
-    outcome, indexes = api.review_call(approve_all, episode, request.user, reason)
-    return {"approved": indexes, "rendering": outcome.rendering, "episode": api.episode_out(outcome.episode)}
+    outcome, indexes = review_call(approve_all, episode, request.user, reason)
+    return {"approved": indexes, "rendering": outcome.rendering, "episode": episode_out(outcome.episode)}
 
 
 @router.post("/episodes/{episode_id}/reopen", tags=["review"], response={201: VersionOut, **ERRORS})
 def reopen_route(request: HttpRequest, episode_id: int):
     """Reopen a delivered episode: it goes back to review and its next version opens (201, that version). The
     delivered versions stay downloadable at GET .../versions/{number}/video."""
-    api = _api()
-    episode = api.episode_for(request, episode_id, produce=True)
-    version = api.review_call(reopen, episode, request.user)
+    episode = episode_for(request, episode_id, produce=True)
+    version = review_call(reopen, episode, request.user)
     return Status(201, version_out(version))
 
 
 @router.get("/episodes/{episode_id}/versions", tags=["review"], response={200: list[VersionOut], 404: ErrorOut})
 def versions_route(request: HttpRequest, episode_id: int):
     """Every version, newest first: the delivered ones with their file, the open one (reopened) without."""
-    episode = _api().episode_for(request, episode_id)
+    episode = episode_for(request, episode_id)
     return [version_out(v) for v in versions_of(episode)]
 
 
 @router.get("/episodes/{episode_id}/versions/{number}/video", tags=["downloads"], response={200: None, 404: ErrorOut})
 def version_video(request: HttpRequest, episode_id: int, number: int):
     """A delivered version's final video, byte for byte as delivered (ranges supported)."""
-    episode = _api().episode_for(request, episode_id)
+    episode = episode_for(request, episode_id)
     version = get_object_or_404(EpisodeVersion, episode=episode, number=number, delivered_at__isnull=False)
     path = version.file()
     if path is None:
