@@ -57,7 +57,7 @@ def _run_checks(analyzer: FrameAnalyzer, *, fps: float | None, expected_frames: 
             check_frozen(f, thumbnails),
             check_flicker(f, thumbnails, transitions),
             check_grid(f, thumbnails),
-            check_ghosting(f, thumbnails, transitions),
+            check_ghosting(f, thumbnails, transitions, boundaries or ()),
         ]
         if full_resolution:
             checks += [check_blockiness(f, thumbnails), check_blur(f, thumbnails, transitions, boundaries or ())]

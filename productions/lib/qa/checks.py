@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from .analysis import CHANGED_PIXEL_LUMA, Features, block_means
+from .ghost import FADE_MIN_PIXELS, fade_evidence
 from .results import NOT_MEASURED, CheckResult, WorstFrame
 
 Transitions = Sequence[tuple[int, int]]
@@ -604,11 +605,28 @@ def check_seams(f: Features, boundaries_s: Sequence[float], thumbnails: bool = T
                                 "context": SEAM_CONTEXT, "min_diff": SEAM_MIN_DIFF})
 
 
-def ghost_scores(f: Features, transitions: Transitions = ()) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def fade_scores(f: Features, transitions: Transitions = (), boundaries_s: Sequence[float] = ()) -> np.ndarray:
+    """Per frame: the in-step fade evidence (ghost.fade_evidence, already relative to its threshold) of the
+    strongest fade around each segment boundary, on that fade's frames; NaN elsewhere. Boundaries inside a
+    declared transition (+-TRANSITION_MARGIN + 1 frames) are the producer's dissolves and are left out."""
+    out = np.full(f.n, np.nan)
+    for t in boundaries_s:
+        b = int(round(t * f.fps))
+        if not (0 < b < f.n) or any(a - TRANSITION_MARGIN - 1 <= b <= e + TRANSITION_MARGIN for a, e in transitions):
+            continue
+        value, start, frames = fade_evidence(f.grays, f.fps, b)
+        if frames:
+            seg = out[start:start + frames]
+            out[start:start + frames] = np.where(np.isfinite(seg), np.maximum(seg, value), value)
+    return out
+
+
+def ghost_scores(f: Features, transitions: Transitions = (), boundaries_s: Sequence[float] = ()
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Per frame: the ghost score (largest evidence / its threshold; NaN where nothing was measured or the
     frame is left out) and each evidence over its threshold. Left out: declared transitions (+-1 frame),
     black frames; for mix and echo also the frames whose references lie in a transition; echo on tiled
-    footage (the grid check's)."""
+    footage (the grid check's). `boundaries_s`: segment boundaries (s), where the fade evidence is measured."""
     g = f.ghost or {}
     n = f.n
     near = transition_frames(n, transitions)
@@ -622,6 +640,8 @@ def ghost_scores(f: Features, transitions: Transitions = ()) -> tuple[np.ndarray
         if v.shape[0] < n:
             v = np.concatenate([v, np.full(n - v.shape[0], np.nan)])
         parts[name] = np.where(mask, np.nan, v / threshold)
+    if boundaries_s:
+        parts["fade"] = np.where(skip, np.nan, fade_scores(f, transitions, boundaries_s))
     stack = np.stack(list(parts.values()))
     measured = np.isfinite(stack).any(axis=0)
     score = np.where(measured, np.nanmax(np.where(np.isfinite(stack), stack, -np.inf), axis=0), np.nan)
@@ -644,9 +664,11 @@ def clustered_ghost_score(score: np.ndarray, fps: float) -> tuple[float, int]:
     return best, window
 
 
-def check_ghosting(f: Features, thumbnails: bool = True, transitions: Transitions = ()) -> CheckResult:
-    """Frames that are a mix of two different pictures: blended in-betweens and dissolves (see ghost.py)."""
-    score, parts = ghost_scores(f, transitions)
+def check_ghosting(f: Features, thumbnails: bool = True, transitions: Transitions = (),
+                   boundaries_s: Sequence[float] = ()) -> CheckResult:
+    """Frames that are a mix of two different pictures: blended in-betweens and dissolves (see ghost.py); at
+    segment boundaries (`boundaries_s`) also in-step fades of small subjects (ghost.fade_evidence)."""
+    score, parts = ghost_scores(f, transitions, boundaries_s)
     measured = np.isfinite(score)
     if not measured.any():
         return CheckResult("ghosting", True, True, None, 1.0, "<", "x threshold",
@@ -657,7 +679,8 @@ def check_ghosting(f: Features, thumbnails: bool = True, transitions: Transition
     ok = value < 1.0
     runs = _runs(ghost)
     kinds = {name: int((np.nan_to_num(v, nan=0.0) >= 1.0).sum()) for name, v in parts.items()}
-    worst_kind = {"blend": "blended in-betweens", "mix": "a dissolve", "echo": "a doubled picture"}
+    worst_kind = {"blend": "blended in-betweens", "mix": "a dissolve", "echo": "a doubled picture",
+                  "fade": "a dissolve at a segment boundary"}
     if ok and count:
         msg = (f"no double exposures (ghost score {value:.2f} of the threshold; {count} isolated frame(s) over it, "
                f"none within {window} frames of another)")
@@ -674,7 +697,8 @@ def check_ghosting(f: Features, thumbnails: bool = True, transitions: Transition
         "by_kind": kinds,
         "max": {name: (round(float(np.nanmax(v)), 3) if np.isfinite(v).any() else None)
                 for name, v in parts.items()},
-        "thresholds": {"blend": GHOST_BLEND, "mix": GHOST_MIX, "echo": GHOST_ECHO, "min_frames": GHOST_MIN_FRAMES,
+        "thresholds": {"blend": GHOST_BLEND, "mix": GHOST_MIX, "echo": GHOST_ECHO, "fade_pixels": FADE_MIN_PIXELS,
+                       "min_frames": GHOST_MIN_FRAMES,
                        "window_frames": window},
         "gap_frames": int(f.ghost_gap),
         "transitions": [[int(a), int(b)] for a, b in transitions],

