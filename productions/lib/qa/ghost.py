@@ -404,9 +404,12 @@ FADE_MAX_S = 1.0
 FADE_MIN_CHANGE = 10.0
 FADE_LINEAR_TOL = 0.12
 FADE_PIXEL_TOL = 0.2
+FADE_STILL = 0.35
+FADE_FLAT = 0.5
+FADE_EDGE_PX = 2
 FADE_MOTION_MARGIN = 2.0
 FADE_MIN_PIXELS = 6
-_ERODE = np.ones((3, 3), np.uint8)
+_ERODE = np.ones((2, 2), np.uint8)
 
 
 def _flow_mid(P: np.ndarray, Q: np.ndarray, t: float, dis: cv2.DISOpticalFlow) -> np.ndarray:
@@ -430,6 +433,15 @@ def fade_evidence(grays: list[np.ndarray], fps: float, boundary: int) -> tuple[f
     G = {j: grays[j].astype(np.float32) for j in range(lo, hi)}
     best = (0.0, boundary, 0)
     dis: cv2.DISOpticalFlow | None = None
+    slopes: dict[int, np.ndarray] = {}
+
+    def steep(j: int) -> np.ndarray:
+        """The larger central difference (levels per px) across and down frame j."""
+        if j not in slopes:
+            g = cv2.copyMakeBorder(G[j], 1, 1, 1, 1, cv2.BORDER_REPLICATE)
+            slopes[j] = 0.5 * np.maximum(np.abs(g[1:-1, 2:] - g[1:-1, :-2]), np.abs(g[2:, 1:-1] - g[:-2, 1:-1]))
+        return slopes[j]
+
     for r in range(FADE_MIN_FRAMES, longest + 1):
         for s in range(max(1, boundary - r), min(n - r, boundary + 2)):
             P, Q = G[s - 1], G[s + r]
@@ -439,9 +451,21 @@ def fade_evidence(grays: list[np.ndarray], fps: float, boundary: int) -> tuple[f
             var = float((pc * pc).mean())
             gain = float((pc * (T - T.mean())).mean() / var) if var > 1e-6 else 0.0
             own = np.abs(T - T.mean() - gain * pc)  # what a global gain and offset leave
-            before, after = G[max(lo, s - 1 - r)], G[min(hi - 1, s + 2 * r)]
+            # a figure fades in and out over its whole area, flat inside: where P or Q is steep (an edge)
+            # compared with the change, an edge moved (by about a pixel, T ~ v * gradient)
             part = (change >= FADE_MIN_CHANGE) & (own >= FADE_MIN_CHANGE) & \
-                (np.abs(P - before) < 0.5 * change) & (np.abs(after - Q) < 0.5 * change)
+                (steep(s - 1) < FADE_FLAT * change) & (steep(s + r) < FADE_FLAT * change)
+            if np.count_nonzero(part) < FADE_MIN_PIXELS:
+                continue
+            # still before and after: every one of the r frames before P (after Q) within FADE_STILL of the
+            # change of P (Q); a steady move ramps on, and a periodic picture's ramps only look still against
+            # some earlier frames (it repeats itself every period), not all of them
+            limit = FADE_STILL * change
+            for k in range(1, r + 1):
+                if s - 1 - k >= lo:
+                    part &= np.abs(P - G[s - 1 - k]) < limit
+                if s + r + k < hi:
+                    part &= np.abs(G[s + r + k] - Q) < limit
             if np.count_nonzero(part) < FADE_MIN_PIXELS:
                 continue
             safe = np.where(part, T, 1.0)
@@ -455,7 +479,16 @@ def fade_evidence(grays: list[np.ndarray], fps: float, boundary: int) -> tuple[f
                 ramp.append(t)
                 in_step &= np.abs(frac - t) < FADE_PIXEL_TOL
             else:
-                core = cv2.erode(in_step.astype(np.uint8), _ERODE).astype(bool)
+                # brightening and darkening pixels apart: an edge moving a fraction of a pixel brightens on
+                # one side and darkens on the other, thin strips that the erosion removes; a fading figure
+                # brightens (or darkens) over its whole area
+                core = np.zeros_like(in_step)
+                for sign in (T > 0, T < 0):
+                    core |= cv2.erode((in_step & sign).astype(np.uint8), _ERODE).astype(bool)
+                # the frame's edge is left out: the erosion keeps a one-pixel strip there (outside counts as
+                # set), and a camera move brings new content in there
+                core[:FADE_EDGE_PX] = core[-FADE_EDGE_PX:] = False
+                core[:, :FADE_EDGE_PX] = core[:, -FADE_EDGE_PX:] = False
                 value = np.count_nonzero(core) / FADE_MIN_PIXELS
                 if value <= best[0] or value < 1.0 and best[0] >= value:
                     continue
@@ -465,7 +498,7 @@ def fade_evidence(grays: list[np.ndarray], fps: float, boundary: int) -> tuple[f
                 dis = dis or cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
                 by_motion = np.abs(G[s + k] - _flow_mid(P, Q, t, dis))
                 by_ramp = np.abs(G[s + k] - (P + t * T))
-                core &= by_ramp + FADE_MOTION_MARGIN < by_motion
+                core &= (by_ramp + FADE_MOTION_MARGIN < by_motion)
                 value = np.count_nonzero(core) / FADE_MIN_PIXELS
                 if value > best[0]:
                     best = (value, s, r)
