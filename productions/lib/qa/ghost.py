@@ -442,13 +442,28 @@ def fade_evidence(grays: list[np.ndarray], fps: float, boundary: int) -> tuple[f
             slopes[j] = 0.5 * np.maximum(np.abs(g[1:-1, 2:] - g[1:-1, :-2]), np.abs(g[2:, 1:-1] - g[:-2, 1:-1]))
         return slopes[j]
 
+    centred: dict[int, tuple[np.ndarray, float]] = {}
+    drift: dict[tuple[int, int], tuple[int, np.ndarray]] = {}
+
+    def moved(j: int, r: int, step: int) -> np.ndarray:
+        """max |G[j + step * k] - G[j]| over k = 1..r (frames outside lo..hi left out), grown from the last
+        call for (j, step): the runs grow one frame at a time."""
+        done, acc = drift.get((j, step), (0, np.zeros_like(G[j])))
+        for k in range(done + 1, r + 1):
+            if lo <= j + step * k < hi:
+                acc = np.maximum(acc, np.abs(G[j + step * k] - G[j]))
+        drift[(j, step)] = (r, acc)
+        return acc
+
     for r in range(FADE_MIN_FRAMES, longest + 1):
         for s in range(max(1, boundary - r), min(n - r, boundary + 2)):
             P, Q = G[s - 1], G[s + r]
             T = Q - P
             change = np.abs(T)
-            pc = P - P.mean()
-            var = float((pc * pc).mean())
+            if s - 1 not in centred:
+                pc = P - P.mean()
+                centred[s - 1] = (pc, float((pc * pc).mean()))
+            pc, var = centred[s - 1]
             gain = float((pc * (T - T.mean())).mean() / var) if var > 1e-6 else 0.0
             own = np.abs(T - T.mean() - gain * pc)  # what a global gain and offset leave
             # a figure fades in and out over its whole area, flat inside: where P or Q is steep (an edge)
@@ -461,11 +476,7 @@ def fade_evidence(grays: list[np.ndarray], fps: float, boundary: int) -> tuple[f
             # change of P (Q); a steady move ramps on, and a periodic picture's ramps only look still against
             # some earlier frames (it repeats itself every period), not all of them
             limit = FADE_STILL * change
-            for k in range(1, r + 1):
-                if s - 1 - k >= lo:
-                    part &= np.abs(P - G[s - 1 - k]) < limit
-                if s + r + k < hi:
-                    part &= np.abs(G[s + r + k] - Q) < limit
+            part &= (moved(s - 1, r, -1) < limit) & (moved(s + r, r, 1) < limit)
             if np.count_nonzero(part) < FADE_MIN_PIXELS:
                 continue
             safe = np.where(part, T, 1.0)
