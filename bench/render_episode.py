@@ -136,7 +136,7 @@ def main() -> int:
 
         # One segment rejected, made again, the episode stitched again.
         user = get_user_model().objects.create_user("bench", password="x", is_staff=True)
-        reject_segment(episode.segments.get(index=2), user, "bench: make it again", render=False)
+        reject_segment(episode.segments.get(index=2), user, "bench: make it again")
         episode.refresh_from_db()
         episode.queue_render()
         assert EpisodeRender(episode).run() == Episode.Status.REVIEW

@@ -116,3 +116,23 @@ def test_a_facade_under_a_slow_tilt_is_no_fade() -> None:
         # (the blend evidence calls some of them blended in-betweens: a known false positive on periodic
         # pictures, see bench/RESULTS.md)
         assert no_fade(frames, fps, 1.5), seed
+
+
+def test_fade_is_measured_while_the_frames_stream_in_with_the_same_value() -> None:
+    """The analyser measures each boundary's fade as soon as the frames it needs are in (an encoder is usually
+    writing the same frames meanwhile), not all at the end; the value is the one the whole clip gives."""
+    from productions.lib.qa.analysis import FrameAnalyzer
+    from productions.lib.qa.ghost import fade_frames_after
+
+    fps = 24
+    shot = figure_shot(8 * fps, fps, seed=7)
+    frames = corpus.same_scene_dissolve(shot, 54, 12, 11)[: 6 * fps]
+    analyzer = FrameAnalyzer(fps, detail=False, boundaries_s=[60 / fps, 130 / fps])
+    for i, frame in enumerate(frames):
+        analyzer.add(frame)
+        if i + 1 == 60 + fade_frames_after(fps):
+            assert list(analyzer._fades) == [60]  # measured here, before the clip ends
+    f = analyzer.finish()
+    assert 130 not in f.fades  # the clip ended too soon for it: measured by the check at the end
+    assert f.fades[60] == fade_evidence(f.grays, fps, 60)
+    assert f.fades[60][0] >= 1.0

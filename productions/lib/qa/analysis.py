@@ -12,12 +12,13 @@ is compared with have arrived; it keeps a few log spectra and cepstra of the las
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from .ghost import GhostTracker
+from .ghost import GhostTracker, fade_evidence, fade_frames_after
 
 ANALYSIS_WIDTH = 256
 THUMB_WIDTH = 128
@@ -371,6 +372,8 @@ class Features:
     # per-frame ghost evidence (see ghost.py): "blend", "mix", "echo"; NaN where not measured
     ghost: dict[str, np.ndarray] = field(default_factory=dict)
     ghost_gap: int = 1  # frames between a frame and its references for "mix" and "echo"
+    # fade evidence (ghost.fade_evidence) at boundary frames, measured while the frames streamed in
+    fades: dict[int, tuple[float, int, int]] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -385,8 +388,14 @@ class Features:
 class FrameAnalyzer:
     """Feed frames one by one with `add()`; `finish()` returns the Features."""
 
-    def __init__(self, fps: float, *, analysis_width: int = ANALYSIS_WIDTH, detail: bool = True) -> None:
+    def __init__(self, fps: float, *, analysis_width: int = ANALYSIS_WIDTH, detail: bool = True,
+                 boundaries_s: Sequence[float] = ()) -> None:
         self.fps = float(fps) if fps and np.isfinite(fps) and fps > 0 else 24.0
+        # boundary frame -> the frame count after which its fade evidence can be measured: measured then, while
+        # the rest streams in (an encoder is usually writing the same frames), not all at the end
+        self._fades_due = {b: b + fade_frames_after(self.fps) for b in
+                           {int(round(t * self.fps)) for t in boundaries_s} if b > 0}
+        self._fades: dict[int, tuple[float, int, int]] = {}
         self.analysis_width = analysis_width
         self.detail = detail
         self.grid_stride = max(1, int(round(self.fps / GRID_SAMPLES_PER_S)))
@@ -462,6 +471,10 @@ class FrameAnalyzer:
         r["edges"].append(t)
         self._grays.append(gray8)
         self._ghost.add(self._grays)
+        for b, due in list(self._fades_due.items()):
+            if len(self._grays) >= due:
+                self._fades[b] = fade_evidence(self._grays, self.fps, b)
+                del self._fades_due[b]
         tw = min(THUMB_WIDTH, small.shape[1])
         th = max(2, int(round(small.shape[0] * tw / small.shape[1])))
         self._thumbs.append(cv2.resize(small, (tw, th), interpolation=cv2.INTER_AREA))
@@ -502,5 +515,5 @@ class FrameAnalyzer:
             changed=r["changed"], gain_step=r["gain_step"],
             grid=grid, blockiness=r["blockiness"], sharpness=r["sharpness"], edges=r["edges"],
             grays=self._grays, thumbs=self._thumbs, bad_shapes=self._bad,
-            ghost=self._ghost.finish(self._grays), ghost_gap=self._ghost.gap,
+            ghost=self._ghost.finish(self._grays), ghost_gap=self._ghost.gap, fades=dict(self._fades),
         )

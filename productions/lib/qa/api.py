@@ -95,7 +95,7 @@ def check_frames(
     """
     t0 = time.perf_counter()
     transitions = _transitions(transitions)
-    analyzer = FrameAnalyzer(fps, analysis_width=analysis_width, detail=True)
+    analyzer = FrameAnalyzer(fps, analysis_width=analysis_width, detail=True, boundaries_s=boundaries or ())
     keep = prompt is not None and clip_unavailable_reason(clip_model_dir) is None
     kept: list[np.ndarray] = []
     for frame in frames:
@@ -192,7 +192,8 @@ def check_video_file(
     transitions = _transitions(transitions)
     info = _probe_video(path)
     width, height, fps = info["width"], info["height"], info["fps"]
-    analyzer = FrameAnalyzer(fps or 24.0, analysis_width=analysis_width, detail=full_resolution)
+    analyzer = FrameAnalyzer(fps or 24.0, analysis_width=analysis_width, detail=full_resolution,
+                             boundaries_s=boundaries or ())
     aw, ah = analysis_size(width, height, analysis_width)
     if full_resolution:
         for frame in read_frames(path, width, height, what=f"decoding {os.fspath(path)} for QA"):

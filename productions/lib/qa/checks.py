@@ -614,7 +614,7 @@ def fade_scores(f: Features, transitions: Transitions = (), boundaries_s: Sequen
         b = int(round(t * f.fps))
         if not (0 < b < f.n) or any(a - TRANSITION_MARGIN - 1 <= b <= e + TRANSITION_MARGIN for a, e in transitions):
             continue
-        value, start, frames = fade_evidence(f.grays, f.fps, b)
+        value, start, frames = f.fades[b] if b in f.fades else fade_evidence(f.grays, f.fps, b)
         if frames:
             seg = out[start:start + frames]
             out[start:start + frames] = np.where(np.isfinite(seg), np.maximum(seg, value), value)

@@ -424,12 +424,22 @@ def _flow_mid(P: np.ndarray, Q: np.ndarray, t: float, dis: cv2.DISOpticalFlow) -
     return (1 - t) * wp + t * wq
 
 
+def _fade_longest(fps: float) -> int:
+    return max(FADE_MIN_FRAMES, int(round(FADE_MAX_S * fps)) + 1)
+
+
+def fade_frames_after(fps: float) -> int:
+    """How many frames past a boundary fade_evidence looks at: once they are in, it can be measured (the same
+    value as on the whole clip)."""
+    return 2 * _fade_longest(fps) + 3
+
+
 def fade_evidence(grays: list[np.ndarray], fps: float, boundary: int) -> tuple[float, int, int]:
     """(evidence, first frame, frames) of the strongest in-step fade around `boundary` (a frame index), per the
     rules above; (0.0, boundary, 0) where there is none."""
     n = len(grays)
-    longest = max(FADE_MIN_FRAMES, int(round(FADE_MAX_S * fps)) + 1)
-    lo, hi = max(0, boundary - 2 * longest - 2), min(n, boundary + 2 * longest + 3)
+    longest = _fade_longest(fps)
+    lo, hi = max(0, boundary - 2 * longest - 2), min(n, boundary + fade_frames_after(fps))
     G = {j: grays[j].astype(np.float32) for j in range(lo, hi)}
     best = (0.0, boundary, 0)
     dis: cv2.DISOpticalFlow | None = None
