@@ -380,25 +380,30 @@ class GhostTracker:
 # stands still and only a small subject moves (a kite, a walker on a plain ground, twinkling stars), the blend
 # and cepstrum evidence above barely see the doubling (a few blocks change; MIX_MIN_CHANGED leaves them out),
 # but the subject's old and new places ramp in step. Clean motion does not: a pixel changes when an edge
-# passes it, and pixels along the motion change at staggered times, so only thin lines (an edge at one
-# sub-pixel phase) ever ramp in step; they are removed by eroding the in-step mask with a 3x3 square. Measured
-# only at declared segment boundaries (a dissolve happens at a join), on the analysis-size grey frames.
-# Rules, each with its reason:
+# passes it, and pixels along the motion change at staggered times, so only thin strips (an edge at one
+# sub-pixel phase) ever ramp in step. Measured only at declared segment boundaries (a dissolve happens at a
+# join), on the analysis-size grey frames, as soon as the frames it needs have arrived (FrameAnalyzer).
+# Rules, each with its reason (each found on the tuning corpus and on held-out draws 2 and 3, already seen,
+# with a boundary put in the middle of every negative: bench/RESULTS.md):
 # - candidate runs of FADE_MIN_FRAMES .. 1 s + 1 frames whose frames straddle the boundary (+-1 frame);
-# - a pixel takes part where P and Q differ by FADE_MIN_CHANGE levels after the best global gain and offset
-#   (P -> Q) is taken out (a slow dimming or a fade of the light ramps every pixel in step, as a dissolve into
-#   a darker copy would), and where it stayed within half that change over the r frames before P and after Q
-#   (a gradient under a slow steady move ramps for the whole shot, not just at the join);
+# - a pixel takes part where P and Q differ by FADE_MIN_CHANGE levels, also after the best global gain and
+#   offset (P -> Q) is taken out (a slow dimming or a light coming on ramps every pixel in step, as a
+#   dissolve into a darker copy would);
+# - ... where P and Q are flat: a central difference under FADE_FLAT of the change (a pixel whose change is
+#   about its slope is an edge that moved by a pixel; a fading figure is flat inside);
+# - ... and where it is still before and after: within FADE_STILL of the change against *each* of the r frames
+#   before P and after Q (a gradient under a steady move ramps for the whole shot, and a periodic facade only
+#   looks still against some earlier frames, the ones a period away);
 # - each frame's median fraction over those pixels must be within FADE_LINEAR_TOL of the linear ramp (an
 #   xfade is linear; holds give flat steps, a cut a step of 1);
 # - a pixel is in step where its own fraction is within FADE_PIXEL_TOL of that median in every frame;
-# - the motion between P and Q (DIS optical flow) must not explain the middle frame better than the ramp does:
-#   a regular facade (windows at one spacing) under a slow tilt ramps in step everywhere, but is the flow's
-#   interpolation of P and Q; a dissolve's half-transparent copies are not;
-# - evidence = in-step pixels left after the erosion / FADE_MIN_PIXELS (>= 1: a dissolve). 6 pixels at 256 px
-#   wide is a patch of about 6 x 6 px at 1024 px, the smallest figure the held-out renderer draws.
-# Tuning corpus (its chained dissolves at 8 and 24 fps, 200 negatives each given a boundary at the middle) and
-# two held-out draws already seen (2 and 3, negatives likewise): see bench/RESULTS.md.
+# - the in-step pixels are eroded by a 2x2 square, brightening and darkening ones apart (an edge moving a
+#   fraction of a pixel brightens one side and darkens the other: thin strips), and the frame's FADE_EDGE_PX
+#   border is left out (the erosion keeps a strip there, and a camera move brings new content in there);
+# - the motion between P and Q (DIS optical flow) must not explain the middle frame better than the ramp
+#   does, by FADE_MOTION_MARGIN levels;
+# - evidence = pixels left / FADE_MIN_PIXELS (>= 1: a dissolve). 6 pixels at 256 px wide is a patch of about
+#   6 x 6 px at 1024 px.
 FADE_MIN_FRAMES = 3
 FADE_MAX_S = 1.0
 FADE_MIN_CHANGE = 10.0
@@ -511,7 +516,7 @@ def fade_evidence(grays: list[np.ndarray], fps: float, boundary: int) -> tuple[f
                 core[:FADE_EDGE_PX] = core[-FADE_EDGE_PX:] = False
                 core[:, :FADE_EDGE_PX] = core[:, -FADE_EDGE_PX:] = False
                 value = np.count_nonzero(core) / FADE_MIN_PIXELS
-                if value <= best[0] or value < 1.0 and best[0] >= value:
+                if value <= best[0]:
                     continue
                 # motion must not explain it (the middle frame of the run)
                 k = r // 2
