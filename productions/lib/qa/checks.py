@@ -610,9 +610,10 @@ def fade_scores(f: Features, transitions: Transitions = (), boundaries_s: Sequen
     strongest fade around each segment boundary, on that fade's frames; NaN elsewhere. Boundaries inside a
     declared transition (+-TRANSITION_MARGIN + 1 frames) are the producer's dissolves and are left out."""
     out = np.full(f.n, np.nan)
+    declared = transition_frames(f.n, transitions, TRANSITION_MARGIN + 1)
     for t in boundaries_s:
         b = int(round(t * f.fps))
-        if not (0 < b < f.n) or any(a - TRANSITION_MARGIN - 1 <= b <= e + TRANSITION_MARGIN for a, e in transitions):
+        if not (0 < b < f.n) or declared[b]:
             continue
         value, start, frames = f.fades[b] if b in f.fades else fade_evidence(f.grays, f.fps, b)
         if frames:

@@ -131,17 +131,19 @@ class BlendMeter:
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self._grid: dict[tuple[int, int], np.ndarray] = {}
 
-    def _mid(self, p8: np.ndarray, n8: np.ndarray, p: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The motion-compensated midpoint of p and n, and the length of the motion (px) at each pixel."""
+    def interpolate(self, p8: np.ndarray, n8: np.ndarray, p: np.ndarray, n: np.ndarray, t: float = 0.5
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """The frame at fraction t between p and n as motion makes it (p warped t of the DIS flow p -> n, n
+        warped back the rest, mixed by t; t = 0.5 is the motion-compensated midpoint), and the length of the
+        motion (px) at each pixel."""
         flow = self._dis.calc(p8, n8, None)
         grid = self._grid.get(p.shape)
         if grid is None:
             ys, xs = np.mgrid[0 : p.shape[0], 0 : p.shape[1]].astype(np.float32)
             grid = self._grid[p.shape] = np.dstack([xs, ys])
-        half = flow * 0.5
-        wp = cv2.remap(p, grid - half, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        wn = cv2.remap(n, grid + half, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        return cv2.addWeighted(wp, 0.5, wn, 0.5, 0.0), cv2.magnitude(flow[..., 0], flow[..., 1])
+        wp = cv2.remap(p, grid - flow * t, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        wn = cv2.remap(n, grid + flow * (1 - t), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return cv2.addWeighted(wp, 1 - t, wn, t, 0.0), cv2.magnitude(flow[..., 0], flow[..., 1])
 
     def evidence(self, p8: np.ndarray, c8: np.ndarray, n8: np.ndarray, *, exact: bool = False,
                  min_changed: float = 0.0) -> float:
@@ -171,7 +173,7 @@ class BlendMeter:
             return 0.0
         sdd = _block_sums(d * d)
         e_blend = np.maximum(sdd - sde * sde / safe, 0.0)
-        mid, shift = self._mid(p8, n8, p, n)
+        mid, shift = self.interpolate(p8, n8, p, n)
         r = c - mid
         e_mid = _block_sums(r * r)
         # where p and n are less than a pixel apart, a blend is no double image (and the midpoint's own
@@ -417,18 +419,6 @@ FADE_MIN_PIXELS = 6
 _ERODE = np.ones((2, 2), np.uint8)
 
 
-def _flow_mid(P: np.ndarray, Q: np.ndarray, t: float, dis: cv2.DISOpticalFlow) -> np.ndarray:
-    """The frame at fraction t between P and Q as motion makes it: P warped forward t of the flow P -> Q and Q
-    warped back the rest, mixed by t."""
-    flow = dis.calc(P.astype(np.uint8), Q.astype(np.uint8), None)
-    h, w = P.shape
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    grid = np.dstack([xs, ys])
-    wp = cv2.remap(P, grid - flow * t, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    wq = cv2.remap(Q, grid + flow * (1 - t), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return (1 - t) * wp + t * wq
-
-
 def _fade_longest(fps: float) -> int:
     return max(FADE_MIN_FRAMES, int(round(FADE_MAX_S * fps)) + 1)
 
@@ -447,7 +437,7 @@ def fade_evidence(grays: list[np.ndarray], fps: float, boundary: int) -> tuple[f
     lo, hi = max(0, boundary - 2 * longest - 2), min(n, boundary + fade_frames_after(fps))
     G = {j: grays[j].astype(np.float32) for j in range(lo, hi)}
     best = (0.0, boundary, 0)
-    dis: cv2.DISOpticalFlow | None = None
+    meter: BlendMeter | None = None
     slopes: dict[int, np.ndarray] = {}
 
     def steep(j: int) -> np.ndarray:
@@ -521,8 +511,8 @@ def fade_evidence(grays: list[np.ndarray], fps: float, boundary: int) -> tuple[f
                 # motion must not explain it (the middle frame of the run)
                 k = r // 2
                 t = ramp[k]
-                dis = dis or cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
-                by_motion = np.abs(G[s + k] - _flow_mid(P, Q, t, dis))
+                meter = meter or BlendMeter()
+                by_motion = np.abs(G[s + k] - meter.interpolate(grays[s - 1], grays[s + r], P, Q, t)[0])
                 by_ramp = np.abs(G[s + k] - (P + t * T))
                 core &= (by_ramp + FADE_MOTION_MARGIN < by_motion)
                 value = np.count_nonzero(core) / FADE_MIN_PIXELS
