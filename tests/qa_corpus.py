@@ -757,7 +757,7 @@ def defect_items(base: list[np.ndarray], name: str, k: int, source: str, fps: in
 
     def item(label: str, frames: list[np.ndarray], variant: str, **kw) -> CorpusItem:
         return CorpusItem(f"{name}/{label}/{variant}", label, frames, fps, kw.pop("expected", n),
-                          variant=variant, source=source, params=kw)
+                          boundaries_s=kw.pop("boundaries_s", None), variant=variant, source=source, params=kw)
 
     for j in range(2):
         rows, cols, mode, gutter = TILE_VARIANTS[(2 * k + j) % len(TILE_VARIANTS)]
@@ -796,8 +796,9 @@ def defect_items(base: list[np.ndarray], name: str, k: int, source: str, fps: in
     yield item(GHOSTING, frames, f"blend_x{factor}", expected=len(frames))
     overlap = max(2, int(round(DISSOLVE_S * fps)))
     start = int(rng.integers(frames_for(0.25), max(frames_for(0.25) + 1, n - 2 * overlap - frames_for(0.25))))
-    frames = same_scene_dissolve(base, start, overlap, overlap)
-    yield item(GHOSTING, frames, "same_scene_dissolve", expected=len(frames))
+    frames = same_scene_dissolve(base, start, overlap, overlap)  # at the join of two segments, like the episode's
+    yield item(GHOSTING, frames, "same_scene_dissolve", expected=len(frames),
+               boundaries_s=[(start + overlap // 2) / fps])
 
 
 def blur_item(base: list[np.ndarray], name: str, k: int, source: str, fps: int = FPS) -> CorpusItem:
@@ -891,7 +892,7 @@ def seam_items(a: tuple[str, list[np.ndarray]], b: tuple[str, list[np.ndarray]],
                      source=source)
     # ...and the same dissolve nobody declared is a double exposure
     yield CorpusItem(f"{na}+{nb}/ghosting/undeclared_dissolve", GHOSTING, joined, fps, None,
-                     variant="undeclared_dissolve", source=source)
+                     boundaries_s=[(n - overlap // 2) / fps], variant="undeclared_dissolve", source=source)
     # two chained segments (the second starts on the first's last frame and continues the shot) crossfaded:
     # every mixed frame shows the shot twice, `overlap - 1` frames apart
     start = half - overlap // 2
@@ -914,6 +915,7 @@ def ghost_items(seeds: int, frames: int, fps: int = FPS) -> Iterator[CorpusItem]
                          source="drawn", params={"pan": pan})
         ghost = same_scene_dissolve(shot, frames // 2 - overlap, overlap, overlap)
         yield CorpusItem(f"drawn/ghosting/same_scene_dissolve/{s}", GHOSTING, ghost, fps, len(ghost),
+                         boundaries_s=[(frames // 2 - overlap + overlap // 2) / fps],
                          variant="same_scene_dissolve", source="drawn", params={"pan": pan})
         for factor in (2, 3):
             held = hold_frames(shot[::factor], factor, frames)

@@ -184,6 +184,16 @@ GHOST_ECHO = 0.075
 # 4 such frames in 5 s (blend evidence 1.14 x the threshold, each alone), which a plain count failed.
 GHOST_MIN_FRAMES = 2
 GHOST_WINDOW_S = 0.25
+# Dissolves happen at joins: the crossfades this check exists for were put at segment joins, and a dissolve the
+# producer chose is declared. Near a segment boundary (a 1 s dissolve centred on it, plus the gap between a
+# frame and its references: GHOST_JOIN_S either side) the dissolve evidence (mix, echo) counts as measured;
+# elsewhere it must be GHOST_AWAY_FACTOR times as strong. Clean footage only looks like a dissolve by chance,
+# anywhere: a field or a facade under a diagonal pan or a whip (periodic content the flow and the cepstrum can
+# alias), 1.0-2.0x the thresholds on held-out draws 3 and 4 at 8 fps, where every dissolve sat at a join. A
+# dissolve in the middle of a generated segment (a model morphing one shot into another) is still flagged
+# when it is plain: dissolves between two different pictures reach 1.6x and more of the mix threshold.
+GHOST_JOIN_S = 0.875
+GHOST_AWAY_FACTOR = 2.0
 # Declared transitions (a chosen dissolve or a fade through black) are left out of the checks that a
 # transition trips by design (ghosting, black frames, flicker, blur), with this many frames either side.
 TRANSITION_MARGIN = 1
@@ -475,7 +485,7 @@ def relative_sharpness(f: Features, transitions: Transitions = (), boundaries_s:
     blocky, double exposures: a mix of two pictures is softer than either), without edges, or inside a declared
     transition (a dissolve is softer by design). Shots are the stretches between segment boundaries and
     transitions (declared or not): two shots can be drawn with differently crisp lines, and neither is a defect."""
-    score, parts = ghost_scores(f, transitions)
+    score, parts = ghost_scores(f, transitions, dissolves_at_joins=False)  # any frame that may be a mix
     skip = ~np.isfinite(f.sharpness) | black_frames(f) | (f.blockiness >= BLOCKINESS_MAX) | (score >= 1.0)
     skip |= transition_frames(f.n, transitions)
     s = np.where(skip, np.nan, f.sharpness)
@@ -622,12 +632,23 @@ def fade_scores(f: Features, transitions: Transitions = (), boundaries_s: Sequen
     return out
 
 
-def ghost_scores(f: Features, transitions: Transitions = (), boundaries_s: Sequence[float] = ()
-                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def near_joins(n: int, fps: float, boundaries_s: Sequence[float]) -> np.ndarray:
+    """Frames within GHOST_JOIN_S of a segment boundary."""
+    out = np.zeros(n, dtype=bool)
+    w = int(round(GHOST_JOIN_S * fps))
+    for t in boundaries_s:
+        b = int(round(t * fps))
+        out[max(0, b - w):max(0, min(n, b + w + 1))] = True
+    return out
+
+
+def ghost_scores(f: Features, transitions: Transitions = (), boundaries_s: Sequence[float] = (), *,
+                 dissolves_at_joins: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Per frame: the ghost score (largest evidence / its threshold; NaN where nothing was measured or the
     frame is left out) and each evidence over its threshold. Left out: declared transitions (+-1 frame),
     black frames; for mix and echo also the frames whose references lie in a transition; echo on tiled
-    footage (the grid check's). `boundaries_s`: segment boundaries (s), where the fade evidence is measured."""
+    footage (the grid check's). `boundaries_s`: segment boundaries (s), where the fade evidence is measured
+    and, with `dissolves_at_joins`, where the dissolve evidence counts in full (GHOST_AWAY_FACTOR elsewhere)."""
     g = f.ghost or {}
     n = f.n
     near = transition_frames(n, transitions)
@@ -641,6 +662,10 @@ def ghost_scores(f: Features, transitions: Transitions = (), boundaries_s: Seque
         if v.shape[0] < n:
             v = np.concatenate([v, np.full(n - v.shape[0], np.nan)])
         parts[name] = np.where(mask, np.nan, v / threshold)
+    if dissolves_at_joins:
+        away = ~near_joins(n, f.fps, boundaries_s)
+        for name in ("mix", "echo"):
+            parts[name] = np.where(away, parts[name] / GHOST_AWAY_FACTOR, parts[name])
     if boundaries_s:
         parts["fade"] = np.where(skip, np.nan, fade_scores(f, transitions, boundaries_s))
     stack = np.stack(list(parts.values()))
@@ -700,7 +725,7 @@ def check_ghosting(f: Features, thumbnails: bool = True, transitions: Transition
                 for name, v in parts.items()},
         "thresholds": {"blend": GHOST_BLEND, "mix": GHOST_MIX, "echo": GHOST_ECHO, "fade_pixels": FADE_MIN_PIXELS,
                        "min_frames": GHOST_MIN_FRAMES,
-                       "window_frames": window},
+                       "window_frames": window, "join_s": GHOST_JOIN_S, "away_from_joins": GHOST_AWAY_FACTOR},
         "gap_frames": int(f.ghost_gap),
         "transitions": [[int(a), int(b)] for a, b in transitions],
     }
