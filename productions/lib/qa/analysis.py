@@ -240,6 +240,22 @@ def _level_scores(gray: np.ndarray, cache: dict) -> tuple[float, float, float, f
     return ncc_x, ncc_y, pc_x, pc_y
 
 
+def _periodicity(g: np.ndarray, axis: int) -> float:
+    """How periodic a gradient image is along `axis`: its highest normalised autocorrelation (1 at lag 0) at a
+    lag short of the tile lags (6 px to n/2 - 4, away from n/3 +-4). A fence or a facade repeats every few px
+    about as much as at half the frame; ordinary content, tiled or not, correlates little at those lags."""
+    n = g.shape[axis]
+    c = g - g.mean()
+    spec = np.fft.rfft(c, n=2 * n, axis=axis)
+    a = np.fft.irfft(spec * np.conj(spec), axis=axis).sum(axis=1 - axis)[:n]
+    if a[0] <= 1e-9:
+        return 0.0
+    a = a / (n - np.arange(n)) / a[0] * n
+    lags = np.arange(n)
+    shorter = (lags >= 6) & (lags <= n // 2 - 4) & (np.abs(lags - n / 3) > 4)
+    return float(np.clip(a[shorter].max(), 0.0, 1.0)) if shorter.any() else 0.0
+
+
 def grid_scores(gray: np.ndarray, cache: dict) -> dict[str, float]:
     """Repeated-content scores of one analysis-size grey frame (float32), each in [0, 1].
 
@@ -249,6 +265,7 @@ def grid_scores(gray: np.ndarray, cache: dict) -> dict[str, float]:
     - pc_x / pc_y: phase correlation between the halves (and neighbouring thirds) of the same gradient
       images finds tiles shifted against each other; the score is the NCC of the parts once aligned by the
       shift found (the raw phase-correlation peak also fires on banding and periodic textures).
+    - periodic_x / periodic_y: see _periodicity (a fence repeats at half the frame too, and at every post).
     Both are taken at the analysis size and at half of it (where a few % of scale between tiles is < 1 px),
     keeping the larger.
     - border_v1/v2, border_h1/h2: the two strongest straight full-height (full-width) edges at the tile
@@ -258,6 +275,8 @@ def grid_scores(gray: np.ndarray, cache: dict) -> dict[str, float]:
     full = _level_scores(gray, cache)
     half = _level_scores(cv2.pyrDown(gray), cache) if min(h, w) >= 64 else full
     out = {k: max(a, b) for k, a, b in zip(("ncc_x", "ncc_y", "pc_x", "pc_y"), full, half, strict=True)}
+    out["periodic_x"] = _periodicity(_grad(gray, 1), 1)
+    out["periodic_y"] = _periodicity(_grad(gray, 0), 0)
 
     cols = _border_rows(np.abs(np.diff(gray, axis=1)) >= BORDER_EDGE_LEVEL)
     rows = _border_rows((np.abs(np.diff(gray, axis=0)) >= BORDER_EDGE_LEVEL).T)
