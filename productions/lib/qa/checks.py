@@ -97,7 +97,8 @@ GRID_PERSISTENCE = 0.5
 # the direction's similarity, the direction is a periodic texture (a fence's posts, a field's rows, a facade's
 # windows) and its similarity does not count. Held-out draw 5: a fence across a field 0.97-1.10 (clean, and its
 # 2x2 tiles, still found by the other direction); tiles 0.08-0.81 (the highest with gutters: the gutter's lines
-# repeat too); clean interiors and lakes just over the similarity limit 0.72-0.74.
+# repeat too). Clean interiors and lakes just over the similarity limit read 0.72-0.74: not periodic enough to
+# leave out, they stay false positives.
 GRID_PERIODIC = 0.9
 
 # ---- blockiness --------------------------------------------------------------------------------------
