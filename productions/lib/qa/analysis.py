@@ -206,10 +206,9 @@ def _pc_ncc(a: np.ndarray, b: np.ndarray, cache: dict) -> float:
     return _shifted_ncc(a, b, -int(round(sx)), -int(round(sy))) * min(1.0, float(resp) / PC_FULL_RESPONSE)
 
 
-def _level_scores(gray: np.ndarray, cache: dict) -> tuple[float, float, float, float]:
-    h, w = gray.shape
-    gx = _grad(gray, 1)
-    gy = _grad(gray, 0)
+def _level_scores(gx: np.ndarray, gy: np.ndarray, cache: dict) -> tuple[float, float, float, float]:
+    """ncc_x, ncc_y, pc_x, pc_y (see grid_scores) from a frame's gradients across (gx) and down (gy)."""
+    h, w = gx.shape[0], gy.shape[1]  # the frame's size (each gradient is one shorter along its axis)
 
     def lag_ncc(g: np.ndarray, lag: int, axis: int) -> float:
         n = g.shape[axis]
@@ -272,11 +271,16 @@ def grid_scores(gray: np.ndarray, cache: dict) -> dict[str, float]:
       positions W/3, W/2, 2W/3 (H/3, H/2, 2H/3), as the fraction of rows (columns) they cover.
     """
     h, w = gray.shape
-    full = _level_scores(gray, cache)
-    half = _level_scores(cv2.pyrDown(gray), cache) if min(h, w) >= 64 else full
+    gx, gy = _grad(gray, 1), _grad(gray, 0)
+    full = _level_scores(gx, gy, cache)
+    if min(h, w) >= 64:
+        small = cv2.pyrDown(gray)
+        half = _level_scores(_grad(small, 1), _grad(small, 0), cache)
+    else:
+        half = full
     out = {k: max(a, b) for k, a, b in zip(("ncc_x", "ncc_y", "pc_x", "pc_y"), full, half, strict=True)}
-    out["periodic_x"] = _periodicity(_grad(gray, 1), 1)
-    out["periodic_y"] = _periodicity(_grad(gray, 0), 0)
+    out["periodic_x"] = _periodicity(gx, 1)
+    out["periodic_y"] = _periodicity(gy, 0)
 
     cols = _border_rows(np.abs(np.diff(gray, axis=1)) >= BORDER_EDGE_LEVEL)
     rows = _border_rows((np.abs(np.diff(gray, axis=0)) >= BORDER_EDGE_LEVEL).T)

@@ -645,16 +645,6 @@ def fade_scores(f: Features, transitions: Transitions = (), boundaries_s: Sequen
     return out
 
 
-def near_joins(n: int, fps: float, boundaries_s: Sequence[float]) -> np.ndarray:
-    """Frames within GHOST_JOIN_S of a segment boundary."""
-    out = np.zeros(n, dtype=bool)
-    w = int(round(GHOST_JOIN_S * fps))
-    for t in boundaries_s:
-        b = int(round(t * fps))
-        out[max(0, b - w):max(0, min(n, b + w + 1))] = True
-    return out
-
-
 def ghost_scores(f: Features, transitions: Transitions = (), boundaries_s: Sequence[float] = (), *,
                  dissolves_at_joins: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Per frame: the ghost score (largest evidence / its threshold; NaN where nothing was measured or the
@@ -676,7 +666,8 @@ def ghost_scores(f: Features, transitions: Transitions = (), boundaries_s: Seque
             v = np.concatenate([v, np.full(n - v.shape[0], np.nan)])
         parts[name] = np.where(mask, np.nan, v / threshold)
     if dissolves_at_joins:
-        away = ~near_joins(n, f.fps, boundaries_s)
+        joins = [(b, b + 1) for b in (int(round(t * f.fps)) for t in boundaries_s)]
+        away = ~transition_frames(n, joins, int(round(GHOST_JOIN_S * f.fps)))
         for name in ("mix", "echo"):
             parts[name] = np.where(away, parts[name] / GHOST_AWAY_FACTOR, parts[name])
     if boundaries_s:
