@@ -13,7 +13,8 @@ children) plus the render thread's time spent feeding them; QA's Python work is 
 The floor is the best a competent engineer could do for the same delivery file: encode the very frames Tower
 delivers, with the same encoder settings, and nothing else. Those frames are produced beforehand (untimed) from
 the clean source (the lossless native clips, upscaled and brought to 24 fps as Tower does) into memory, then
-piped from memory to one ffmpeg encode: no decode of the lossy final, no disk read in the timed part.
+piped from memory (through a pipe widened as Tower's are) to one ffmpeg encode: no decode of the lossy final, no
+disk read in the timed part.
 
 Then one segment is rejected and made again, and the episode re-stitched: restitch_after_reject_s is that
 segment's post-processing plus the re-stitch (its generation excluded).
@@ -71,7 +72,7 @@ def main() -> int:
     from django.core.management import call_command
 
     from productions.lib.encoding import delivery_encode_args
-    from productions.lib.ffmpeg import ffmpeg_command
+    from productions.lib.ffmpeg import ffmpeg_command, widen_pipe
     from productions.lib.planning import timeline_frames
     from productions.lib.post import episode_graph, upscale_chain
     from productions.models import Episode, Project
@@ -118,6 +119,7 @@ def main() -> int:
         cpu0, thread0, started = children_cpu(), time.thread_time(), time.perf_counter()
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         assert proc.stdin is not None
+        widen_pipe(proc.stdin)  # as Tower's own pipes are
         view = memoryview(raw)
         for i in range(frames):
             proc.stdin.write(view[i * frame_bytes:(i + 1) * frame_bytes])

@@ -29,6 +29,7 @@ from .ffmpeg import (
     FFmpegError,
     ffmpeg_command,
     forget_ffmpeg,
+    frame_bytes,
     pipe_frames_to_ffmpeg,
     rawvideo_input_args,
     read_frames,
@@ -132,7 +133,7 @@ class SegmentClipWriter:
         if frame.shape != (self.height, self.width, 3):
             raise ValueError(f"frame {self.frames} is {frame.shape}, the clip is {self.width}x{self.height} RGB")
         try:
-            self._proc.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
+            self._proc.stdin.write(frame_bytes(frame))
         except BrokenPipeError:
             self._fail("ffmpeg closed its input early")
         self.frames += 1
