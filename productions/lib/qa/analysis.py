@@ -72,6 +72,12 @@ SHIFT_MIN_PX = 0.25
 GRID_SAMPLES_PER_S = 2.0
 
 
+def boundary_frame(t: float, fps: float) -> int:
+    """The index of the first frame after a segment boundary at `t` seconds: the later segment's first frame.
+    Every check turns boundary times into frames here, so they agree on where a join is."""
+    return int(round(t * fps))
+
+
 def analysis_size(width: int, height: int, analysis_width: int = ANALYSIS_WIDTH) -> tuple[int, int]:
     """(w, h) of the analysis image: `analysis_width` wide (never upscaled), even height, same aspect."""
     aw = min(analysis_width, width)
@@ -422,7 +428,7 @@ class FrameAnalyzer:
         # boundary frame -> the frame count after which its fade evidence can be measured: measured then, while
         # the rest streams in (an encoder is usually writing the same frames), not all at the end
         self._fades_due = {b: b + fade_frames_after(self.fps) for b in
-                           {int(round(t * self.fps)) for t in boundaries_s} if b > 0}
+                           {boundary_frame(t, self.fps) for t in boundaries_s} if b > 0}
         self._fades: dict[int, tuple[float, int, int]] = {}
         self.analysis_width = analysis_width
         self.detail = detail

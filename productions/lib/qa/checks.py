@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from .analysis import CHANGED_PIXEL_LUMA, Features, block_means
+from .analysis import CHANGED_PIXEL_LUMA, Features, block_means, boundary_frame
 from .ghost import FADE_MIN_PIXELS, fade_evidence
 from .results import NOT_MEASURED, CheckResult, WorstFrame
 
@@ -506,7 +506,7 @@ def relative_sharpness(f: Features, transitions: Transitions = (), boundaries_s:
         return s
     # shots end at boundaries, declared transitions and undeclared dissolves between two pictures (the ghosting
     # check's mix evidence)
-    cuts = {0, f.n} | {int(round(t * f.fps)) for t in boundaries_s} | {int(x) for tr in transitions for x in tr}
+    cuts = {0, f.n} | {boundary_frame(t, f.fps) for t in boundaries_s} | {int(x) for tr in transitions for x in tr}
     cuts |= {int(x) for run in _runs(np.nan_to_num(parts["mix"]) >= 1.0) for x in run}
     cuts = sorted(c for c in cuts if 0 <= c <= f.n)
     whole = float(np.nanmedian(s))
@@ -606,7 +606,7 @@ def _motion_residuals(f: Features, boundary_frames: Sequence[int]) -> dict[int, 
 
 
 def check_seams(f: Features, boundaries_s: Sequence[float], thumbnails: bool = True) -> CheckResult:
-    frames = [int(round(t * f.fps)) for t in boundaries_s]
+    frames = [boundary_frame(t, f.fps) for t in boundaries_s]
     inside = [b for b in frames if 1 <= b < f.n]
     if not inside:
         return CheckResult("seams", True, True, None, SEAM_RATIO, "<", "ratio",
@@ -635,7 +635,7 @@ def fade_scores(f: Features, transitions: Transitions = (), boundaries_s: Sequen
     out = np.full(f.n, np.nan)
     declared = transition_frames(f.n, transitions, TRANSITION_MARGIN + 1)
     for t in boundaries_s:
-        b = int(round(t * f.fps))
+        b = boundary_frame(t, f.fps)
         if not (0 < b < f.n) or declared[b]:
             continue
         value, start, frames = f.fades[b] if b in f.fades else fade_evidence(f.grays, f.fps, b)
@@ -666,7 +666,7 @@ def ghost_scores(f: Features, transitions: Transitions = (), boundaries_s: Seque
             v = np.concatenate([v, np.full(n - v.shape[0], np.nan)])
         parts[name] = np.where(mask, np.nan, v / threshold)
     if dissolves_at_joins:
-        joins = [(b, b + 1) for b in (int(round(t * f.fps)) for t in boundaries_s)]
+        joins = [(b, b + 1) for b in (boundary_frame(t, f.fps) for t in boundaries_s)]
         away = ~transition_frames(n, joins, int(round(GHOST_JOIN_S * f.fps)))
         for name in ("mix", "echo"):
             parts[name] = np.where(away, parts[name] / GHOST_AWAY_FACTOR, parts[name])
