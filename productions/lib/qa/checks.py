@@ -201,8 +201,18 @@ GHOST_WINDOW_S = 0.25
 # price: a dissolve in the middle of a generated segment (a model morphing one shot into another) is flagged
 # only when it is plain. Of the tuning corpus's 14 dissolves between two different shots (8 and 24 fps), 11
 # would still be flagged with their join not given, 3 not (0.80-0.94x); at their join all 14 are.
+# A doubled picture (the echo evidence) away from joins counts only where the frame's blend weights say
+# dissolve too (its mix evidence at least GHOST_AWAY_ECHO_MIX of the mix threshold): a dissolve of a shot into
+# itself later is what a crossfade does where the next segment continues the scene, and a generated segment does
+# not dissolve into itself; one between two pictures shows in both. A sparse shot's look-alike figures double
+# the picture as a dissolve does, without any blend: a kite and a bird held on twos over a flat sky while the
+# camera tilts, echo 6.4x the threshold with mix <= 0.13 (the held-out set's known false positive); a crossfade
+# between two drawn shots in mid-segment, echo 2.4x with mix 1.0-1.25 on the same frames. So segment QA (no
+# joins) and a file checked without its boundaries (`manage.py qa --boundaries`) miss a shot dissolved into
+# itself; at its join it is found.
 GHOST_JOIN_S = 0.875
 GHOST_AWAY_FACTOR = 2.0
+GHOST_AWAY_ECHO_MIX = 0.5
 # Declared transitions (a chosen dissolve or a fade through black) are left out of the checks that a
 # transition trips by design (ghosting, black frames, flicker, blur), with this many frames either side.
 TRANSITION_MARGIN = 1
@@ -651,7 +661,8 @@ def ghost_scores(f: Features, transitions: Transitions = (), boundaries_s: Seque
     frame is left out) and each evidence over its threshold. Left out: declared transitions (+-1 frame),
     black frames; for mix and echo also the frames whose references lie in a transition; echo on tiled
     footage (the grid check's). `boundaries_s`: segment boundaries (s), where the fade evidence is measured
-    and, with `dissolves_at_joins`, where the dissolve evidence counts in full (GHOST_AWAY_FACTOR elsewhere)."""
+    and, with `dissolves_at_joins`, where the dissolve evidence counts in full (elsewhere it must be
+    GHOST_AWAY_FACTOR times as strong, and echo counts only with mix evidence: GHOST_AWAY_ECHO_MIX)."""
     g = f.ghost or {}
     n = f.n
     near = transition_frames(n, transitions)
@@ -668,8 +679,9 @@ def ghost_scores(f: Features, transitions: Transitions = (), boundaries_s: Seque
     if dissolves_at_joins:
         joins = [(b, b + 1) for b in (boundary_frame(t, f.fps) for t in boundaries_s)]
         away = ~transition_frames(n, joins, int(round(GHOST_JOIN_S * f.fps)))
-        for name in ("mix", "echo"):
-            parts[name] = np.where(away, parts[name] / GHOST_AWAY_FACTOR, parts[name])
+        blended = np.nan_to_num(parts["mix"], nan=0.0) >= GHOST_AWAY_ECHO_MIX
+        parts["echo"] = np.where(away, np.where(blended, parts["echo"] / GHOST_AWAY_FACTOR, np.nan), parts["echo"])
+        parts["mix"] = np.where(away, parts["mix"] / GHOST_AWAY_FACTOR, parts["mix"])
     if boundaries_s:
         parts["fade"] = np.where(skip, np.nan, fade_scores(f, transitions, boundaries_s))
     stack = np.stack(list(parts.values()))
@@ -729,7 +741,8 @@ def check_ghosting(f: Features, thumbnails: bool = True, transitions: Transition
                 for name, v in parts.items()},
         "thresholds": {"blend": GHOST_BLEND, "mix": GHOST_MIX, "echo": GHOST_ECHO, "fade_pixels": FADE_MIN_PIXELS,
                        "min_frames": GHOST_MIN_FRAMES,
-                       "window_frames": window, "join_s": GHOST_JOIN_S, "away_from_joins": GHOST_AWAY_FACTOR},
+                       "window_frames": window, "join_s": GHOST_JOIN_S, "away_from_joins": GHOST_AWAY_FACTOR,
+                       "echo_away_needs_mix": GHOST_AWAY_ECHO_MIX},
         "gap_frames": int(f.ghost_gap),
         "transitions": [[int(a), int(b)] for a, b in transitions],
     }
