@@ -3,8 +3,8 @@
     python manage.py qa FILE [--boundaries 5.2,10.4] [--transitions 120-132,300-312] [--no-conformance]
                              [--no-thumbnails]
 
---boundaries: seconds where segments join (the seam check looks there, and the ghosting check for dissolves in
-full: a shot dissolved into itself is found only at a boundary given here); --transitions: frame
+--boundaries: seconds where segments join continuously (the seam check looks there, and the ghosting check for
+dissolves in full: a shot dissolved into itself is found only at a boundary given here); --transitions: frame
 ranges [start-end) of the dissolves and fades through black the producer chose (left out of the ghosting,
 black-frame, flicker and blur checks).
 
