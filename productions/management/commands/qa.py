@@ -4,7 +4,7 @@
                              [--no-thumbnails]
 
 --boundaries: seconds where segments join continuously (the seam check looks there, and the ghosting check for
-dissolves in full: a shot dissolved into itself is found only at a boundary given here); --transitions: frame
+dissolves in full: a shot dissolved into itself is found reliably only at a boundary given here); --transitions: frame
 ranges [start-end) of the dissolves and fades through black the producer chose (left out of the ghosting,
 black-frame, flicker and blur checks).
 
