@@ -208,8 +208,8 @@ GHOST_WINDOW_S = 0.25
 # the picture as a dissolve does, without any blend: a kite and a bird held on twos over a flat sky while the
 # camera tilts, echo 6.4x the threshold with mix <= 0.13 (the held-out set's known false positive); a crossfade
 # between two drawn shots in mid-segment, echo 2.4x with mix 1.0-1.25 on the same frames. So segment QA (no
-# joins) and a file checked without its boundaries (`manage.py qa --boundaries`) miss a shot dissolved into
-# itself; at its join it is found.
+# joins) and a file checked without its boundaries (`manage.py qa --boundaries`) find a shot dissolved into
+# itself only where its blend weights say dissolve too; at its join it is found in full.
 GHOST_JOIN_S = 0.875
 GHOST_AWAY_FACTOR = 2.0
 GHOST_AWAY_ECHO_MIX = 0.5
