@@ -860,13 +860,28 @@ def iter_corpus(*, bases: int = 24, hard_negative_seeds: int = 4, frames: int = 
             pan = _drawn(render_fast_pan, s + 50, 2 * frames, fps)
             yield CorpusItem(f"hard/pan_across_boundary/{s}", HARD_NEGATIVE, pan, fps, None,
                              boundaries_s=[frames / fps], variant="pan_across_boundary", source="drawn")
+            # the same pan, the segment after the join graded slightly differently: the step hides in the motion
+            yield CorpusItem(f"drawn/seams/pan_grade_jump/{s}", "seams",
+                             pan[:frames] + regrade(pan[frames:], 1.08, (1.02, 1.0, 0.97)), fps, None,
+                             boundaries_s=[frames / fps], variant="pan_grade_jump", source="drawn")
         for s in range(max(1, hard_negative_seeds // 2) if third_source else 0):  # a sparse shot jumps in time
             shot = _drawn(lambda seed, m: render_sparse(seed, m, speed=1.0), 60 + s, 2 * frames, fps)
             half = frames // 2
             yield CorpusItem(f"sparse{s}/seams/time_skip", "seams", shot[:half] + shot[half + frames:], fps, None,
                              boundaries_s=[half / fps], variant="sparse_time_skip", source="drawn")
+            back = max(2, int(round(0.5 * fps)))
+            yield CorpusItem(f"sparse{s}/seams/time_back", "seams", shot[:half] + shot[half - back:frames - back], fps,
+                             None, boundaries_s=[half / fps], variant="sparse_time_back", source="drawn")
             yield CorpusItem(f"sparse{s}/chained", CLEAN, shot[:frames], fps, None, boundaries_s=[half / fps],
                              variant="chained_join", source="drawn")
+
+
+def regrade(frames: list[np.ndarray], gamma: float = 1.2, warm: tuple[float, float, float] = (1.05, 1.0, 0.93)
+            ) -> list[np.ndarray]:
+    """The same frames graded differently (a segment made with other colour settings): a darker gamma and a
+    warmer balance."""
+    lut = np.clip(255.0 * (np.arange(256) / 255.0) ** gamma, 0, 255)
+    return [np.clip(lut[f] * np.float32(warm), 0, 255).astype(np.uint8) for f in frames]
 
 
 def seam_items(a: tuple[str, list[np.ndarray]], b: tuple[str, list[np.ndarray]], k: int,
@@ -880,6 +895,16 @@ def seam_items(a: tuple[str, list[np.ndarray]], b: tuple[str, list[np.ndarray]],
     skip = n // 3  # the next segment did not start from the previous one's last frame: the shot jumps ahead
     yield CorpusItem(f"{nb}/seams/time_skip", "seams", fb[: n // 2] + fb[n // 2 + skip :], fps,
                      None, boundaries_s=[(n // 2) / fps], variant="time_skip", source=source)
+    # ...or started from an earlier frame: the shot jumps back (every other pair), or was graded differently
+    half = n // 2
+    if k % 2 == 0:
+        back = max(2, int(round(0.5 * fps)))
+        yield CorpusItem(f"{nb}/seams/time_back", "seams", fb[:half] + fb[half - back: n - back], fps, None,
+                         boundaries_s=[half / fps], variant="time_back", source=source)
+    else:
+        gamma, warm = ((1.2, (1.05, 1.0, 0.93)), (1.08, (1.02, 1.0, 0.97)))[k // 2 % 2]  # plain, and subtle
+        yield CorpusItem(f"{nb}/seams/grade_jump", "seams", fb[:half] + regrade(fb[half:], gamma, warm), fps, None,
+                         boundaries_s=[half / fps], variant="grade_jump", source=source)
     overlap = max(2, int(round(DISSOLVE_S * fps)))
     joined = crossfade(fa, fb, overlap)
     # the producer chose this dissolve: QA is told where it is
@@ -887,7 +912,6 @@ def seam_items(a: tuple[str, list[np.ndarray]], b: tuple[str, list[np.ndarray]],
                      variant="crossfade_join", source=source, transitions=[(n - overlap, n)])
     yield CorpusItem(f"{na}+{nb}/fade_black", CLEAN, fade_through_black(fa, fb, overlap), fps, None,
                      variant="fade_black_join", source=source, transitions=[(n - overlap, n)])
-    half = n // 2
     yield CorpusItem(f"{na}/chained", CLEAN, fa, fps, None, boundaries_s=[half / fps], variant="chained_join",
                      source=source)
     # ...and the same dissolve nobody declared is a double exposure
@@ -920,6 +944,7 @@ def ghost_items(seeds: int, frames: int, fps: int = FPS) -> Iterator[CorpusItem]
         for factor in (2, 3):
             held = hold_frames(shot[::factor], factor, frames)
             yield CorpusItem(f"drawn/hold{factor}/{s}", HARD_NEGATIVE, held, fps, len(held),
+                             boundaries_s=[(frames // 2) / fps],  # chained across a join: no seam either
                              variant=f"hold_{factor}s", source="drawn", params={"pan": pan})
     for pan in PAN_SPEEDS:
         shot = render_landscape(300, frames * step, pan_px=pan)[::step]
@@ -930,6 +955,7 @@ def ghost_items(seeds: int, frames: int, fps: int = FPS) -> Iterator[CorpusItem]
     for k, move in enumerate(CAMERA_MOVES):
         shot = render_camera_move(400 + k, frames * step, move=move)[::step]
         yield CorpusItem(f"hard/camera/{move}", HARD_NEGATIVE, shot, fps, frames, variant="camera_move",
+                         boundaries_s=[(frames // 2) / fps],  # chained across a join (a shake comes back)
                          source="drawn", params={"move": move})
         factor = (3, 2)[k % 2]
         full = render_camera_move(400 + k, frames * factor * step, move=move)[::step]

@@ -160,6 +160,32 @@ SEAM_MIN_CONTEXT = 0.5
 SEAM_MC_MIN_DIFF = 8.0
 SEAM_MC_MIN_CONTEXT = 1.5
 
+# A segment started from an earlier frame than the last one before the join (the previous segment's first
+# frame, or its keyframe again) jumps back in time: the frame after the join shows a picture the clip has already
+# shown, and nearly exactly (an image-to-video model's first frame is the frame it was given). In a static or
+# sparse shot that jump can be small against the neighbours' motion, and the ratios above miss it, but motion
+# going forward never brings a frame closer to an older frame than to the one just before it (held drawings make
+# them equal). Return ratio: D(b, b-1) / min D(b, b-k) over 2 <= k <= SEAM_RETURN_LOOKBACK_S of frames, D the
+# largest block mean |difference| (levels), the minimum floored at SEAM_RETURN_MIN_CONTEXT; compared with
+# SEAM_RATIO, and only where D(b, b-1) reaches SEAM_MC_MIN_DIFF (a jump one can see). Content that comes back by
+# itself (a shake, a cycle, a flicker) does so before the join too: the frame's return ratio is divided by the
+# largest of its predecessors' over SEAM_RETURN_CONTEXT_S (when above 1). A handheld shake (CAMERA_MOVES in
+# tests/qa_corpus.py) returns 3-4.2x undivided; divided, at most 2.6 with 4 frames of context, 1.6 with 0.5 s.
+# Tuning corpus at 24 fps: jumps back of 0.5 s 9.9-24 (sparse shots 9.9-14, where the ratios above give
+# 0.35-0.67); no negative reaches 1.
+SEAM_RETURN_LOOKBACK_S = 1.0
+SEAM_RETURN_CONTEXT_S = 0.5
+SEAM_RETURN_MIN_CONTEXT = 1.0
+
+# A segment graded differently from the one before it (another colour setting, a model's drift in exposure)
+# steps the whole picture's brightness at the join. On a fast pan the step hides in the motion's change (the
+# ratios above: 2.9-3.4 for a gamma of 1.08 on the tuning corpus's fast pans), but the brightness change with
+# the camera's shift undone (Features.gain_step, a median over the blocks: a moving object does not count) is
+# near 0 on every clean frame, so the step stands out against the largest of its SEAM_CONTEXT neighbours'
+# (floored at SEAM_MIN_CONTEXT): 13-14x there. It must reach SEAM_GAIN_MIN_STEP (levels) to count. A
+# dissolve's or a fade's frames all step alike (about 1x).
+SEAM_GAIN_MIN_STEP = 3.0
+
 # ---- ghosting (double exposures) ---------------------------------------------------------------------
 # Per frame, three pieces of evidence (productions/lib/qa/ghost.py, where the method is explained), each
 # compared with its own threshold; a frame's ghost score is the largest evidence / threshold (1.0 = at the
@@ -570,10 +596,13 @@ def _unexplained_change(prev: np.ndarray, cur: np.ndarray, dis: cv2.DISOpticalFl
 
 def seam_scores(f: Features, boundary_frames: Sequence[int]) -> list[tuple[int, float, float]]:
     """For each boundary: (frame, ratio, jump) at the worst frame within SEAM_SEARCH of it. The ratio is the
-    larger of two: the frame's mean change against its neighbours', and the change motion does not explain
-    (_unexplained_change) against its neighbours' (SEAM_MC_*)."""
+    largest of four: the frame's mean change against its neighbours', the change motion does not explain
+    (_unexplained_change) against its neighbours' (SEAM_MC_*), how much closer the frame is to an older one
+    than to its predecessor (a jump back in time, SEAM_RETURN_*), and its step in brightness against its
+    neighbours' (a change of grade, SEAM_GAIN_MIN_STEP)."""
     d = f.mad
     mc = _motion_residuals(f, boundary_frames)
+    returns = _Returns(f)
     out = []
     for b0 in boundary_frames:
         best = (int(b0), 0.0, 0.0)
@@ -598,10 +627,47 @@ def seam_scores(f: Features, boundary_frames: Sequence[int]) -> list[tuple[int, 
                     if mc[b] < SEAM_MC_MIN_DIFF:
                         mc_ratio = min(mc_ratio, SEAM_RATIO * 0.999)
                     ratio = max(ratio, mc_ratio)
+            ratio = max(ratio, returns(b))
+            step = abs(float(f.gain_step[b]))
+            if step >= SEAM_GAIN_MIN_STEP:
+                steps = [abs(float(f.gain_step[j])) for j in around]
+                ratio = max(ratio, step / max(max(steps), SEAM_MIN_CONTEXT))
             if ratio > best[1]:
                 best = (b, ratio, float(d[b]))
         out.append(best)
     return out
+
+
+class _Returns:
+    """Return ratios of frames (see SEAM_RETURN_LOOKBACK_S), the pairwise differences computed once."""
+
+    def __init__(self, f: Features) -> None:
+        self.grays = f.grays
+        self.lookback = max(2, int(round(SEAM_RETURN_LOOKBACK_S * f.fps)))
+        self.context = max(SEAM_CONTEXT, int(round(SEAM_RETURN_CONTEXT_S * f.fps)))
+        self._d: dict[tuple[int, int], float] = {}
+
+    def _diff(self, i: int, j: int) -> float:
+        key = (i, j)
+        if key not in self._d:
+            a, b = self.grays[i].astype(np.float32), self.grays[j].astype(np.float32)
+            self._d[key] = float(block_means(np.abs(a - b)).max())
+        return self._d[key]
+
+    def ratio(self, b: int) -> float:
+        """D(b, b-1) / the smallest D(b, b-k) (NaN where b has no older frame to compare with)."""
+        if not (2 <= b < len(self.grays)):
+            return float("nan")
+        older = min(self._diff(b, b - k) for k in range(2, min(self.lookback, b) + 1))
+        return self._diff(b, b - 1) / max(older, SEAM_RETURN_MIN_CONTEXT)
+
+    def __call__(self, b: int) -> float:
+        """The seam ratio of a jump back at b: 0 where the change at b is too small to see."""
+        r = self.ratio(b)
+        if not np.isfinite(r) or self._diff(b, b - 1) < SEAM_MC_MIN_DIFF:
+            return 0.0
+        before = [self.ratio(j) for j in range(b - self.context, b)]
+        return r / max([1.0] + [x for x in before if np.isfinite(x)])
 
 
 def _motion_residuals(f: Features, boundary_frames: Sequence[int]) -> dict[int, float]:
