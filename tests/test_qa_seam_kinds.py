@@ -9,7 +9,7 @@ import numpy as np
 
 from productions.lib.qa import FAILED, PASSED, check_frames
 from productions.lib.qa.analysis import FrameAnalyzer, boundary_frame
-from productions.lib.qa.checks import SEAM_GAIN_MIN_STEP, SEAM_RATIO, seam_scores
+from productions.lib.qa.checks import SEAM_GAIN_MIN_STEP, SEAM_RATIO, SEAM_RETURN_MATCH, _Returns, seam_scores
 from tests import qa_corpus as corpus
 
 
@@ -76,3 +76,20 @@ def test_light_that_falls_steadily_across_a_join_is_no_change_of_grade() -> None
         analyzer.add(frame)
     assert abs(analyzer.finish().gain_step[16]) >= SEAM_GAIN_MIN_STEP
     assert seam_ratio(shot, 24, 16 / 24) < SEAM_RATIO / 1.5
+
+
+def test_a_light_that_comes_back_on_while_the_picture_moves_on_is_no_return() -> None:
+    """A window lit again 21 frames after it went dark, the characters walking meanwhile: the frame is nearer that
+    older frame than its predecessor (the window), but no older frame matches the whole picture
+    (SEAM_RETURN_MATCH): a jump back brings everything back at once."""
+    frames = []
+    for i, frame in enumerate(corpus.render_landscape(4, 72, pan_px=0.0, walk=0.3)):
+        frame = frame.copy()
+        frame[0:72, 384:448] = (255, 255, 255) if i <= 14 or i >= 36 else (20, 20, 30)
+        frames.append(frame)
+    analyzer = FrameAnalyzer(24)
+    for frame in frames:
+        analyzer.add(frame)
+    returns = _Returns(analyzer.finish())
+    assert returns.ratio(36) >= SEAM_RATIO and returns.closest_older(36) > SEAM_RETURN_MATCH
+    assert returns(36) == 0.0

@@ -167,15 +167,21 @@ SEAM_MC_MIN_CONTEXT = 1.5
 # going forward never brings a frame closer to an older frame than to the one just before it (held drawings make
 # them equal). Return ratio: D(b, b-1) / min D(b, b-k) over 2 <= k <= SEAM_RETURN_LOOKBACK_S of frames, D the
 # largest block mean |difference| (levels), the minimum floored at SEAM_RETURN_MIN_CONTEXT; compared with
-# SEAM_RATIO, and only where D(b, b-1) reaches SEAM_MC_MIN_DIFF (a jump one can see). Content that comes back by
-# itself (a shake, a cycle, a flicker) does so before the join too: the frame's return ratio is divided by the
-# largest of its predecessors' over SEAM_RETURN_CONTEXT_S (when above 1). A handheld shake (CAMERA_MOVES in
-# tests/qa_corpus.py) returns 3-4.2x undivided; divided, at most 2.6 with 4 frames of context, 1.6 with 0.5 s.
-# Tuning corpus at 24 fps: jumps back of 0.5 s 9.9-24 (sparse shots 9.9-14, where the ratios above give
-# 0.35-0.67); no negative reaches 1.
+# SEAM_RATIO, and only where D(b, b-1) reaches SEAM_MC_MIN_DIFF (a jump one can see) and the older frame matches
+# within SEAM_RETURN_MATCH (the picture comes back whole, as a jump back brings it: a light that blinks back on
+# while the rest of the picture moves on matches no older frame that closely; on held-out draw 7 a neon sign did,
+# 12 levels off, at a chained join where a whip began: 5.5x). Content that comes back by itself (a shake, a
+# cycle, a flicker) does so before the join too: the frame's return ratio is divided by the largest of its
+# predecessors' over SEAM_RETURN_CONTEXT_S (when above 1). A handheld shake (CAMERA_MOVES in tests/qa_corpus.py)
+# returns 3-4.2x undivided; divided, at most 2.6 with 4 frames of context, 1.6 with 0.5 s. Tuning corpus at
+# 24 fps: jumps back of 0.5 s 9.9-24 (sparse shots 9.9-14, where the ratios above give 0.35-0.67); no negative
+# reaches 1.
 SEAM_RETURN_LOOKBACK_S = 1.0
 SEAM_RETURN_CONTEXT_S = 0.5
 SEAM_RETURN_MIN_CONTEXT = 1.0
+# Levels (largest block mean |difference| at the analysis size): a generator's first frame is its conditioning
+# frame through the model's VAE, a level or two off once averaged over a block; codec noise is less.
+SEAM_RETURN_MATCH = 4.0
 
 # A segment graded differently from the one before it (another colour setting, a model's drift in exposure)
 # steps the whole picture's brightness at the join. On a fast pan the step hides in the motion's change (the
@@ -654,17 +660,22 @@ class _Returns:
             self._d[key] = float(block_means(np.abs(a - b)).max())
         return self._d[key]
 
-    def ratio(self, b: int) -> float:
-        """D(b, b-1) / the smallest D(b, b-k) (NaN where b has no older frame to compare with)."""
+    def closest_older(self, b: int) -> float:
+        """The smallest D(b, b-k), 2 <= k <= the lookback (NaN where b has no older frame to compare with)."""
         if not (2 <= b < len(self.grays)):
             return float("nan")
-        older = min(self._diff(b, b - k) for k in range(2, min(self.lookback, b) + 1))
-        return self._diff(b, b - 1) / max(older, SEAM_RETURN_MIN_CONTEXT)
+        return min(self._diff(b, b - k) for k in range(2, min(self.lookback, b) + 1))
+
+    def ratio(self, b: int) -> float:
+        """D(b, b-1) / the smallest D(b, b-k) (NaN where b has no older frame to compare with)."""
+        older = self.closest_older(b)
+        return self._diff(b, b - 1) / max(older, SEAM_RETURN_MIN_CONTEXT) if np.isfinite(older) else older
 
     def __call__(self, b: int) -> float:
-        """The seam ratio of a jump back at b: 0 where the change at b is too small to see."""
+        """The seam ratio of a jump back at b: 0 where the change at b is too small to see or no older frame
+        matches it closely."""
         r = self.ratio(b)
-        if not np.isfinite(r) or self._diff(b, b - 1) < SEAM_MC_MIN_DIFF:
+        if not np.isfinite(r) or self._diff(b, b - 1) < SEAM_MC_MIN_DIFF or self.closest_older(b) > SEAM_RETURN_MATCH:
             return 0.0
         before = [self.ratio(j) for j in range(b - self.context, b)]
         return r / max([1.0] + [x for x in before if np.isfinite(x)])
