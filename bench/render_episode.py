@@ -147,7 +147,8 @@ def main() -> int:
         restitch = redone.timings["post_s"] + episode.timings["stitch_encode_s"]
 
         qa_report = episode.qa_reports.filter(kind="episode").order_by("-created_at").first()
-        ghost = next((c for c in qa_report.checks if c["name"] == "ghosting"), None) if qa_report else None
+        checks = {c["name"]: c for c in qa_report.checks} if qa_report else {}
+        ghost, seams = checks.get("ghosting"), checks.get("seams")
         print(f"preset: {settings.TOWER_X264_PRESET}")
         print(f"interpolation: {episode.interpolation} from {episode.native_fps} fps")
         print(f"frames: {frames}")
@@ -162,6 +163,7 @@ def main() -> int:
         print(f"qa_segments_s: {t['qa_segments_s']:.2f}")
         print(f"qa_episode_s: {t['qa_episode_s']:.2f}")
         print(f"episode_ghosting: {ghost['value'] if ghost else 'not measured'} ({ghost['message'] if ghost else ''})")
+        print(f"episode_seams: {seams['value'] if seams else 'not measured'} ({seams['message'] if seams else ''})")
         print(f"post_s: {post:.2f}")
         print(f"post_cpu_s: {post_cpu:.2f}")
         print(f"floor_s: {floor:.2f}")

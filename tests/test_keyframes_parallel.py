@@ -57,4 +57,4 @@ def test_two_comfyui_servers_make_keyframes_in_about_half_the_time(project, user
             server.stop()
     print(f"keyframes: one server {walls[1]:.2f} s, two servers {walls[2]:.2f} s, ratio {walls[2] / walls[1]:.3f}")
     assert walls[1] >= SHOTS * JOB_S * 0.9  # one at a time on one server
-    assert walls[2] <= 0.65 * walls[1], walls
+    assert walls[2] <= 0.7 * walls[1], walls  # ideal 0.5; one at a time >= 1 (see test_comfyui_episode.py)
