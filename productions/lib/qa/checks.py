@@ -172,8 +172,10 @@ SEAM_MC_MIN_CONTEXT = 1.5
 # while the rest of the picture moves on matches no older frame that closely; on held-out draw 7 a neon sign did,
 # 12 levels off, at a chained join where a whip began: 5.5x). Content that comes back by itself (a shake, a
 # cycle, a flicker) does so before the join too: the frame's return ratio is divided by the largest of its
-# predecessors' over SEAM_RETURN_CONTEXT_S (when above 1). A handheld shake (CAMERA_MOVES in tests/qa_corpus.py)
-# returns 3-4.2x undivided; divided, at most 2.6 with 4 frames of context, 1.6 with 0.5 s. Tuning corpus at
+# predecessors' over SEAM_RETURN_CONTEXT_S (when above 1). An anime screen shake between two offsets repeats each
+# frame exactly two later: 19x undivided at a join, about 1 divided. A handheld shake (CAMERA_MOVES in
+# tests/qa_corpus.py) returns 3-4.2x undivided, 6.6 levels off (over SEAM_RETURN_MATCH); divided, at most 2.6
+# with 4 frames of context, 1.6 with 0.5 s. Tuning corpus at
 # 24 fps: jumps back of 0.5 s 9.9-24 (sparse shots 9.9-14, where the ratios above give 0.35-0.67); no negative
 # reaches 1.
 SEAM_RETURN_LOOKBACK_S = 1.0
