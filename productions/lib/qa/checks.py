@@ -175,9 +175,8 @@ SEAM_MC_MIN_CONTEXT = 1.5
 # predecessors' over SEAM_RETURN_CONTEXT_S (when above 1). An anime screen shake between two offsets repeats each
 # frame exactly two later: 19x undivided at a join, about 1 divided. A handheld shake (CAMERA_MOVES in
 # tests/qa_corpus.py) returns 3-4.2x undivided, 6.6 levels off (over SEAM_RETURN_MATCH); divided, at most 2.6
-# with 4 frames of context, 1.6 with 0.5 s. Tuning corpus at
-# 24 fps: jumps back of 0.5 s 9.9-24 (sparse shots 9.9-14, where the ratios above give 0.35-0.67); no negative
-# reaches 1.
+# with 4 frames of context, 1.6 with 0.5 s. Tuning corpus at 24 fps: jumps back of 0.5 s 9.9-24 (sparse shots
+# 9.9-14, where the ratios above give 0.35-0.67); no negative reaches 1.
 SEAM_RETURN_LOOKBACK_S = 1.0
 SEAM_RETURN_CONTEXT_S = 0.5
 SEAM_RETURN_MIN_CONTEXT = 1.0
@@ -647,10 +646,12 @@ def seam_scores(f: Features, boundary_frames: Sequence[int]) -> list[tuple[int, 
 
 
 class _Returns:
-    """Return ratios of frames (see SEAM_RETURN_LOOKBACK_S), the pairwise differences computed once."""
+    """Return ratios of frames (see SEAM_RETURN_LOOKBACK_S), the pairwise differences computed once. D(b, b-1)
+    is the analysis pass's own Features.block_mad."""
 
     def __init__(self, f: Features) -> None:
         self.grays = f.grays
+        self.block_mad = f.block_mad
         self.lookback = max(2, int(round(SEAM_RETURN_LOOKBACK_S * f.fps)))
         self.context = max(SEAM_CONTEXT, int(round(SEAM_RETURN_CONTEXT_S * f.fps)))
         self._d: dict[tuple[int, int], float] = {}
@@ -671,14 +672,15 @@ class _Returns:
     def ratio(self, b: int) -> float:
         """D(b, b-1) / the smallest D(b, b-k) (NaN where b has no older frame to compare with)."""
         older = self.closest_older(b)
-        return self._diff(b, b - 1) / max(older, SEAM_RETURN_MIN_CONTEXT) if np.isfinite(older) else older
+        return float(self.block_mad[b]) / max(older, SEAM_RETURN_MIN_CONTEXT) if np.isfinite(older) else older
 
     def __call__(self, b: int) -> float:
         """The seam ratio of a jump back at b: 0 where the change at b is too small to see or no older frame
         matches it closely."""
-        r = self.ratio(b)
-        if not np.isfinite(r) or self._diff(b, b - 1) < SEAM_MC_MIN_DIFF or self.closest_older(b) > SEAM_RETURN_MATCH:
+        older = self.closest_older(b)
+        if not np.isfinite(older) or self.block_mad[b] < SEAM_MC_MIN_DIFF or older > SEAM_RETURN_MATCH:
             return 0.0
+        r = self.ratio(b)
         before = [self.ratio(j) for j in range(b - self.context, b)]
         return r / max([1.0] + [x for x in before if np.isfinite(x)])
 
