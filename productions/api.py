@@ -505,7 +505,11 @@ def approve(request: HttpRequest, episode_id: int, index: int):
           response={202: EpisodeOut, **BAD_JSON, **PRODUCER, **CONFLICT, **INVALID})
 def reject(request: HttpRequest, episode_id: int, index: int, payload: RejectIn):
     """Reject the segment with a reason: it waits to be made again with a new seed (and `prompt`, if given:
-    it becomes the shot's action). The rejected attempt's files are kept. Decisions are collected: one render
+    it becomes the shot's action). The rejected attempt's files are kept. With a first-frame model, the
+    segments chained after it (continuous joins, up to the next cut, dissolve or fade) started from its last
+    frame: they are made again with it, keeping their seeds (their attempts are archived as rejected with that
+    reason, and an approval of them is withdrawn); the answer's segments show them pending. Decisions are
+    collected: one render
     makes every rejected segment again and stitches once, when you POST /episodes/{id}/render or when this was
     the last open decision (the answer's status is then "queued"); `render: true` starts it now."""
     episode = episode_for(request, episode_id, produce=True)

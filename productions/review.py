@@ -6,6 +6,11 @@ move inside the database transaction, after every write succeeded, and move back
 leaves the segment as it was, still reviewable. The segment goes back to pending ("waits to be made again")
 with a new seed (and the prompt, if the producer edited it: it becomes the shot's action, composed with its
 characters and the style as every shot's is).
+With a first-frame model, the segments chained after a rejected one were generated from its last frame, which
+the remake changes: kept, the join into the next one would jump (the old last frame on one side, the new one on
+the other). They are made again with it (`continued_by`): their files archived the same way, their attempts
+marked rejected with the reason, their approvals withdrawn. The page and the API say so before and after.
+A first-and-last-frame model runs each segment between keyframes the remake keeps: nothing else changes.
 Decisions only record: neither an approval nor a rejection queues a render, so several in a row never meet a
 render started by the one before. productions.decisions starts the one render that makes the changes (when
 the producer asks, or when the last open decision is made).
@@ -17,6 +22,7 @@ from __future__ import annotations
 import os
 import secrets
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -25,6 +31,7 @@ from django.utils import timezone
 
 from productions.events import publish_episode_event
 from productions.forms import MAX_SEED
+from productions.lib.model_profiles import ProfileError
 from productions.live import qa_badge
 from productions.models import Episode, Notification, Segment, SegmentAttempt
 from productions.notifications import notify
@@ -129,12 +136,42 @@ def archive_plan(segment: Segment, attempt: SegmentAttempt) -> tuple[Path, list[
     return folder, moves, paths
 
 
-def move_back(folder: Path, done: list[tuple[Path, Path]]) -> None:
-    """Undo the moves made so far (the database refused the rejection): the segment keeps its files."""
+def move_back(folders: list[Path], done: list[tuple[Path, Path]]) -> None:
+    """Undo the moves made so far (the database refused the rejection): the segments keep their files."""
     for source, target in reversed(done):
         os.replace(target, source)
-    with suppress(OSError):
-        folder.rmdir()  # only if empty: it was made for this rejection
+    for folder in folders:
+        with suppress(OSError):
+            folder.rmdir()  # only if empty: it was made for this rejection
+
+
+def continued_by(segment: Segment, segments: list[Segment] | None = None) -> list[Segment]:
+    """The segments a first-frame model made from `segment`'s last frame, directly or down the chain: those after
+    it up to the next one that starts a shot of its own (a cut, a dissolve, a fade). None with a
+    first-and-last-frame model. Reads no file: it is what the page's reject form warns about."""
+    episode = segment.episode
+    try:
+        if episode.model_profile().conditioning == "first_last":
+            return []
+    except ProfileError:
+        pass  # rendered as a first-frame model would be (render.py): chained
+    if segments is None:
+        segments = list(episode.segments.filter(index__gt=segment.index).order_by("index"))
+    after: list[Segment] = []
+    for other in segments:
+        if other.index <= segment.index:
+            continue
+        if other.index != segment.index + len(after) + 1 or not other.join_spec.chained:
+            break
+        after.append(other)
+    return after
+
+
+def remade_with_it(indexes: list[int]) -> str:
+    """"Segment 4" or "Segments 4, 5 and 6", for the sentences about continued_by."""
+    if len(indexes) == 1:
+        return f"Segment {indexes[0]}"
+    return f"Segments {', '.join(map(str, indexes[:-1]))} and {indexes[-1]}"
 
 
 def new_seed(old: int) -> int:
@@ -142,41 +179,65 @@ def new_seed(old: int) -> int:
     return seed if seed != old else (seed + 1) % (MAX_SEED + 1)
 
 
+@dataclass
+class Archiving:
+    """One segment whose files a rejection moves into its attempt folder, and the verdict its attempt gets."""
+
+    segment: Segment
+    reason: str
+    attempt: SegmentAttempt
+    qa: dict
+    folder: Path
+    moves: list[tuple[Path, Path]]
+    paths: dict[str, str]  # the attempt's new file fields
+
+    @classmethod
+    def plan(cls, segment: Segment, reason: str) -> Archiving:
+        attempt = current_attempt_for(segment)
+        return cls(segment, reason, attempt, qa_summary(segment), *archive_plan(segment, attempt))
+
+
 def reject_segment(segment: Segment, user, reason: str, prompt: str | None = None) -> Episode:
     """Archive the segment's files into its attempt and reset it with a new seed: it waits to be made again by
-    the next render (productions.decisions), which makes every rejected segment and stitches once."""
+    the next render (productions.decisions), which makes every rejected segment and stitches once. The segments
+    chained after it (continued_by) that have files are archived and reset with it, keeping their seeds."""
     reason = checked(reason, "reason", "The reason", MAX_REASON_CHARS)
     if not reason:
         raise ReviewError(422, "Say why the segment is rejected: the reason cannot be empty.", "reason")
     prompt = checked(prompt, "prompt", "The prompt", MAX_PROMPT_CHARS) or None
     episode = segment.episode
     reviewable(episode, segment)
-    attempt = current_attempt_for(segment)
-    qa = qa_summary(segment)
-    folder, moves, paths = archive_plan(segment, attempt)
+    because = (f"Made again with segment {segment.index}: it continues from that segment's last frame, which the "
+               f"remake changes.")
+    archived = [Archiving.plan(segment, reason)]
+    archived += [Archiving.plan(other, because) for other in continued_by(segment) if other.has_files()]
     now = timezone.now()
     # The database first, the files last and inside its transaction: a refused write moves nothing, and a
-    # failed move or commit puts back what was moved, so the segment stays as it was (approvable, rejectable).
+    # failed move or commit puts back what was moved, so every segment stays as it was (approvable, rejectable).
     done: list[tuple[Path, Path]] = []
     try:
         with transaction.atomic():
-            SegmentAttempt.objects.filter(pk=attempt.pk).update(
-                decision=Segment.Review.REJECTED, reason=reason, reviewer=user, reviewed_at=now, qa=qa, **paths)
-            Segment.objects.filter(pk=segment.pk).update(
+            for item in archived:
+                SegmentAttempt.objects.filter(pk=item.attempt.pk).update(
+                    decision=Segment.Review.REJECTED, reason=item.reason, reviewer=user, reviewed_at=now,
+                    qa=item.qa, **item.paths)
+            Segment.objects.filter(pk__in=[item.segment.pk for item in archived]).update(
                 status=Segment.Status.PENDING, progress=0.0, error="", error_details="",
-                seed=new_seed(segment.seed),
-                # An edited prompt is the shot's new action: the render composes its characters and style in.
-                prompt=prompt or segment.prompt, action=prompt or segment.action,
-                native_path="", proxy_path="", upscaled_path="",
-                last_frame_path="", preview_path="", review=Segment.Review.REJECTED, reviewed_by=user,
-                reviewed_at=now, finished_at=None)
-            folder.mkdir(parents=True, exist_ok=True)
-            for source, target in moves:
-                os.replace(source, target)
-                done.append((source, target))
+                native_path="", proxy_path="", upscaled_path="", last_frame_path="", preview_path="",
+                review=Segment.Review.REJECTED, reviewed_by=user, reviewed_at=now, finished_at=None)
+            # The rejected one gets a new seed; an edited prompt is the shot's new action (the render composes its
+            # characters and style in). Those made again with it keep theirs: their start is what changes.
+            Segment.objects.filter(pk=segment.pk).update(
+                seed=new_seed(segment.seed), prompt=prompt or segment.prompt, action=prompt or segment.action)
+            for item in archived:
+                item.folder.mkdir(parents=True, exist_ok=True)
+                for source, target in item.moves:
+                    os.replace(source, target)
+                    done.append((source, target))
     except BaseException:
-        move_back(folder, done)
+        move_back([item.folder for item in archived], done)
         raise
     episode.refresh_from_db()
-    publish_episode_event(episode, {"type": "review", "segment": segment.index, "decision": "rejected"})
+    publish_episode_event(episode, {"type": "review", "segment": segment.index, "decision": "rejected",
+                                    "remade_with_it": [item.segment.index for item in archived[1:]]})
     return episode

@@ -15,7 +15,9 @@ FILES = {"native_path": "native.mkv", "proxy_path": "proxy.mp4", "last_frame_pat
          "preview_path": "preview.webp"}
 
 
-def awaiting_review(project, count: int = 2) -> Episode:
+def awaiting_review(project, count: int = 2, join: str = "continuous") -> Episode:
+    """`join` into every segment after the first: continuous (one chained shot, the default), or "cut" for
+    separate shots, where a rejection makes only that segment again (tests/test_reject_chained.py)."""
     episode = small_episode(project, status=Episode.Status.REVIEW, segment_count=count)
     now = timezone.now()
     for index in range(count):
@@ -28,7 +30,7 @@ def awaiting_review(project, count: int = 2) -> Episode:
             paths[field] = str(relative)
         Segment.objects.create(episode=episode, index=index, prompt=f"Beat {index}.", seed=index, native_frames=24,
                                delivered_frames=24, status=Segment.Status.DONE, progress=1.0, attempts=1,
-                               started_at=now, finished_at=now, **paths)
+                               started_at=now, finished_at=now, join=join if index else "continuous", **paths)
     return episode
 
 

@@ -15,7 +15,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def test_decisions_in_a_row_render_changes_and_reopen(browser, web, worker, project, users):  # noqa: F811
-    episode = small_episode(project, title="Review flow", segment_count=4)
+    # Two shots (a cut before the last segment): rejecting segment 2 makes only it again, so #3 stays open.
+    episode = small_episode(project, title="Review flow", segment_count=4, transitions="4: cut")
     assert render_now(episode) == Episode.Status.REVIEW
     page = page_for(browser, web, users["producer"])
     url = f"{web.url}/episodes/{episode.pk}/"

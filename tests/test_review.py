@@ -112,8 +112,9 @@ def test_several_rejections_are_made_again_by_one_render(rendered, producer_clie
     page = producer_client.get(f"/episodes/{episode.pk}/").content.decode()
     assert page.count("Reject</button>") == 2 and "render-changes" not in page
 
-    # from the page: reject segment 0 (collected: nothing is queued, the episode stays in review)
-    response = producer_client.post(f"/episodes/{episode.pk}/segments/0/review/reject/",
+    # from the page: reject segment 1 (collected: nothing is queued, the episode stays in review). Segment 0
+    # first would make segment 1 again with it (it continues from segment 0's last frame: test_reject_chained).
+    response = producer_client.post(f"/episodes/{episode.pk}/segments/1/review/reject/",
                                     {"reason": "Too dark", "prompt": ""})
     assert response.status_code == 302 and queued == []
     episode.refresh_from_db()
@@ -121,8 +122,8 @@ def test_several_rejections_are_made_again_by_one_render(rendered, producer_clie
     page = producer_client.get(f"/episodes/{episode.pk}/").content.decode()
     assert "Render changes (1 segment to make again)</button>" in page
     assert "1 rejected segment waits to be made again" in page
-    # through the API: reject segment 1, the last open decision: one render makes both again
-    response = post_json(producer_client, f"/api/episodes/{episode.pk}/segments/1/reject", {"reason": "Off model"})
+    # through the API: reject segment 0, the last open decision: one render makes both again
+    response = post_json(producer_client, f"/api/episodes/{episode.pk}/segments/0/reject", {"reason": "Off model"})
     assert response.status_code == 202 and response.json()["status"] == "queued" and queued == [episode.pk]
     assert [s.status for s in episode.segments.order_by("index")] == ["pending", "pending"]
     assert post_json(producer_client, f"/api/episodes/{episode.pk}/segments/0/approve").status_code == 409
@@ -134,7 +135,7 @@ def test_several_rejections_are_made_again_by_one_render(rendered, producer_clie
     assert file_fingerprint(episode.final_file) != first_final and episode.current_conformance().passed
     assert [(a.number, a.decision, a.reason) for a in SegmentAttempt.objects.filter(
         segment__episode=episode, decision="rejected").order_by("segment__index")] == [
-        (1, "rejected", "Too dark"), (1, "rejected", "Off model")]
+        (1, "rejected", "Off model"), (1, "rejected", "Too dark")]
     page = producer_client.get(f"/episodes/{episode.pk}/").content.decode()
     assert "render-changes" not in page and "wait to be made again" not in page
 

@@ -24,7 +24,7 @@ def flash(page: str) -> str:
 
 
 def test_decisions_in_a_row_then_one_render_on_render_changes(project, producer_client, queued):
-    episode = awaiting_review(project, count=4)
+    episode = awaiting_review(project, count=4, join="cut")  # separate shots: each rejection makes only its own
     base = f"/episodes/{episode.pk}"
     # page, API, page: approve, reject (with an edited prompt), approve: none is refused, nothing is queued
     response = producer_client.post(f"{base}/segments/0/review/approve/", follow=True)
@@ -56,7 +56,7 @@ def test_decisions_in_a_row_then_one_render_on_render_changes(project, producer_
 
 
 def test_the_last_open_decision_starts_one_render(project, producer_client, queued):
-    episode = awaiting_review(project, count=3)
+    episode = awaiting_review(project, count=3, join="cut")
     base = f"/episodes/{episode.pk}"
     assert post_json(producer_client, f"/api{base}/segments/0/reject", {"reason": "Too dark"}).status_code == 202
     assert post_json(producer_client, f"/api{base}/segments/1/approve").json()["status"] == "review"
