@@ -17,7 +17,9 @@ piped from memory (through a pipe widened as Tower's are) to one ffmpeg encode: 
 disk read in the timed part.
 
 Then one segment is rejected and made again, and the episode re-stitched: restitch_after_reject_s is that
-segment's post-processing plus the re-stitch (its generation excluded).
+segment's post-processing plus the re-stitch (its generation excluded). It is the last segment: a rejected
+segment takes the segments chained after it with it (productions.review.continued_by), and this one is the only
+one made again. `--reject N` rejects another; the figure then counts the clips of every segment made again.
 
 Prints `name: value` lines; the last is post_over_floor_ratio (wall clock).
 """
@@ -49,9 +51,11 @@ def load() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, help="where to copy the rendered episode")
+    parser.add_argument("--out", type=Path, help="where to copy the rendered episode (and, named "
+                                                 "...-restitched, the episode after the rejection)")
     parser.add_argument("--preset", default=None, help="x264 preset (default: TOWER_X264_PRESET or veryfast)")
     parser.add_argument("--interpolation", default="", help="none, hold, mci, blend (default: the backend's)")
+    parser.add_argument("--reject", type=int, default=-1, help="the segment rejected (default: the last)")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="tower-bench-"))
@@ -138,13 +142,17 @@ def main() -> int:
 
         # One segment rejected, made again, the episode stitched again.
         user = get_user_model().objects.create_user("bench", password="x", is_staff=True)
-        reject_segment(episode.segments.get(index=2), user, "bench: make it again")
+        rejected = segments[args.reject]
+        reject_segment(rejected, user, "bench: make it again")
+        remade = list(episode.segments.filter(status="pending").order_by("index"))
         episode.refresh_from_db()
         episode.queue_render()
         assert EpisodeRender(episode).run() == Episode.Status.REVIEW
         episode.refresh_from_db()
-        redone = episode.segments.get(index=2)
-        restitch = redone.timings["post_s"] + episode.timings["stitch_encode_s"]
+        redone = episode.segments.filter(pk__in=[s.pk for s in remade])
+        restitch = sum(s.timings["post_s"] for s in redone) + episode.timings["stitch_encode_s"]
+        if args.out:  # the re-stitched file beside the first render's, to look at the joins around the remake
+            shutil.copyfile(episode.final_file, args.out.with_name(f"{args.out.stem}-restitched{args.out.suffix}"))
 
         qa_report = episode.qa_reports.filter(kind="episode").order_by("-created_at").first()
         checks = {c["name"]: c for c in qa_report.checks} if qa_report else {}
@@ -173,6 +181,8 @@ def main() -> int:
         if args.out:
             print(f"out: {args.out}")
         print(f"post_over_floor_cpu_ratio: {post_cpu / floor_cpu:.3f}")
+        print(f"restitch_remade_segments: {', '.join(str(s.index) for s in remade)} (segment {rejected.index} "
+              f"rejected)")
         print(f"restitch_after_reject_s: {restitch:.2f}")
         print(f"restitch_over_floor_ratio: {restitch / floor:.3f}")
         print(f"post_over_floor_ratio: {post / floor:.3f}")
