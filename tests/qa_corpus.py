@@ -724,6 +724,11 @@ TILE_VARIANTS = (
     (2, 2, "crop-exact", 4), (1, 3, "squeeze-time", 4), (2, 2, "crop-shift", 0), (1, 3, "squeeze-exact", 0),
 )
 
+# Tiles of hard scenes (grid items): a plain sky squeezed into two tiles (two of each cloud and bird: little
+# content, but an exact repeat), and two panels of a night street with a gutter between them (the gutter's line
+# breaks the tiles' match; one border, where the panel rule wanted two).
+SPARSE_TILES = {"flat_sky": (1, 2, "squeeze-exact", 0), "night": (1, 2, "crop-time", 5)}
+
 HARD_NEGATIVES: dict[str, Callable[[int, int], list[np.ndarray]]] = {
     "flat_sky": render_flat_sky,
     "horizon": render_horizon,
@@ -854,6 +859,10 @@ def iter_corpus(*, bases: int = 24, hard_negative_seeds: int = 4, frames: int = 
             yield CorpusItem(f"hard/{kind}/{s}", HARD_NEGATIVE, drawn, fps, frames, variant=kind, source="drawn")
             if s == 0:  # soft frames in the hard scenes too: a flat sky or a night street can be blurred
                 yield blur_item(drawn, f"hard/{kind}", len(kind), "drawn", fps)
+            if s == 0 and kind in SPARSE_TILES:  # tiles of the scenes with the least in them
+                rows, cols, mode, gutter = SPARSE_TILES[kind]
+                yield CorpusItem(f"hard/{kind}/grid", "grid", inject_tiles(drawn, rows, cols, mode, len(kind), gutter),
+                                 fps, frames, variant=f"{kind}_{rows}x{cols}_{mode}", source="drawn")
     yield from ghost_items(hard_negative_seeds, frames, fps)
     if seams:
         for s in range(max(1, hard_negative_seeds // 2)):  # a fast pan that runs across the boundary
