@@ -8,7 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from productions.models import Episode, Segment
+from productions.models import Episode, Segment, SegmentAttempt
 from tests.conftest import small_episode
 
 FILES = {"native_path": "native.mkv", "proxy_path": "proxy.mp4", "last_frame_path": "last.png",
@@ -38,3 +38,16 @@ def segment_files(segment: Segment) -> dict[str, bytes]:
     """The segment's current files by field (missing ones left out)."""
     segment.refresh_from_db()
     return {field: path.read_bytes() for field in FILES if (path := segment.file(field))}
+
+
+def block_proxy_move(segment: Segment) -> Path:
+    """Make the move of `segment`'s proxy into its attempt folder fail, after its other files moved: the attempt
+    folder exists (so a second one is made beside it) and a folder that is not empty has the proxy's place
+    there. Returns that proxy place (a folder holding `in-the-way`)."""
+    attempt = SegmentAttempt.objects.create(segment=segment, number=1, seed=segment.seed, prompt=segment.prompt,
+                                            outcome=SegmentAttempt.Outcome.SUCCEEDED, started_at=segment.started_at,
+                                            finished_at=segment.finished_at)
+    (segment.media_dir / "attempt-01").mkdir(parents=True)
+    blocker = segment.media_dir / f"attempt-01-{attempt.pk}" / "proxy.mp4"
+    (blocker / "in-the-way").mkdir(parents=True)
+    return blocker

@@ -11,7 +11,7 @@ from django.db import DatabaseError, connection
 from productions.models import Segment, SegmentAttempt
 from productions.review import reject_segment
 from tests.conftest import post_json
-from tests.reviewable import awaiting_review, segment_files
+from tests.reviewable import awaiting_review, block_proxy_move, segment_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,14 +70,8 @@ def test_a_file_that_cannot_be_moved_rolls_the_rejection_back(project, users, pr
     episode = awaiting_review(project)
     segment = episode.segments.get(index=0)
     files = segment_files(segment)
-    # The attempt folder exists (so a second one is made beside it) and its proxy's place is taken by a folder
-    # that is not empty: the move of that one file fails after the first files have moved.
-    attempt = SegmentAttempt.objects.create(segment=segment, number=1, seed=segment.seed, prompt=segment.prompt,
-                                            outcome=SegmentAttempt.Outcome.SUCCEEDED, started_at=segment.started_at,
-                                            finished_at=segment.finished_at)
-    (segment.media_dir / "attempt-01").mkdir(parents=True)
-    blocker = segment.media_dir / f"attempt-01-{attempt.pk}" / "proxy.mp4"
-    (blocker / "in-the-way").mkdir(parents=True)
+    blocker = block_proxy_move(segment)  # the move of that one file fails after the first files have moved
+    attempt = SegmentAttempt.objects.get(segment=segment)
     with pytest.raises(OSError):
         reject_segment(segment, users["producer"], "too dark")
     assert segment_files(segment) == files

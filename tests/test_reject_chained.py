@@ -16,7 +16,7 @@ from productions.models import Episode, QAReport, Segment, SegmentAttempt
 from productions.render import EpisodeRender
 from productions.review import reject_segment
 from tests.conftest import post_json, render_now, small_episode
-from tests.reviewable import awaiting_review, segment_files
+from tests.reviewable import awaiting_review, block_proxy_move, segment_files
 from tests.test_anchored import native_frames
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -108,15 +108,7 @@ def test_a_failed_move_of_a_later_segment_puts_every_file_back(project, users, n
     episode = awaiting_review(project, count=3)
     segments = list(episode.segments.order_by("index"))
     files = [segment_files(s) for s in segments]
-    # Segment 2's proxy cannot move, after segments 0 and 1 moved: its attempt folder exists (so a second one
-    # is made beside it) and a folder that is not empty has the proxy's place there.
-    last = segments[2]
-    attempt = SegmentAttempt.objects.create(segment=last, number=1, seed=last.seed, prompt=last.prompt,
-                                            outcome=SegmentAttempt.Outcome.SUCCEEDED, started_at=last.started_at,
-                                            finished_at=last.finished_at)
-    (last.media_dir / "attempt-01").mkdir(parents=True)
-    blocker = last.media_dir / f"attempt-01-{attempt.pk}" / "proxy.mp4"
-    (blocker / "in-the-way").mkdir(parents=True)
+    block_proxy_move(segments[2])  # segment 2's proxy cannot move, after segments 0 and 1 moved
     with pytest.raises(OSError):
         reject_segment(segments[0], users["producer"], "too dark")
     for segment, before in zip(segments, files, strict=True):
