@@ -18,7 +18,7 @@ disk read in the timed part.
 
 Then one segment is rejected and made again, and the episode re-stitched: restitch_after_reject_s is that
 segment's post-processing plus the re-stitch (its generation excluded). It is the last segment: a rejected
-segment takes the segments chained after it with it (productions.review.continued_by), and this one is the only
+segment takes the segments chained after it with it (productions.review.continued_by_all), and this one is the only
 one made again. `--reject N` rejects another; the figure then counts the clips of every segment made again.
 
 Prints `name: value` lines; the last is post_over_floor_ratio (wall clock).

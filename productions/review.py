@@ -145,26 +145,31 @@ def move_back(folders: list[Path], done: list[tuple[Path, Path]]) -> None:
             folder.rmdir()  # only if empty: it was made for this rejection
 
 
-def continued_by(segment: Segment, segments: list[Segment] | None = None) -> list[Segment]:
-    """The segments a first-frame model made from `segment`'s last frame, directly or down the chain: those after
-    it up to the next one that starts a shot of its own (a cut, a dissolve, a fade). None with a
-    first-and-last-frame model. Reads no file: it is what the page's reject form warns about."""
-    episode = segment.episode
+def continued_by_all(episode: Episode, segments: list[Segment]) -> dict[int, list[Segment]]:
+    """Per segment index, the segments a first-frame model made from that segment's last frame, directly or down
+    the chain: those after it in its chain (render.chains: up to the next one that starts a shot of its own, after
+    a cut, a dissolve or a fade). Empty with a first-and-last-frame model. `segments`: all of the episode's, in
+    order. Reads no file: it is what the page's reject forms warn about."""
+    from productions.render import chains
+
     try:
-        if episode.model_profile().conditioning == "first_last":
-            return []
+        anchored = episode.model_profile().conditioning == "first_last"
     except ProfileError:
-        pass  # rendered as a first-frame model would be (render.py): chained
-    if segments is None:
-        segments = list(episode.segments.filter(index__gt=segment.index).order_by("index"))
-    after: list[Segment] = []
-    for other in segments:
-        if other.index <= segment.index:
-            continue
-        if other.index != segment.index + len(after) + 1 or not other.join_spec.chained:
-            break
-        after.append(other)
+        anchored = False  # rendered as a first-frame model would be (render.py): chained
+    after: dict[int, list[Segment]] = {s.index: [] for s in segments}
+    if not anchored:
+        for chain in chains(segments):
+            for at, segment in enumerate(chain):
+                after[segment.index] = chain[at + 1:]
     return after
+
+
+def continued_by(segment: Segment) -> list[Segment]:
+    """The segments made from `segment`'s last frame (continued_by_all) that have files: what rejecting it makes
+    again with it."""
+    episode = segment.episode
+    after = continued_by_all(episode, list(episode.segments.order_by("index")))[segment.index]
+    return [other for other in after if other.has_files()]
 
 
 def remade_with_it(indexes: list[int]) -> str:
@@ -200,7 +205,7 @@ class Archiving:
 def reject_segment(segment: Segment, user, reason: str, prompt: str | None = None) -> Episode:
     """Archive the segment's files into its attempt and reset it with a new seed: it waits to be made again by
     the next render (productions.decisions), which makes every rejected segment and stitches once. The segments
-    chained after it (continued_by) that have files are archived and reset with it, keeping their seeds."""
+    chained after it that have files (continued_by) are archived and reset with it, keeping their seeds."""
     reason = checked(reason, "reason", "The reason", MAX_REASON_CHARS)
     if not reason:
         raise ReviewError(422, "Say why the segment is rejected: the reason cannot be empty.", "reason")
@@ -210,7 +215,7 @@ def reject_segment(segment: Segment, user, reason: str, prompt: str | None = Non
     because = (f"Made again with segment {segment.index}: it continues from that segment's last frame, which the "
                f"remake changes.")
     archived = [Archiving.plan(segment, reason)]
-    archived += [Archiving.plan(other, because) for other in continued_by(segment) if other.has_files()]
+    archived += [Archiving.plan(other, because) for other in continued_by(segment)]
     now = timezone.now()
     # The database first, the files last and inside its transaction: a refused write moves nothing, and a
     # failed move or commit puts back what was moved, so every segment stays as it was (approvable, rejectable).

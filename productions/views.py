@@ -27,7 +27,14 @@ from productions.downloads import download_name, serve_file
 from productions.forms import EpisodeForm, ProjectForm
 from productions.live import episode_state
 from productions.models import Episode, Membership, Project, SegmentAttempt
-from productions.review import ReviewError, approve_segment, continued_by, reject_segment, remade_with_it
+from productions.review import (
+    ReviewError,
+    approve_segment,
+    continued_by,
+    continued_by_all,
+    reject_segment,
+    remade_with_it,
+)
 from productions.review_views import review_context
 from productions.storyboard import draft_or_error
 from productions.tasks import start_render
@@ -117,8 +124,9 @@ def episode_context(request: HttpRequest, episode: Episode, access: Access) -> d
         attempts.setdefault(attempt.segment_id, []).append(attempt)
     rows = []
     reviews = {seg_state["index"]: seg_state["review"] for seg_state in state["segments"]}
+    chained_after = continued_by_all(episode, segments)  # the reject forms warn of them
     for segment, seg_state in zip(segments, state["segments"], strict=True):
-        after = [other.index for other in continued_by(segment, segments)]  # the reject form warns of them
+        after = [other.index for other in chained_after[segment.index]]
         rows.append({"segment": segment, "state": seg_state, "attempts": attempts.get(segment.pk, []),
                      "continued_by": after, "continued_approved": [i for i in after if reviews[i] == "approved"]})
     plan, plan_error = episode.plan_or_error(segments)
@@ -161,7 +169,7 @@ def segment_review(request: HttpRequest, pk: int, index: int, action: str) -> Ht
             outcome = decide(segment, approve_segment, request.user, request.POST.get("reason", ""))
             said = f"Segment {index} approved."
         elif action == "reject":
-            after = [other.index for other in continued_by(segment) if other.has_files()]
+            after = [other.index for other in continued_by(segment)]
             outcome = decide(segment, reject_segment, request.user, request.POST.get("reason", ""),
                              request.POST.get("prompt"))
             said = f"Segment {index} rejected: it will be made again with a new seed."
