@@ -679,9 +679,10 @@ class _Returns:
             return float("nan")
         return min(self._diff(b, b - k) for k in range(2, min(self.lookback, b) + 1))
 
-    def ratio(self, b: int) -> float:
-        """D(b, b-1) / the smallest D(b, b-k) (NaN where b has no older frame to compare with)."""
-        older = self.closest_older(b)
+    def ratio(self, b: int, older: float | None = None) -> float:
+        """D(b, b-1) / the smallest D(b, b-k) (NaN where b has no older frame to compare with). `older`: that
+        smallest D, when already known (closest_older)."""
+        older = self.closest_older(b) if older is None else older
         return float(self.block_mad[b]) / max(older, SEAM_RETURN_MIN_CONTEXT) if np.isfinite(older) else older
 
     def __call__(self, b: int) -> float:
@@ -690,7 +691,7 @@ class _Returns:
         older = self.closest_older(b)
         if not np.isfinite(older) or self.block_mad[b] < SEAM_MC_MIN_DIFF or older > SEAM_RETURN_MATCH:
             return 0.0
-        r = self.ratio(b)
+        r = self.ratio(b, older)
         before = [self.ratio(j) for j in range(b - self.context, b)]
         return r / max([1.0] + [x for x in before if np.isfinite(x)])
 
