@@ -13,9 +13,10 @@ from tests.worker import HueyWorker, status_of, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-# Two servers (or workers) make the four anchored segments in at most this share of one's wall time. Ideal 0.5,
-# one at a time 1.0 or more; the rest is claiming, polling and CPU, and the suite runs another test file beside
-# this one (README: two pytest-xdist processes): 0.64 was seen there with 0.6 as the bound.
+# Two servers (or workers) make the same jobs in at most this share of one's wall time: anchored segments here,
+# chains (test_chains_parallel.py) and keyframes (test_keyframes_parallel.py). Ideal 0.5, one at a time 1.0 or
+# more; the rest is claiming, polling and CPU, and the suite runs another test file beside this one (README: two
+# pytest-xdist processes): 0.64 was seen there with 0.6 as the bound.
 PARALLEL_WALL_RATIO = 0.7
 
 
