@@ -217,6 +217,27 @@ def test_the_render_streams_the_frames_it_encodes_for_analysis(tmp_path):
     assert check_conformance(out, SPEC).passed
 
 
+@pytest.mark.parametrize("method,fps,joins", [
+    ("hold", 12, [Join(CUT), Join(CONTINUOUS), Join(DISSOLVE, 6)]),
+    ("hold", 8, [Join(CUT), Join(CONTINUOUS), Join(FADE, 6)]),
+    ("mci", 8, [Join(CUT), Join(CONTINUOUS), Join(DISSOLVE, 4)]),
+])
+def test_the_analysis_output_is_the_delivered_edit_frame_for_frame(tmp_path, method, fps, joins):
+    """QA's frames are made beside the picture (split before the upscale), not scaled back down from it: each
+    must still be the delivered frame at that position, through holds, in-betweens, dissolves and fades."""
+    clips = chain(tmp_path, method, fps, joins, n=10 * fps // 8)
+    out = tmp_path / "final.mp4"
+    total, streamed = render_episode_file(clips, spec=SPEC, upscale=UPSCALE, out_path=out, preset="ultrafast",
+                                          analyse=lambda frames: [f.astype(np.float32) for f in frames],
+                                          analysis_size=(160, 90))
+    back = [f.astype(np.float32) for f in read_frames(out, 160, 90)]
+    assert total == len(streamed) == len(back)
+    same = [float(np.abs(a - b).mean()) for a, b in zip(streamed, back, strict=True)]
+    shifted = [float(np.abs(a - b).mean()) for a, b in zip(streamed[1:], back, strict=False)]
+    assert max(same) < 4, same  # the same picture, give or take the delivery encode and the two scalings
+    assert np.mean(shifted) > 2 * np.mean(same)  # a frame out of step would not pass (holds repeat some)
+
+
 def test_an_analysis_that_stops_early_still_gets_a_complete_file(tmp_path):
     clips = chain(tmp_path, "hold", 12, [Join(CUT), Join(CONTINUOUS), Join(CUT)])
     out = tmp_path / "final.mp4"
