@@ -238,6 +238,29 @@ def test_the_analysis_output_is_the_delivered_edit_frame_for_frame(tmp_path, met
     assert np.mean(shifted) > 2 * np.mean(same)  # a frame out of step would not pass (holds repeat some)
 
 
+def test_clips_an_outside_upscaler_made_are_analysed_from_their_own_frames(tmp_path):
+    """Clips already at the delivery size (Real-ESRGAN's, cached): the picture is not resized, and QA's branch
+    scales those very frames down."""
+    big = [np.ascontiguousarray(np.repeat(np.repeat(f, 5, axis=0), 5, axis=1)[:SPEC.height, :SPEC.width])
+           for f in moving_frames(12, 0)]
+    clips = []
+    for k, join in enumerate([Join(CUT), Join(CONTINUOUS)]):
+        files = SegmentFiles(tmp_path / f"up{k}")
+        with SegmentClipWriter(files, SPEC.width, SPEC.height, 12) as writer:
+            for frame in big[k * 6:k * 6 + 7] if k else big[:7]:
+                writer.write(frame)
+            writer.commit()
+        clips.append(Clip(files.native, 12, "hold", join, clip_frames(7, 12, SPEC.fps, "hold", chained=bool(k)),
+                          upscaled=True))
+    out = tmp_path / "final.mp4"
+    total, streamed = render_episode_file(clips, spec=SPEC, upscale=None, out_path=out, preset="ultrafast",
+                                          analyse=lambda frames: [f.astype(np.float32) for f in frames],
+                                          analysis_size=(160, 90))
+    back = [f.astype(np.float32) for f in read_frames(out, 160, 90)]
+    assert total == len(streamed) == len(back) == 26
+    assert max(float(np.abs(a - b).mean()) for a, b in zip(streamed, back, strict=True)) < 4
+
+
 def test_an_analysis_that_stops_early_still_gets_a_complete_file(tmp_path):
     clips = chain(tmp_path, "hold", 12, [Join(CUT), Join(CONTINUOUS), Join(CUT)])
     out = tmp_path / "final.mp4"
