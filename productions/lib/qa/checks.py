@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from .analysis import CHANGED_PIXEL_LUMA, Features, block_means, boundary_frame
-from .ghost import FADE_MIN_PIXELS, fade_evidence
+from .ghost import BLEND_ORIGINAL_MAX, BLEND_PERIODS, FADE_MIN_PIXELS, fade_evidence, in_between_frames
 from .results import NOT_MEASURED, CheckResult, WorstFrame
 
 Transitions = Sequence[tuple[int, int]]
@@ -551,7 +551,8 @@ def relative_sharpness(f: Features, transitions: Transitions = (), boundaries_s:
     blocky, double exposures: a mix of two pictures is softer than either), without edges, or inside a declared
     transition (a dissolve is softer by design). Shots are the stretches between segment boundaries and
     transitions (declared or not): two shots can be drawn with differently crisp lines, and neither is a defect."""
-    score, parts = ghost_scores(f, transitions, dissolves_at_joins=False)  # any frame that may be a mix
+    # any frame that may be a mix
+    score, parts = ghost_scores(f, transitions, dissolves_at_joins=False, in_between_only=False)
     skip = ~np.isfinite(f.sharpness) | black_frames(f) | (f.blockiness >= BLOCKINESS_MAX) | (score >= 1.0)
     skip |= transition_frames(f.n, transitions)
     s = np.where(skip, np.nan, f.sharpness)
@@ -748,13 +749,16 @@ def fade_scores(f: Features, transitions: Transitions = (), boundaries_s: Sequen
 
 
 def ghost_scores(f: Features, transitions: Transitions = (), boundaries_s: Sequence[float] = (), *,
-                 dissolves_at_joins: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                 dissolves_at_joins: bool = True, in_between_only: bool = True
+                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Per frame: the ghost score (largest evidence / its threshold; NaN where nothing was measured or the
     frame is left out) and each evidence over its threshold. Left out: declared transitions (+-1 frame),
     black frames; for mix and echo also the frames whose references lie in a transition; echo on tiled
     footage (the grid check's). `boundaries_s`: segment boundaries (s), where the fade evidence is measured
     and, with `dissolves_at_joins`, where the dissolve evidence counts in full (elsewhere it must be
-    GHOST_AWAY_FACTOR times as strong, and echo counts only with mix evidence: GHOST_AWAY_ECHO_MIX)."""
+    GHOST_AWAY_FACTOR times as strong, and echo counts only with mix evidence: GHOST_AWAY_ECHO_MIX). With
+    `in_between_only`, blend evidence counts only in the pattern of interpolated in-betweens
+    (ghost.in_between_frames)."""
     g = f.ghost or {}
     n = f.n
     near = transition_frames(n, transitions)
@@ -768,6 +772,9 @@ def ghost_scores(f: Features, transitions: Transitions = (), boundaries_s: Seque
         if v.shape[0] < n:
             v = np.concatenate([v, np.full(n - v.shape[0], np.nan)])
         parts[name] = np.where(mask, np.nan, v / threshold)
+    if in_between_only:
+        blend = parts["blend"]
+        parts["blend"] = np.where(np.isfinite(blend) & ~in_between_frames(blend), 0.0, blend)
     if dissolves_at_joins:
         joins = [(b, b + 1) for b in (boundary_frame(t, f.fps) for t in boundaries_s)]
         away = ~transition_frames(n, joins, int(round(GHOST_JOIN_S * f.fps)))
@@ -831,7 +838,9 @@ def check_ghosting(f: Features, thumbnails: bool = True, transitions: Transition
         "by_kind": kinds,
         "max": {name: (round(float(np.nanmax(v)), 3) if np.isfinite(v).any() else None)
                 for name, v in parts.items()},
-        "thresholds": {"blend": GHOST_BLEND, "mix": GHOST_MIX, "echo": GHOST_ECHO, "fade_pixels": FADE_MIN_PIXELS,
+        "thresholds": {"blend": GHOST_BLEND, "blend_periods": list(BLEND_PERIODS),
+                       "blend_original_max": BLEND_ORIGINAL_MAX,
+                       "mix": GHOST_MIX, "echo": GHOST_ECHO, "fade_pixels": FADE_MIN_PIXELS,
                        "min_frames": GHOST_MIN_FRAMES,
                        "window_frames": window, "join_s": GHOST_JOIN_S, "away_from_joins": GHOST_AWAY_FACTOR,
                        "echo_away_needs_mix": GHOST_AWAY_ECHO_MIX},
