@@ -307,7 +307,7 @@ def episode_graph(clips: Sequence[Clip], spec: DeliverySpec, upscale: str | None
     With `analysis_size`, a second output [qa] (RGB at that size) carries the same edit for QA: every clip is
     split where it is resized, after its interpolation, and its analysis branch goes through the same holds,
     trims and joins at the small size. QA sees every frame of the edit (its holds, in-betweens, dissolves and
-    fades) without the run scaling 1080p frames back down: that cost more than a tenth of the encode."""
+    fades) without the run scaling 1080p frames back down (that cost 4-9 % of the encode's CPU)."""
     if analysis_size is None:
         parts = [clip_filter(i, clip, spec, upscale) for i, clip in enumerate(clips)]
         return ";".join(parts + _joins(clips, spec, "", out))

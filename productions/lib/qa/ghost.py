@@ -196,9 +196,10 @@ class BlendMeter:
 # blending keeps every k-th frame as drawn (an original, which is no blend of its neighbours: no evidence)
 # and blends the k - 1 between. Measured on every blend-interpolated item of the tuning corpus and of held-out
 # draw 8 (x2, x3; drawn, generated, every camera move): the originals read 0.00, every k-th frame without
-# exception. Clean footage that only looks like a blend (a slow push-in of a symmetric scene, a whip over a
-# field: 4x the threshold on held-out draw 9) has blend evidence on most frames, and the few frames without
-# it fall at no fixed period. So blend evidence counts only on a frame around which, at one of these periods
+# exception. Clean footage that only looks like a blend (a slow push-in of a symmetric scene: 4x the threshold
+# on held-out draw 9) has blend evidence on most frames, and the few frames without it fall at no fixed
+# period. (Left: a slow drift over a noisy field after a whip, whose evidence alternates like a x2 blend.)
+# So blend evidence counts only on a frame around which, at one of these periods
 # and within two periods either side, the frames of one phase (at least two measured, the frame itself not of
 # that phase) all read under BLEND_ORIGINAL_MAX of the threshold, and the frame's own phase shows evidence at
 # least twice more (an in-between recurs every period; two chance blends a period apart do not make a pattern:
