@@ -297,7 +297,10 @@ def test_the_edit_shows_what_the_final_shows(packaged):
             if placed + k in under_transitions:
                 continue
             difference = np.abs(final[placed + k].astype(int) - frames[first + k].astype(int)).mean()
-            assert difference < 6, f"timeline frame {placed + k}: {difference:.1f} from {clip.name}"
+            # The final's CBR encode (200 kb/s at this size) is not deterministic under x264's frame threads
+            # (the same input gives other bytes run to run): its worst frame here, just after a cut, reads
+            # 5.97-6.03 on the same code. A clip placed on the wrong side of that cut reads over 40.
+            assert difference < 8, f"timeline frame {placed + k}: {difference:.1f} from {clip.name}"
             compared += 1
     assert compared == len(final) - len(under_transitions) > 30
 
