@@ -247,7 +247,7 @@ def test_clips_an_outside_upscaler_made_are_analysed_from_their_own_frames(tmp_p
     for k, join in enumerate([Join(CUT), Join(CONTINUOUS)]):
         files = SegmentFiles(tmp_path / f"up{k}")
         with SegmentClipWriter(files, SPEC.width, SPEC.height, 12) as writer:
-            for frame in big[k * 6:k * 6 + 7] if k else big[:7]:
+            for frame in big[k * 6:k * 6 + 7]:  # segment 1 starts on segment 0's last frame
                 writer.write(frame)
             writer.commit()
         clips.append(Clip(files.native, 12, "hold", join, clip_frames(7, 12, SPEC.fps, "hold", chained=bool(k)),
