@@ -473,6 +473,16 @@ def fade_frames_after(fps: float) -> int:
     return 2 * _fade_longest(fps) + 3
 
 
+def _median(values: np.ndarray) -> float:
+    """np.median of a 1-d float32 array, the same value, without np.median's overhead (it is called thousands
+    of times per boundary)."""
+    k = values.size // 2
+    if values.size % 2:
+        return float(np.partition(values, k)[k])
+    low, high = np.partition(values, (k - 1, k))[k - 1:k + 1]
+    return float((low + high) / np.float32(2))
+
+
 def fade_evidence(grays: list[np.ndarray], fps: float, boundary: int) -> tuple[float, int, int]:
     """(evidence, first frame, frames) of the strongest in-step fade around `boundary` (a frame index), per the
     rules above; (0.0, boundary, 0) where there is none."""
@@ -509,16 +519,20 @@ def fade_evidence(grays: list[np.ndarray], fps: float, boundary: int) -> tuple[f
             P, Q = G[s - 1], G[s + r]
             T = Q - P
             change = np.abs(T)
+            # a figure fades in and out over its whole area, flat inside: where P or Q is steep (an edge)
+            # compared with the change, an edge moved (by about a pixel, T ~ v * gradient). Every test below
+            # keeps a subset of these pixels: where too few qualify, nothing more is computed.
+            part = (change >= FADE_MIN_CHANGE) & (steep(s - 1) < FADE_FLAT * change) & \
+                (steep(s + r) < FADE_FLAT * change)
+            if np.count_nonzero(part) < FADE_MIN_PIXELS:
+                continue
             if s - 1 not in centred:
                 pc = P - P.mean()
                 centred[s - 1] = (pc, float((pc * pc).mean()))
             pc, var = centred[s - 1]
             gain = float((pc * (T - T.mean())).mean() / var) if var > 1e-6 else 0.0
             own = np.abs(T - T.mean() - gain * pc)  # what a global gain and offset leave
-            # a figure fades in and out over its whole area, flat inside: where P or Q is steep (an edge)
-            # compared with the change, an edge moved (by about a pixel, T ~ v * gradient)
-            part = (change >= FADE_MIN_CHANGE) & (own >= FADE_MIN_CHANGE) & \
-                (steep(s - 1) < FADE_FLAT * change) & (steep(s + r) < FADE_FLAT * change)
+            part &= own >= FADE_MIN_CHANGE
             if np.count_nonzero(part) < FADE_MIN_PIXELS:
                 continue
             # still before and after: every one of the r frames before P (after Q) within FADE_STILL of the
@@ -533,7 +547,7 @@ def fade_evidence(grays: list[np.ndarray], fps: float, boundary: int) -> tuple[f
             ramp = []
             for k, j in enumerate(range(s, s + r)):
                 frac = (G[j] - P) / safe
-                t = float(np.median(frac[part]))
+                t = _median(frac[part])
                 if abs(t - (k + 1) / (r + 1)) > FADE_LINEAR_TOL:
                     break
                 ramp.append(t)
