@@ -72,6 +72,9 @@ CHANGED_PIXEL_LUMA = 6.0
 # analysis size) when it moved at least this far (px): a handheld shake moves a horizon or a sky gradient up
 # and down, which changes every block's mean like a flicker would.
 SHIFT_MIN_PX = 0.25
+# A phase-correlation peak under this response is no shift one can trust: a cut reads 0.05 or less, a dissolve
+# across a jump 0.2; a camera move over drawn or generated footage 0.37-1.2 (tuning corpus).
+SHIFT_MIN_RESPONSE = 0.3
 # Grid sampling: score 2 frames per second for tiling (10 per 5 s segment). Tiling persists over a clip (the
 # generator keeps its init image's layout); scoring a frame costs ~5 ms, every frame would cost 12x more.
 GRID_SAMPLES_PER_S = 2.0
@@ -414,6 +417,7 @@ class Features:
     block_mad: np.ndarray  # largest block mean |difference| to the previous frame
     changed: np.ndarray  # fraction of pixels changed by more than CHANGED_PIXEL_LUMA (1 for frame 0)
     gain_step: np.ndarray  # brightness change from the previous frame, camera shift undone (see _gain_step)
+    shift: np.ndarray  # the camera's shift from the previous frame (analysis px; 0 where not found, see _gain_step)
     grid: dict[str, np.ndarray]  # per-frame grid scores, NaN where the frame was not sampled
     blockiness: np.ndarray  # NaN when not measured (no full-resolution pixels)
     sharpness: np.ndarray  # edge sharpness (see edge_sharpness); NaN when not measured
@@ -457,7 +461,8 @@ class FrameAnalyzer:
         self._prev: np.ndarray | None = None  # the previous frame's analysis-size grey (float32) ...
         self._prev_blocks: np.ndarray | None = None  # ... and its block means
         self._rows: dict[str, list[float]] = {k: [] for k in ("luma", "dark", "lit", "mad", "block_mad", "changed",
-                                                               "gain_step", "blockiness", "sharpness", "edges")}
+                                                               "gain_step", "shift", "blockiness", "sharpness",
+                                                               "edges")}
         self._grid: dict[str, list[float]] = {}
         self._grays: list[np.ndarray] = []
         self._thumbs: list[np.ndarray] = []
@@ -499,12 +504,15 @@ class FrameAnalyzer:
             r["block_mad"].append(0.0)
             r["changed"].append(1.0)
             r["gain_step"].append(0.0)
+            r["shift"].append(0.0)
         else:
             diff = np.abs(gray - self._prev)
             r["mad"].append(float(diff.mean()))
             r["block_mad"].append(float(block_means(diff).max()))
             r["changed"].append(float(np.count_nonzero(diff > CHANGED_PIXEL_LUMA)) / diff.size)
-            r["gain_step"].append(self._gain_step(self._prev, gray, self._prev_blocks, blocks))
+            step, shift = self._gain_step(self._prev, gray, self._prev_blocks, blocks)
+            r["gain_step"].append(step)
+            r["shift"].append(shift)
         self._prev, self._prev_blocks = gray, blocks
         if i % self.grid_stride == 0:
             scores = grid_scores(gray, self._cache)
@@ -532,22 +540,24 @@ class FrameAnalyzer:
         self._thumbs.append(cv2.resize(small, (tw, th), interpolation=cv2.INTER_AREA))
 
     def _gain_step(self, prev: np.ndarray, cur: np.ndarray, prev_blocks: np.ndarray, cur_blocks: np.ndarray
-                   ) -> float:
+                   ) -> tuple[float, float]:
         """The whole picture's brightness change from `prev` to `cur` (luma levels; their block means given,
         each frame's are computed once): the median over the blocks
         of each block's mean change (a moving object or a lit window does not count), as it is and with the
         camera's shift undone (the blocks at the frame's edge, where the shift brings new content in, left
         out), whichever is smaller: a change of light is there either way, a shake's is not once undone, and
-        a fast pan over layers moving at different speeds is better left as it is."""
+        a fast pan over layers moving at different speeds is better left as it is. Also returns the camera's
+        shift (px at the analysis size: phase correlation, 0 where its peak is too weak to trust)."""
         plain = float(np.median(cur_blocks - prev_blocks))
-        (dx, dy), _ = _phase_shift(prev, cur, self._cache)
+        (dx, dy), response = _phase_shift(prev, cur, self._cache)
+        shift = math.hypot(dx, dy) if response >= SHIFT_MIN_RESPONSE else 0.0
         if math.hypot(dx, dy) < SHIFT_MIN_PX or abs(dx) > prev.shape[1] / BLOCK_COLS or \
                 abs(dy) > prev.shape[0] / BLOCK_ROWS:
-            return plain
+            return plain, shift
         moved = cv2.warpAffine(prev, np.float32([[1, 0, dx], [0, 1, dy]]), (prev.shape[1], prev.shape[0]),
                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         undone = float(np.median((cur_blocks - block_means(moved))[1:-1, 1:-1]))
-        return undone if abs(undone) < abs(plain) else plain
+        return (undone if abs(undone) < abs(plain) else plain), shift
 
     def add_analysis_frame(self, small: np.ndarray, full_size: tuple[int, int]) -> None:
         """Add a frame that is already at the analysis size (a decoder scaled it); no detail tiles."""
@@ -564,7 +574,7 @@ class FrameAnalyzer:
         return Features(
             fps=self.fps, width=full[0], height=full[1], analysis=self._size or (0, 0),
             luma=r["luma"], dark=r["dark"], lit=r["lit"], mad=r["mad"], block_mad=r["block_mad"],
-            changed=r["changed"], gain_step=r["gain_step"],
+            changed=r["changed"], gain_step=r["gain_step"], shift=r["shift"],
             grid=grid, blockiness=r["blockiness"], sharpness=r["sharpness"], edges=r["edges"],
             grays=self._grays, thumbs=self._thumbs, bad_shapes=self._bad,
             ghost=self._ghost.finish(self._grays), ghost_gap=self._ghost.gap, fades=dict(self._fades),

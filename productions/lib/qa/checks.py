@@ -199,6 +199,16 @@ SEAM_RETURN_MATCH = 4.0
 # (floored at SEAM_MIN_CONTEXT): 13-14x there. It must reach SEAM_GAIN_MIN_STEP (levels) to count. A
 # dissolve's or a fade's frames all step alike (about 1x).
 SEAM_GAIN_MIN_STEP = 3.0
+# A jump ahead in time within a camera move: the picture moves N times farther from the frame before than at
+# any of its SEAM_CONTEXT neighbours (Features.shift, phase correlation at the analysis size; the neighbours'
+# floored at SEAM_SHIFT_MIN_CONTEXT px), a break in the camera's pace that the picture's change can hide (a slow
+# pan over a plain sky changes few pixels however far it jumps). The jump must reach SEAM_SHIFT_MIN_PX (1 px at
+# 256 wide is 7.5 px of a 1080p picture). Tuning corpus: clean and hard-negative joins, holds and camera moves
+# (shake, roll, dolly, whip) at most 1.12 at 24 fps and 1.52 at 8 fps; 0.5-1 s jumps within a pan 1.6-68 (those
+# under 2.2 found by the ratios above). A cut reads no shift (its correlation peak is under
+# analysis.SHIFT_MIN_RESPONSE).
+SEAM_SHIFT_MIN_PX = 1.0
+SEAM_SHIFT_MIN_CONTEXT = 0.5
 
 # ---- ghosting (double exposures) ---------------------------------------------------------------------
 # Per frame, three pieces of evidence (productions/lib/qa/ghost.py, where the method is explained), each
@@ -615,10 +625,11 @@ def _unexplained_change(prev: np.ndarray, cur: np.ndarray, dis: cv2.DISOpticalFl
 
 def seam_scores(f: Features, boundary_frames: Sequence[int]) -> list[tuple[int, float, float]]:
     """For each boundary: (frame, ratio, jump) at the worst frame within SEAM_SEARCH of it. The ratio is the
-    largest of four: the frame's mean change against its neighbours', the change motion does not explain
+    largest of five: the frame's mean change against its neighbours', the change motion does not explain
     (_unexplained_change) against its neighbours' (SEAM_MC_*), how much closer the frame is to an older one
-    than to its predecessor (a jump back in time, SEAM_RETURN_*), and its step in brightness against its
-    neighbours' (a change of grade, SEAM_GAIN_MIN_STEP)."""
+    than to its predecessor (a jump back in time, SEAM_RETURN_*), the camera's shift against its neighbours'
+    (a jump ahead within a move, SEAM_SHIFT_*), and its step in brightness against its neighbours' (a change of
+    grade, SEAM_GAIN_MIN_STEP)."""
     d = f.mad
     mc = _motion_residuals(f, boundary_frames)
     returns = _Returns(f)
@@ -647,6 +658,9 @@ def seam_scores(f: Features, boundary_frames: Sequence[int]) -> list[tuple[int, 
                         mc_ratio = min(mc_ratio, SEAM_RATIO * 0.999)
                     ratio = max(ratio, mc_ratio)
             ratio = max(ratio, returns(b))
+            shift = float(f.shift[b])
+            if shift >= SEAM_SHIFT_MIN_PX:
+                ratio = max(ratio, shift / max(max(float(f.shift[j]) for j in around), SEAM_SHIFT_MIN_CONTEXT))
             step = abs(float(f.gain_step[b]))
             if step >= SEAM_GAIN_MIN_STEP:
                 steps = [abs(float(f.gain_step[j])) for j in around]
@@ -729,7 +743,8 @@ def check_seams(f: Features, boundaries_s: Sequence[float], thumbnails: bool = T
                        worst_frames=worst_frames(f, per, thumbnails=thumbnails and not ok, min_gap=1),
                        details={"boundaries": [{"frame": b, "ratio": round(r, 3), "jump": round(j, 3)}
                                                for b, r, j in scores],
-                                "context": SEAM_CONTEXT, "min_diff": SEAM_MIN_DIFF})
+                                "context": SEAM_CONTEXT, "min_diff": SEAM_MIN_DIFF,
+                                "shift_min_px": SEAM_SHIFT_MIN_PX})
 
 
 def fade_scores(f: Features, transitions: Transitions = (), boundaries_s: Sequence[float] = ()) -> np.ndarray:
