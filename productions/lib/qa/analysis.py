@@ -72,8 +72,8 @@ CHANGED_PIXEL_LUMA = 6.0
 # analysis size) when it moved at least this far (px): a handheld shake moves a horizon or a sky gradient up
 # and down, which changes every block's mean like a flicker would.
 SHIFT_MIN_PX = 0.25
-# A phase-correlation peak under this response is no shift one can trust: a cut reads 0.05 or less, a dissolve
-# across a jump 0.2; a camera move over drawn or generated footage 0.37-1.2 (tuning corpus).
+# A phase-correlation peak under this response is no shift one can trust. Tuning corpus: cuts 0.05 or less, a
+# dissolve across a jump 0.2; camera moves over drawn or generated footage 0.37-1.2.
 SHIFT_MIN_RESPONSE = 0.3
 # Grid sampling: score 2 frames per second for tiling (10 per 5 s segment). Tiling persists over a clip (the
 # generator keeps its init image's layout); scoring a frame costs ~5 ms, every frame would cost 12x more.

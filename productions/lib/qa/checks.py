@@ -205,8 +205,8 @@ SEAM_GAIN_MIN_STEP = 3.0
 # pan over a plain sky changes few pixels however far it jumps). The jump must reach SEAM_SHIFT_MIN_PX (1 px at
 # 256 wide is 7.5 px of a 1080p picture). Tuning corpus: clean and hard-negative joins, holds and camera moves
 # (shake, roll, dolly, whip) at most 1.12 at 24 fps and 1.52 at 8 fps; 0.5-1 s jumps within a pan 1.6-68 (those
-# under 2.2 found by the ratios above). A cut reads no shift (its correlation peak is under
-# analysis.SHIFT_MIN_RESPONSE).
+# under 2.2 found by the ratios above). A cut usually reads no shift (the tuning corpus's peaks are under
+# analysis.SHIFT_MIN_RESPONSE); where two unrelated pictures do correlate, the join is broken anyway.
 SEAM_SHIFT_MIN_PX = 1.0
 SEAM_SHIFT_MIN_CONTEXT = 0.5
 
