@@ -550,9 +550,9 @@ class FrameAnalyzer:
         shift (px at the analysis size: phase correlation, 0 where its peak is too weak to trust)."""
         plain = float(np.median(cur_blocks - prev_blocks))
         (dx, dy), response = _phase_shift(prev, cur, self._cache)
-        shift = math.hypot(dx, dy) if response >= SHIFT_MIN_RESPONSE else 0.0
-        if math.hypot(dx, dy) < SHIFT_MIN_PX or abs(dx) > prev.shape[1] / BLOCK_COLS or \
-                abs(dy) > prev.shape[0] / BLOCK_ROWS:
+        distance = math.hypot(dx, dy)
+        shift = distance if response >= SHIFT_MIN_RESPONSE else 0.0
+        if distance < SHIFT_MIN_PX or abs(dx) > prev.shape[1] / BLOCK_COLS or abs(dy) > prev.shape[0] / BLOCK_ROWS:
             return plain, shift
         moved = cv2.warpAffine(prev, np.float32([[1, 0, dx], [0, 1, dy]]), (prev.shape[1], prev.shape[0]),
                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

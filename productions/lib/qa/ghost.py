@@ -522,8 +522,8 @@ def fade_evidence(grays: list[np.ndarray], fps: float, boundary: int) -> tuple[f
             # a figure fades in and out over its whole area, flat inside: where P or Q is steep (an edge)
             # compared with the change, an edge moved (by about a pixel, T ~ v * gradient). Every test below
             # keeps a subset of these pixels: where too few qualify, nothing more is computed.
-            part = (change >= FADE_MIN_CHANGE) & (steep(s - 1) < FADE_FLAT * change) & \
-                (steep(s + r) < FADE_FLAT * change)
+            flat = FADE_FLAT * change
+            part = (change >= FADE_MIN_CHANGE) & (steep(s - 1) < flat) & (steep(s + r) < flat)
             if np.count_nonzero(part) < FADE_MIN_PIXELS:
                 continue
             if s - 1 not in centred:
