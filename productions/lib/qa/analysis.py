@@ -57,6 +57,24 @@ BLOCK_PERIOD = 8
 CODEC_PHASE = BLOCK_PERIOD - 1
 # |gradient| is clipped here (luma levels) before averaging: quantisation steps are small, content edges big.
 BLOCK_CLIP = 16.0
+# Banding on the codec's grid, in one direction (see grid_banding): heavy compression flattens a smooth gradient
+# (a sky, a sea, a wall in soft light) into flat bands whose edges all sit on block boundaries, while the other
+# direction stays plain, so the two-direction score above reads ~0 (held-out draws 13-14: JPEG q5 of flat skies
+# 0.11-0.56). A band edge: a jump of at least BAND_STEP levels across 3 px whose 1 px steps peak in the middle,
+# with nothing over BAND_FLAT in the 3 px either side (flat on both sides; a half-size picture blown up 2x spreads
+# its edge over 3 px and still counts, its centre on the same phase). Edges are counted with their sign per tile
+# and phase, so the up-and-down edges of regular windows cancel where the one-way steps of a gradient add up;
+# and the line holding the most is left out: one straight edge on the grid (a horizon, a letterbox bar) is not
+# banding (a plain horizon on the phase read 0.25 with it in), bands come several to a picture.
+# Tuning corpus (its 20 scenes and 8 camera moves, JPEG q3-q12 whole and of half-size pictures blown up, 2nd
+# worst of 8 frames each; tests/qa_corpus.py): see bench/RESULTS.md. BANDING_AT_LIMIT reads as the check's
+# limit (checks.BLOCKINESS_MAX).
+BAND_STEP = 6.0
+BAND_FLAT = 1.0
+# The codec phase's net share must stand this many times the other phases' mean above it.
+BAND_MARGIN = 2.0
+BANDING_AT_LIMIT = 0.2
+BLOCKINESS_PER_BANDING = 3.5
 # Sharpness is measured on edge pixels only: where the gradient of the frame blurred by SHARPNESS_SIGMA (px at
 # the frame's own resolution) is at least EDGE_LEVELS luma levels per px. Flat areas (skies, cel shading)
 # and noise (grain, codec noise: well under 6 levels per px once blurred) stay out of it.
@@ -363,7 +381,9 @@ def blockiness(tiles: list[np.ndarray]) -> float:
     must both step at the codec phase; the score is the smaller of the two (a straight horizon or pillar that happens
     to sit on the grid shows in one direction only). The phase is the codec's (CODEC_PHASE), not the
     strongest one, and it must be the strongest in both directions: regular architecture peaks wherever its
-    edges fall. ~0-0.3 for clean frames.
+    edges fall. ~0-0.3 for clean frames. The larger of that and the banding on the grid in one direction
+    (`grid_banding`, scaled so that BANDING_AT_LIMIT reads as the check's limit): a flat sky compressed hard
+    steps in one direction only.
     A grid scaled up 2x (a compressed half-size picture blown up) is not looked for: a 16 px fold paired over
     neighbouring phases found it on the tuning corpus, but doubled the false positives on a fresh draw of the
     held-out set (regularly spaced windows and pillars); see bench/RESULTS.md.
@@ -375,7 +395,43 @@ def blockiness(tiles: list[np.ndarray]) -> float:
     dy = np.abs(np.diff(stack, axis=1))  # n, s-1, s
     col_excess = _grid_step(np.minimum(dx, BLOCK_CLIP).mean(axis=(0, 1)))
     row_excess = _grid_step(np.minimum(dy, BLOCK_CLIP).mean(axis=(0, 2)))
-    return max(0.0, min(col_excess, row_excess))
+    grid = max(0.0, min(col_excess, row_excess))
+    return max(grid, BLOCKINESS_PER_BANDING * grid_banding(tiles))
+
+
+def _band_edges(stack: np.ndarray) -> np.ndarray:
+    """Per phase of BLOCK_PERIOD along axis 1 of `stack` (tiles, rows, columns; int16): the band edges (see
+    BAND_STEP) summed with their sign in each tile, |sum| added over the tiles, less the line (the same row
+    of every tile) that holds the most, per row of tile width."""
+    n, rows, cols = stack.shape
+    d = np.abs(np.diff(stack, axis=1))  # d[:, i]: between rows i and i + 1
+    m = rows - 1
+    mid = d[:, 4 : m - 4]
+    peak = (mid >= d[:, 3 : m - 5]) & (mid > d[:, 5 : m - 3])
+    jump = stack[:, 6 : m - 2] - stack[:, 3 : m - 5]  # across rows i - 1 .. i + 2
+    outside = np.maximum.reduce([d[:, k : k + m - 8] for k in (0, 1, 2, 6, 7, 8)])
+    edge = peak & (np.abs(jump) >= BAND_STEP) & (outside <= BAND_FLAT)
+    signed = np.where(edge, np.sign(jump), 0).sum(axis=2)  # tiles, rows i = 4 .. m - 5
+    phase = np.arange(4, m - 4) % BLOCK_PERIOD
+    net = np.zeros(BLOCK_PERIOD)
+    for k in range(BLOCK_PERIOD):
+        lines = signed[:, phase == k]  # tiles, the lines of phase k in a tile
+        net[k] = max(0.0, float(np.abs(lines.sum(axis=1)).sum()) - float(np.abs(lines).sum(axis=0).max()))
+    return net / (n * cols)
+
+
+def grid_banding(tiles: list[np.ndarray]) -> float:
+    """Banding on the codec's grid in either direction: the net share of band edges at CODEC_PHASE less
+    BAND_MARGIN times the other phases' mean (~0 for clean frames, negative off the grid)."""
+    if not tiles or tiles[0].shape[0] < 2 * BLOCK_PERIOD + 2:
+        return 0.0
+    stack = np.stack(tiles).astype(np.int16)
+    best = 0.0
+    for s in (stack, stack.transpose(0, 2, 1)):
+        share = _band_edges(s)
+        others = (float(share.sum()) - float(share[CODEC_PHASE])) / (BLOCK_PERIOD - 1)
+        best = max(best, float(share[CODEC_PHASE]) - BAND_MARGIN * others)
+    return best
 
 
 def edge_sharpness(frame: np.ndarray) -> tuple[float, float]:
