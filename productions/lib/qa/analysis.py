@@ -406,12 +406,15 @@ def _band_edges(stack: np.ndarray) -> np.ndarray:
     n, rows, cols = stack.shape
     d = np.abs(np.diff(stack, axis=1))  # d[:, i]: between rows i and i + 1
     m = rows - 1
+    jump = stack[:, 6 : m - 2] - stack[:, 3 : m - 5]  # across rows i - 1 .. i + 2, for i = 4 .. m - 5
+    edge = np.abs(jump) >= BAND_STEP
+    if not edge.any():
+        return np.zeros(BLOCK_PERIOD)
     mid = d[:, 4 : m - 4]
-    peak = (mid >= d[:, 3 : m - 5]) & (mid > d[:, 5 : m - 3])
-    jump = stack[:, 6 : m - 2] - stack[:, 3 : m - 5]  # across rows i - 1 .. i + 2
-    outside = np.maximum.reduce([d[:, k : k + m - 8] for k in (0, 1, 2, 6, 7, 8)])
-    edge = peak & (np.abs(jump) >= BAND_STEP) & (outside <= BAND_FLAT)
-    signed = np.where(edge, np.sign(jump), 0).sum(axis=2)  # tiles, rows i = 4 .. m - 5
+    edge &= (mid >= d[:, 3 : m - 5]) & (mid > d[:, 5 : m - 3])  # the 1 px steps peak in the middle
+    widest = np.maximum(np.maximum(d[:, : m - 2], d[:, 1 : m - 1]), d[:, 2:])  # over 3 steps
+    edge &= np.maximum(widest[:, : m - 8], widest[:, 6 : m - 2]) <= BAND_FLAT  # flat 3 px either side
+    signed = (np.sign(jump) * edge).sum(axis=2)  # tiles, rows i
     phase = np.arange(4, m - 4) % BLOCK_PERIOD
     net = np.zeros(BLOCK_PERIOD)
     for k in range(BLOCK_PERIOD):
@@ -422,12 +425,12 @@ def _band_edges(stack: np.ndarray) -> np.ndarray:
 
 def grid_banding(tiles: list[np.ndarray]) -> float:
     """Banding on the codec's grid in either direction: the net share of band edges at CODEC_PHASE less
-    BAND_MARGIN times the other phases' mean (~0 for clean frames, negative off the grid)."""
+    BAND_MARGIN times the other phases' mean, the larger direction's; 0 for clean frames and off the grid."""
     if not tiles or tiles[0].shape[0] < 2 * BLOCK_PERIOD + 2:
         return 0.0
     stack = np.stack(tiles).astype(np.int16)
     best = 0.0
-    for s in (stack, stack.transpose(0, 2, 1)):
+    for s in (stack, np.ascontiguousarray(stack.transpose(0, 2, 1))):
         share = _band_edges(s)
         others = (float(share.sum()) - float(share[CODEC_PHASE])) / (BLOCK_PERIOD - 1)
         best = max(best, float(share[CODEC_PHASE]) - BAND_MARGIN * others)
