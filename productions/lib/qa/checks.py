@@ -118,6 +118,9 @@ GRID_PERIODIC = 0.9
 # could drop from 0.9 to 0.7: still above ordinary compression (JPEG q50: 0.15-0.68 per frame on the drawn and
 # generated scenes), under q30 of most scenes (0.5-1.0) and catching more of the q5-q12 of half-size pictures
 # blown up 2x (0.4-1.7). Held-out draw 2 (seen: validation only) had q5 / q12 items at 0.73-0.75.
+# The value is the larger of that and the banding on the grid in one direction (analysis.grid_banding: a plain
+# sky compressed hard steps across its gradient only), scaled so that analysis.BANDING_AT_LIMIT reads as this
+# limit.
 BLOCKINESS_MAX = 0.7
 # A clip fails when this many frames are that blocky (one odd measurement is not enough).
 BLOCKINESS_MIN_FRAMES = 2
