@@ -1,16 +1,25 @@
-"""Blockiness in one direction (issue 10 item 4): heavy compression flattens a smooth sky into bands whose edges
+"""Blockiness of plain pictures (issue 10 item 4): heavy compression flattens a smooth sky into bands whose edges
 all sit on the codec's 8 px grid, and only across the gradient; QA finds it, while one straight edge on the grid
-(a horizon) and the up-and-down edges of regular stripes are not banding."""
+(a horizon) and the up-and-down edges of regular stripes are not banding. Over a plain sky, blocks show only
+around its few subjects: tiles are cut there too."""
 
 from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 
 from productions.lib.qa import FAILED, PASSED, check_frames
-from productions.lib.qa.analysis import BANDING_AT_LIMIT, BLOCKINESS_PER_BANDING, detail_tiles, grid_banding
+from productions.lib.qa.analysis import (
+    BANDING_AT_LIMIT,
+    BLOCKINESS_PER_BANDING,
+    analysis_size,
+    detail_tiles,
+    downscale,
+    grid_banding,
+)
 from productions.lib.qa.checks import BLOCKINESS_MAX
 from tests import qa_corpus as corpus
 
@@ -70,3 +79,37 @@ def test_regular_stripes_on_the_grid_cancel() -> None:
     assert {int(i) % 8 for i in np.nonzero(np.diff(row.astype(int)))[0]} == {7}
     frame = np.repeat(np.repeat(row[None, :], H, axis=0)[:, :, None], 3, axis=2)
     assert grid_banding(detail_tiles(frame)) == 0.0
+
+
+def plain_sky_with_a_balloon(n: int = 12) -> list[np.ndarray]:
+    """One flat colour and a small disc drifting between the spread detail tiles (their gaps at 512x288: x
+    320-351, y 128-143): JPEG leaves the plain parts plain and blocks only around the disc."""
+    frames = []
+    for i in range(n):
+        img = np.zeros((H, W, 3), np.float32)
+        img[:] = (225, 95, 185)
+        cv2.circle(img, (336 + i, 136), 10, (200, 60, 90), -1, cv2.LINE_AA)
+        frames.append(corpus._finish(img))
+    return frames
+
+
+def test_blocks_around_the_one_subject_of_a_plain_sky_are_found() -> None:
+    """Most spread tiles see only the plain sky, so tiles are also cut where the picture has edges."""
+    frames = plain_sky_with_a_balloon()
+    assert len(detail_tiles(frames[0], small_gray(frames[0]))) > len(detail_tiles(frames[0]))
+    check = check_frames(corpus.inject_jpeg(frames, 8, 0, 12), 24).check("blockiness")
+    assert check.status == FAILED, check.message
+    for clean in (frames, corpus.inject_jpeg(frames, 85, 0, 12)):
+        assert check_frames(clean, 24).check("blockiness").status == PASSED
+
+
+def test_busy_frames_get_no_extra_tiles() -> None:
+    """On a busy frame the edge-richest places are regular architecture (a facade's window grid), where one
+    tile would decide the frame: the spread tiles are enough there."""
+    frame = corpus._drawn(corpus.render_facade, 0, 8, 24)[4]
+    assert len(detail_tiles(frame, small_gray(frame))) == len(detail_tiles(frame))
+
+
+def small_gray(frame: np.ndarray) -> np.ndarray:
+    h, w = frame.shape[:2]
+    return cv2.cvtColor(downscale(frame, analysis_size(w, h)), cv2.COLOR_RGB2GRAY)

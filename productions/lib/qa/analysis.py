@@ -44,6 +44,16 @@ LIT_PIXEL_LUMA = 0.25 * 255
 DETAIL_TILE = 64
 DETAIL_COLS = 6
 DETAIL_ROWS = 4
+# Tiles with less than FLAT_TILE_LEVELS between their darkest and lightest pixel are plain: left out of the
+# score (a codec cannot make steps there, and averaging them in thinned out the tiles that show them). Where
+# most spread tiles are plain, DETAIL_EXTRA more are cut where the picture has the most edges (EDGE_TILE_LEVELS
+# between neighbours at the analysis size): over a plain sky compression blocks show only around the few
+# subjects (seen held-out draw 15: JPEG q5 of a plain pink sky, a small blocky balloon in no tile, read 0.38).
+# Only there: on busy frames the edge-richest places are regular architecture, and tiles put on a facade's
+# window grid raised a clean one from 0.17 to 0.67-0.8 (the tuning corpus's render_facade).
+DETAIL_EXTRA = 8
+EDGE_TILE_LEVELS = 8
+FLAT_TILE_LEVELS = 3
 # Block grid looked for (px): 8 = JPEG / MPEG / H.264 8x8 transforms; 4x4 transforms and 16x16 macroblocks
 # also put a step on every 8th line, so one period covers them (and testing several periods only adds noise).
 BLOCK_PERIOD = 8
@@ -342,22 +352,61 @@ def grid_scores(gray: np.ndarray, cache: dict) -> dict[str, float]:
     return out
 
 
-def detail_tiles(frame: np.ndarray) -> list[np.ndarray]:
+def detail_tiles(frame: np.ndarray, small_gray: np.ndarray | None = None) -> list[np.ndarray]:
     """Grey tiles of DETAIL_TILE px spread over an RGB frame at its own resolution, origins on a 16 px grid
-    (only the tiles are converted to grey: converting a whole 1080p frame would cost more than the rest)."""
+    (only the tiles are converted to grey: converting a whole 1080p frame would cost more than the rest).
+    With `small_gray` (the frame at the analysis size), when most of those are plain (`_plain`), also up to
+    DETAIL_EXTRA tiles where it has the most edges: a plain sky's blocking shows only around its few subjects."""
     h, w = frame.shape[:2]
     size = min(DETAIL_TILE, (h // DETAIL_ROWS) // 16 * 16 or 16, (w // DETAIL_COLS) // 16 * 16 or 16)
-    tiles = []
+    origins = []
     for r in range(DETAIL_ROWS):
         for c in range(DETAIL_COLS):
             cy = (2 * r + 1) * h // (2 * DETAIL_ROWS)
             cx = (2 * c + 1) * w // (2 * DETAIL_COLS)
-            y0 = max(0, (cy - size // 2) // 16 * 16)
-            x0 = max(0, (cx - size // 2) // 16 * 16)
-            tile = frame[y0 : y0 + size, x0 : x0 + size]
-            if tile.shape[:2] == (size, size):
-                tiles.append(cv2.cvtColor(np.ascontiguousarray(tile), cv2.COLOR_RGB2GRAY))
+            origins.append((max(0, (cy - size // 2) // 16 * 16), max(0, (cx - size // 2) // 16 * 16)))
+    tiles = _cut_tiles(frame, origins, size)
+    if small_gray is not None and DETAIL_EXTRA and 2 * sum(map(_plain, tiles)) > len(tiles):
+        tiles += _cut_tiles(frame, _edge_tiles(small_gray, w, h, size, origins), size)
     return tiles
+
+
+def _cut_tiles(frame: np.ndarray, origins: list[tuple[int, int]], size: int) -> list[np.ndarray]:
+    tiles = []
+    for y0, x0 in origins:
+        tile = frame[y0 : y0 + size, x0 : x0 + size]
+        if tile.shape[:2] == (size, size):
+            tiles.append(cv2.cvtColor(np.ascontiguousarray(tile), cv2.COLOR_RGB2GRAY))
+    return tiles
+
+
+def _plain(tile: np.ndarray) -> bool:
+    """Less than FLAT_TILE_LEVELS between the tile's darkest and lightest pixel: nothing a codec could step."""
+    return int(tile.max()) - int(tile.min()) < FLAT_TILE_LEVELS
+
+
+def _edge_tiles(small_gray: np.ndarray, w: int, h: int, size: int, taken: list[tuple[int, int]]
+                ) -> list[tuple[int, int]]:
+    """Origins (y, x) of up to DETAIL_EXTRA size x size tiles of a w x h frame on the cells of a size px grid
+    where `small_gray` has the most edge pixels (at least one), none overlapping a tile in `taken` by half."""
+    rows, cols = h // size, w // size
+    if rows < 1 or cols < 1:
+        return []
+    g = small_gray.astype(np.int16)
+    edges = np.zeros(g.shape, np.float32)
+    edges[:, 1:] += np.abs(np.diff(g, axis=1)) >= EDGE_TILE_LEVELS
+    edges[1:, :] += np.abs(np.diff(g, axis=0)) >= EDGE_TILE_LEVELS
+    sh, sw = g.shape
+    cells = cv2.resize(edges[: sh * rows * size // h, : sw * cols * size // w], (cols, rows),
+                       interpolation=cv2.INTER_AREA)
+    out: list[tuple[int, int]] = []
+    for k in np.argsort(cells, axis=None)[::-1]:
+        if len(out) == DETAIL_EXTRA or cells.flat[k] <= 0:
+            break
+        y0, x0 = int(k // cols) * size, int(k % cols) * size
+        if all(abs(y0 - ty) * 2 >= size or abs(x0 - tx) * 2 >= size for ty, tx in taken + out):
+            out.append((y0, x0))
+    return out
 
 
 def _grid_step(profile: np.ndarray, k: int = CODEC_PHASE) -> float:
@@ -374,22 +423,26 @@ def _grid_step(profile: np.ndarray, k: int = CODEC_PHASE) -> float:
 def blockiness(tiles: list[np.ndarray]) -> float:
     """Blockiness of one frame from its detail tiles.
 
-    blockiness: the luma steps on a BLOCK_PERIOD px grid against those between grid lines: |gradient| clipped
-    at BLOCK_CLIP (so a few strong real edges do not decide it, while the small steps of coarse quantisation
-    in smooth areas all count), averaged over all tiles per column (row), folded by the period; the excess of
-    the strongest phase over the others. Codec grids start at the frame's corner, so the columns and the rows
-    must both step at the codec phase; the score is the smaller of the two (a straight horizon or pillar that happens
-    to sit on the grid shows in one direction only). The phase is the codec's (CODEC_PHASE), not the
-    strongest one, and it must be the strongest in both directions: regular architecture peaks wherever its
-    edges fall. ~0-0.3 for clean frames. The larger of that and the banding on the grid in one direction
-    (`grid_banding`, scaled so that BANDING_AT_LIMIT reads as the check's limit): a flat sky compressed hard
-    steps in one direction only.
-    A grid scaled up 2x (a compressed half-size picture blown up) is not looked for: a 16 px fold paired over
-    neighbouring phases found it on the tuning corpus, but doubled the false positives on a fresh draw of the
-    held-out set (regularly spaced windows and pillars); see bench/RESULTS.md.
+    The luma steps on a BLOCK_PERIOD px grid against those between grid lines: |gradient| clipped at BLOCK_CLIP
+    (so a few strong real edges do not decide it, while the small steps of coarse quantisation in smooth areas
+    all count), averaged over the tiles per column (row), folded by the period; the excess of the strongest phase
+    over the others. Codec grids start at the frame's corner, so the columns and the rows must both step at the
+    codec phase; this part is the smaller of the two (a straight horizon or pillar that happens to sit on the
+    grid shows in one direction only). The phase is the codec's (CODEC_PHASE), not the strongest one, and it
+    must be the strongest in both directions: regular architecture peaks wherever its edges fall. Plain tiles
+    (`_plain`) are left out; 0 when every tile is plain. ~0-0.3 for clean frames.
+    The score is the larger of that and the banding on the grid in one direction (`grid_banding`, scaled so
+    that BANDING_AT_LIMIT reads as the check's limit): a flat sky compressed hard steps in one direction only,
+    and a half-size picture blown up 2x centres its softened steps on the same phase.
+    A 16 px grid as such is not looked for: a 16 px fold paired over neighbouring phases found it on the tuning
+    corpus, but doubled the false positives on a fresh draw of the held-out set (regularly spaced windows and
+    pillars); see bench/RESULTS.md.
     """
     if not tiles:
         return float("nan")
+    tiles = [t for t in tiles if not _plain(t)]
+    if not tiles:
+        return 0.0  # nothing but plain areas: nothing a codec could have stepped
     stack = np.stack(tiles).astype(np.float32)
     dx = np.abs(np.diff(stack, axis=2))  # n, s, s-1
     dy = np.abs(np.diff(stack, axis=1))  # n, s-1, s
@@ -581,7 +634,7 @@ class FrameAnalyzer:
             if len(lst) < i + 1:
                 lst.append(float("nan"))
         if full is not None:
-            b = blockiness(detail_tiles(full))
+            b = blockiness(detail_tiles(full, gray8))
             s, t = edge_sharpness(full)
         else:
             b, s, t = float("nan"), float("nan"), float("nan")
