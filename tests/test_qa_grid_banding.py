@@ -113,3 +113,12 @@ def test_busy_frames_get_no_extra_tiles() -> None:
 def small_gray(frame: np.ndarray) -> np.ndarray:
     h, w = frame.shape[:2]
     return cv2.cvtColor(downscale(frame, analysis_size(w, h)), cv2.COLOR_RGB2GRAY)
+
+
+@pytest.mark.parametrize("offset", range(16))
+def test_stripes_of_unequal_widths_are_not_banding(offset: int) -> None:
+    """A wallpaper of 9 and 7 px stripes: at some offsets every stripe steps up on the codec's phase and back
+    down one phase off. A gradient's bands have no edges off the grid; these do."""
+    row = np.roll(np.concatenate([np.full(9, 230), np.full(7, 200)] * (W // 16 + 1))[:W], offset).astype(np.uint8)
+    frame = np.repeat(np.repeat(row[None, :], H, axis=0)[:, :, None], 3, axis=2)
+    assert grid_banding(detail_tiles(frame)) == 0.0
