@@ -15,6 +15,7 @@ from productions.lib.qa import FAILED, PASSED, check_frames
 from productions.lib.qa.analysis import (
     BANDING_AT_LIMIT,
     BLOCKINESS_PER_BANDING,
+    FLAT_TILE_LEVELS,
     analysis_size,
     detail_tiles,
     downscale,
@@ -94,9 +95,12 @@ def plain_sky_with_a_balloon(n: int = 12) -> list[np.ndarray]:
 
 
 def test_blocks_around_the_one_subject_of_a_plain_sky_are_found() -> None:
-    """Most spread tiles see only the plain sky, so tiles are also cut where the picture has edges."""
+    """Most spread tiles see only the plain sky, so tiles are also cut where the picture has edges, and the plain
+    ones are left out (averaged in, they hid the blocks)."""
     frames = plain_sky_with_a_balloon()
-    assert len(detail_tiles(frames[0], small_gray(frames[0]))) > len(detail_tiles(frames[0]))
+    tiles = detail_tiles(frames[0], small_gray(frames[0]))
+    assert tiles and all(int(t.max()) - int(t.min()) >= FLAT_TILE_LEVELS for t in tiles)
+    assert all(int(t.max()) - int(t.min()) < FLAT_TILE_LEVELS for t in detail_tiles(frames[0]))
     check = check_frames(corpus.inject_jpeg(frames, 8, 0, 12), 24).check("blockiness")
     assert check.status == FAILED, check.message
     for clean in (frames, corpus.inject_jpeg(frames, 85, 0, 12)):
@@ -105,9 +109,11 @@ def test_blocks_around_the_one_subject_of_a_plain_sky_are_found() -> None:
 
 def test_busy_frames_get_no_extra_tiles() -> None:
     """On a busy frame the edge-richest places are regular architecture (a facade's window grid), where one
-    tile would decide the frame: the spread tiles are enough there."""
+    tile would decide the frame: the spread tiles are enough there, plain ones included."""
     frame = corpus._drawn(corpus.render_facade, 0, 8, 24)[4]
-    assert len(detail_tiles(frame, small_gray(frame))) == len(detail_tiles(frame))
+    busy = detail_tiles(frame, small_gray(frame))
+    assert len(busy) == len(detail_tiles(frame)) == 24
+    assert all(np.array_equal(a, b) for a, b in zip(busy, detail_tiles(frame), strict=True))
 
 
 def small_gray(frame: np.ndarray) -> np.ndarray:

@@ -44,13 +44,14 @@ LIT_PIXEL_LUMA = 0.25 * 255
 DETAIL_TILE = 64
 DETAIL_COLS = 6
 DETAIL_ROWS = 4
-# Tiles with less than FLAT_TILE_LEVELS between their darkest and lightest pixel are plain: left out of the
-# score (a codec cannot make steps there, and averaging them in thinned out the tiles that show them). Where
-# most spread tiles are plain, DETAIL_EXTRA more are cut where the picture has the most edges (EDGE_TILE_LEVELS
-# between neighbours at the analysis size): over a plain sky compression blocks show only around the few
-# subjects (seen held-out draw 15: JPEG q5 of a plain pink sky, a small blocky balloon in no tile, read 0.38).
-# Only there: on busy frames the edge-richest places are regular architecture, and tiles put on a facade's
-# window grid raised a clean one from 0.17 to 0.67-0.8 (the tuning corpus's render_facade).
+# Tiles with less than FLAT_TILE_LEVELS between their darkest and lightest pixel are plain (a codec cannot make
+# steps there). Where most spread tiles are plain, DETAIL_EXTRA more are cut where the picture has the most edges
+# (EDGE_TILE_LEVELS between neighbours at the analysis size) and the plain ones are left out: over a plain sky
+# compression blocks show only around the few subjects, and averaging in the plain tiles hid them (seen held-out
+# draw 15: JPEG q5 of a plain pink sky, a small blocky balloon in no tile, read 0.38). Only there: on busy frames
+# the edge-richest places are regular architecture (tiles put on a facade's window grid raised a clean one from
+# 0.17 to 0.67-0.8, the tuning corpus's render_facade), and leaving out a busy frame's few plain tiles made the
+# score touchy: a neon street under a whip, 0.83 -> 1.53 (seen held-out draw 18).
 DETAIL_EXTRA = 8
 EDGE_TILE_LEVELS = 8
 FLAT_TILE_LEVELS = 3
@@ -359,7 +360,8 @@ def detail_tiles(frame: np.ndarray, small_gray: np.ndarray | None = None) -> lis
     """Grey tiles of DETAIL_TILE px spread over an RGB frame at its own resolution, origins on a 16 px grid
     (only the tiles are converted to grey: converting a whole 1080p frame would cost more than the rest).
     With `small_gray` (the frame at the analysis size), when most of those are plain (`_plain`), also up to
-    DETAIL_EXTRA tiles where it has the most edges: a plain sky's blocking shows only around its few subjects."""
+    DETAIL_EXTRA tiles where it has the most edges, and the plain ones left out: a plain sky's blocking shows
+    only around its few subjects."""
     h, w = frame.shape[:2]
     size = min(DETAIL_TILE, (h // DETAIL_ROWS) // 16 * 16 or 16, (w // DETAIL_COLS) // 16 * 16 or 16)
     origins = []
@@ -370,7 +372,8 @@ def detail_tiles(frame: np.ndarray, small_gray: np.ndarray | None = None) -> lis
             origins.append((max(0, (cy - size // 2) // 16 * 16), max(0, (cx - size // 2) // 16 * 16)))
     tiles = _cut_tiles(frame, origins, size)
     if small_gray is not None and DETAIL_EXTRA and 2 * sum(map(_plain, tiles)) > len(tiles):
-        tiles += _cut_tiles(frame, _edge_tiles(small_gray, w, h, size, origins), size)
+        extra = _cut_tiles(frame, _edge_tiles(small_gray, w, h, size, origins), size)
+        return [t for t in tiles + extra if not _plain(t)] or tiles
     return tiles
 
 
@@ -432,8 +435,8 @@ def blockiness(tiles: list[np.ndarray]) -> float:
     over the others. Codec grids start at the frame's corner, so the columns and the rows must both step at the
     codec phase; this part is the smaller of the two (a straight horizon or pillar that happens to sit on the
     grid shows in one direction only). The phase is the codec's (CODEC_PHASE), not the strongest one, and it
-    must be the strongest in both directions: regular architecture peaks wherever its edges fall. Plain tiles
-    (`_plain`) are left out; 0 when every tile is plain. ~0-0.3 for clean frames.
+    must be the strongest in both directions: regular architecture peaks wherever its edges fall. ~0-0.3 for
+    clean frames.
     The score is the larger of that and the banding on the grid in one direction (`grid_banding`, scaled so
     that BANDING_AT_LIMIT reads as the check's limit): a flat sky compressed hard steps in one direction only,
     and a half-size picture blown up 2x centres its softened steps on the same phase.
@@ -443,9 +446,6 @@ def blockiness(tiles: list[np.ndarray]) -> float:
     """
     if not tiles:
         return float("nan")
-    tiles = [t for t in tiles if not _plain(t)]
-    if not tiles:
-        return 0.0  # nothing but plain areas: nothing a codec could have stepped
     stack = np.stack(tiles).astype(np.float32)
     dx = np.abs(np.diff(stack, axis=2))  # n, s, s-1
     dy = np.abs(np.diff(stack, axis=1))  # n, s-1, s
