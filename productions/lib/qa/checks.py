@@ -123,9 +123,9 @@ GRID_PERIODIC = 0.9
 # limit.
 BLOCKINESS_MAX = 0.7
 # A clip fails when this many frames are that blocky (one odd measurement is not enough). Frames that repeat
-# the previous picture (anime holds: no block changes by FREEZE_BLOCK_DIFF) are that picture's measurement again,
-# not another one: on held-out draw 16 a striped wall under a push-in lined its stripes up with the codec's grid
-# in one drawing (0.77), held on twos, and that alone failed a clean clip.
+# the previous picture (anime holds: `repeats_previous`, as the freeze check tells them) are that picture's
+# measurement again, not another one: on held-out draw 16 a striped wall under a push-in lined its stripes up
+# with the codec's grid in one drawing (0.77), held on twos, and that alone failed a clean clip.
 BLOCKINESS_MIN_FRAMES = 2
 
 # ---- blur / quality consistency ----------------------------------------------------------------------
@@ -392,11 +392,17 @@ def check_black_frames(f: Features, thumbnails: bool = True, transitions: Transi
                                 "transitions": [[int(a), int(b)] for a, b in transitions]})
 
 
-def _frozen_runs(f: Features) -> list[tuple[int, int]]:
-    """(first, end_exclusive) frame runs where every frame equals the previous one (black runs excluded)."""
+def repeats_previous(f: Features) -> np.ndarray:
+    """Per frame: does it show the previous frame's picture again (a held drawing, a freeze)? No block changes
+    by FREEZE_BLOCK_DIFF and hardly a pixel visibly (FREEZE_CHANGED_FRACTION). Frame 0 never does."""
     same = (f.block_mad < FREEZE_BLOCK_DIFF) & (f.changed < FREEZE_CHANGED_FRACTION)
     same[0] = False
-    same &= ~black_frames(f)
+    return same
+
+
+def _frozen_runs(f: Features) -> list[tuple[int, int]]:
+    """(first, end_exclusive) frame runs where every frame equals the previous one (black runs excluded)."""
+    same = repeats_previous(f) & ~black_frames(f)
     runs = []
     for a, b in _runs(same):
         # frame a equals frame a-1: a run starts at a-1 (its anchor) and lasts while each frame is still the
@@ -550,9 +556,7 @@ def check_blockiness(f: Features, thumbnails: bool = True) -> CheckResult:
         return CheckResult("blockiness", True, True, None, BLOCKINESS_MAX, "<", "ratio",
                            "not measured: no full-resolution pixels", status=NOT_MEASURED)
     vals = np.sort(b[np.isfinite(b)])[::-1]
-    repeat = np.zeros(b.shape[0], dtype=bool)
-    repeat[1:] = f.block_mad[1:] < FREEZE_BLOCK_DIFF
-    pictures = np.sort(b[np.isfinite(b) & ~repeat])[::-1]  # one measurement per picture shown
+    pictures = np.sort(b[np.isfinite(b) & ~repeats_previous(f)])[::-1]  # one measurement per picture shown
     if not pictures.size:
         pictures = vals[:1]
     value = float(pictures[min(BLOCKINESS_MIN_FRAMES, pictures.size) - 1])
