@@ -348,10 +348,11 @@ class GhostTracker:
         self._spectra: dict[int, np.ndarray | None] = {}
         self._cepstra: dict[int, np.ndarray | None] = {}
 
-    def add(self, grays: list[np.ndarray]) -> None:
-        """Call after appending frame j = len(grays) - 1."""
+    def add(self, grays: list[np.ndarray], repeat: bool = False) -> None:
+        """Call after appending frame j = len(grays) - 1; `repeat`: it is frame j - 1 again, pixel for pixel
+        (what depends on its pixels alone is then taken from j - 1)."""
         j = len(grays) - 1
-        self._small[j] = cv2.pyrDown(grays[j])
+        self._small[j] = self._small[j - 1] if repeat else cv2.pyrDown(grays[j])
         self._small.pop(j - 2 * self.gap - 1, None)
         for lst in (self.blend, self.mix, self.echo):
             lst.append(float("nan"))
@@ -362,10 +363,10 @@ class GhostTracker:
             # at half the analysis size: a dissolve is a change of the whole picture, and this halves the cost
             self.mix[j - g] = self.mix_meter.evidence(self._small[j - 2 * g], self._small[j - g], self._small[j],
                                                       min_changed=MIX_MIN_CHANGED)
-        self._same.append(j > 0 and grays[j].shape == grays[j - 1].shape and
-                          float(cv2.absdiff(grays[j], grays[j - 1]).mean()) < HELD_FRAME_DIFF)
+        self._same.append(repeat or (j > 0 and grays[j].shape == grays[j - 1].shape and
+                                     float(cv2.absdiff(grays[j], grays[j - 1]).mean()) < HELD_FRAME_DIFF))
         width = grays[j].shape[1]
-        self._spectra[j] = self.echo_meter.log_spectrum(grays[j])
+        self._spectra[j] = self._spectra[j - 1] if repeat else self.echo_meter.log_spectrum(grays[j])
         if j >= g:
             self._cepstra[j] = self.echo_meter.ratio_cepstrum(self._spectra[j], self._spectra[j - g], width)
             i = j - g
@@ -542,17 +543,22 @@ def fade_evidence(grays: list[np.ndarray], fps: float, boundary: int) -> tuple[f
             part &= (moved(s - 1, r, -1) < limit) & (moved(s + r, r, 1) < limit)
             if np.count_nonzero(part) < FADE_MIN_PIXELS:
                 continue
-            safe = np.where(part, T, 1.0)
-            in_step = part.copy()
+            # the ramp, on the taking-part pixels only (a few hundred of the frame's): each frame's fraction
+            # of the way from P to Q
+            idx = np.flatnonzero(part)
+            p_part, t_part = P.ravel()[idx], T.ravel()[idx]
+            steady = np.ones(idx.size, dtype=bool)
             ramp = []
             for k, j in enumerate(range(s, s + r)):
-                frac = (G[j] - P) / safe
-                t = _median(frac[part])
+                frac = (G[j].ravel()[idx] - p_part) / t_part
+                t = _median(frac)
                 if abs(t - (k + 1) / (r + 1)) > FADE_LINEAR_TOL:
                     break
                 ramp.append(t)
-                in_step &= np.abs(frac - t) < FADE_PIXEL_TOL
+                steady &= np.abs(frac - t) < FADE_PIXEL_TOL
             else:
+                in_step = np.zeros_like(part)
+                in_step.ravel()[idx[steady]] = True
                 # brightening and darkening pixels apart: an edge moving a fraction of a pixel brightens on
                 # one side and darkens on the other, thin strips that the erosion removes; a fading figure
                 # brightens (or darkens) over its whole area
