@@ -1,7 +1,6 @@
-"""What makes a double exposure (issue 10 item 4: false positives on footage QA was not tuned on): a blended
-frame is its neighbours' blend up to noise, and a doubled picture has lost fine detail. Clean camera moves drawn
-between pixels can fit a blend of their neighbours better than optical flow explains them (a symmetric push-in
-read 2.7-4.9x the threshold), and a chained join or a roll can echo like a dissolve; neither is that."""
+"""A blended frame is its neighbours' blend up to noise (issue 10 item 4: false positives on footage QA was not
+tuned on). Clean camera moves drawn between pixels can fit a blend of their neighbours better than optical flow
+explains them (a symmetric tilt read 4.9x the threshold), but leave more unexplained than noise does."""
 
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ import numpy as np
 import pytest
 
 from productions.lib.qa import ghost
-from tests import qa_corpus as corpus
 
 W, H = 256, 144
 
@@ -57,13 +55,3 @@ def test_a_frame_that_departs_from_the_blend_by_more_than_noise_is_no_blend(neig
     meter = ghost.BlendMeter()
     assert meter.evidence(gray8(p), gray8(c), gray8(n), exact=False) > 0.5  # the midpoint test alone: a blend
     assert meter.evidence(gray8(p), gray8(c), gray8(n), exact=True) == 0.0
-
-
-def test_a_doubled_picture_has_lost_detail_and_a_clean_one_has_not() -> None:
-    scene = [corpus.render_landscape(4, 40, W, H, pan_px=2.0)[i].mean(axis=2) for i in (0, 9, 18)]
-    before, frame, after = scene
-    doubled = 0.5 * frame + 0.5 * after  # the middle of a same-scene dissolve: two copies 18 px apart
-    assert ghost.detail_kept(gray8(before), gray8(frame), gray8(after)) > ghost.ECHO_MAX_DETAIL
-    assert ghost.detail_kept(gray8(before), gray8(doubled), gray8(after)) < 0.8
-    still = gray8(frame)
-    assert ghost.detail_kept(still, still, still) == 1.0  # nothing changes: nothing to judge

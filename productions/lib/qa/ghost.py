@@ -33,9 +33,7 @@ frames the streaming pass keeps anyway (see analysis.FrameAnalyzer):
   middle of a dissolve is more doubled than either side) and, at the same D, in a neighbouring (different,
   not held) frame: a chance peak of changing content lands elsewhere each frame. Last, the doubling must be in
   the pixels over the picture (doubled_share): two look-alike figures side by side or a repeated grass stroke
-  make a steady spectral echo of their own, but correlate with themselves only where they are. And two
-  half-contrast copies have less fine detail than the frames either side (detail_kept, ECHO_MAX_DETAIL): a
-  clean frame whose spectrum echoes (a chained join, a roll) keeps its detail.
+  make a steady spectral echo of their own, but correlate with themselves only where they are.
 
 Each frame yields three numbers (NaN where not measured); the check (checks.check_ghosting) thresholds them.
 Measured through real ffmpeg from 8 to 24 fps (512x288, x264): `framerate` blends flagged on drawn pans and on
@@ -117,13 +115,6 @@ ECHO_SHARE_FROM = 0.05
 ECHO_NCC = 0.15
 ECHO_SHARE_ROWS = 6
 ECHO_SHARE_COLS = 8
-# A doubled picture is two half-contrast copies: where the copies stand apart (the doubling is at least
-# ECHO_MIN_PX), its fine detail (squared 1 px differences) falls below that of the frames `gap` before and
-# after, which show one copy each. Clean content keeps its detail: where the blocks that change between those
-# two frames have at least ECHO_MAX_DETAIL of their detail (weighted by their change), there is no echo.
-# Same-scene dissolves: 0.52-0.71 on the tuning corpus, up to 0.92 on held-out draws 15-18 (seen); a chained
-# join of dunes, a field under a roll and a crossfade join of an interior that read as echoes: 1.00-1.01.
-ECHO_MAX_DETAIL = 0.95
 # Power floor added before the log, relative to the mean power: spectral nulls would otherwise dominate.
 ECHO_POWER_FLOOR = 1e-3
 # Frames with less contrast than this (grey standard deviation, luma levels) carry no picture to double
@@ -326,26 +317,6 @@ class EchoMeter:
         return float(both[y, x]), (dy, dx)
 
 
-def _detail(g: np.ndarray) -> np.ndarray:
-    """Per block (GHOST_ROWS x GHOST_COLS): the sum of squared 1 px differences across and down."""
-    gx, gy = np.diff(g, axis=1), np.diff(g, axis=0)
-    return _block_sums(np.pad(gx * gx, ((0, 0), (0, 1))) + np.pad(gy * gy, ((0, 1), (0, 0))))
-
-
-def detail_kept(before: np.ndarray, frame: np.ndarray, after: np.ndarray) -> float:
-    """The frame's fine detail against the mean of `before`'s and `after`'s, over the blocks that change
-    between those two (weighted by their RMS change); 1.0 where nothing changes. See ECHO_MAX_DETAIL."""
-    b, c, a = (x.astype(np.float32) for x in (before, frame, after))
-    see = _block_sums((a - b) ** 2)
-    h, w = c.shape
-    changed = see >= (h // GHOST_ROWS) * (w // GHOST_COLS) * BLEND_CHANGE_RMS**2
-    if not changed.any():
-        return 1.0
-    ratio = _detail(c) / np.maximum(0.5 * (_detail(b) + _detail(a)), 1e-6)
-    weight = np.sqrt(see)
-    return float((ratio * weight)[changed].sum() / weight[changed].sum())
-
-
 def doubled_share(g8: np.ndarray, doubling: tuple[int, int]) -> float:
     """The share of the frame's detail that correlates with itself shifted by `doubling` (dy, dx), see
     ECHO_MIN_SHARE; the best over the doubling and its +-1 px neighbours (the cepstral peak's position is only
@@ -438,10 +409,7 @@ class GhostTracker:
             if raw[k] < ECHO_SHARE_FROM:
                 return raw[k]
             if k not in checked:
-                g = self.gap
-                ok = (k >= g and k + g < len(grays)
-                      and detail_kept(grays[k - g], grays[k], grays[k + g]) < ECHO_MAX_DETAIL
-                      and doubled_share(grays[k], self._doubling[k]) >= ECHO_MIN_SHARE)
+                ok = doubled_share(grays[k], self._doubling[k]) >= ECHO_MIN_SHARE
                 checked[k] = raw[k] if ok else 0.0
             return checked[k]
 
