@@ -17,9 +17,9 @@ frames the streaming pass keeps anyway (see analysis.FrameAnalyzer):
   or more unexplained, though its midpoint test (optical flow is poor at zooms and rolls) can look like a
   blend's; and what a blend leaves is noise whatever the picture, while a move drawn between pixels leaves
   more the more detail moves (BLEND_MAX_RMS, in levels). Frames that fail the exactness test have no blend
-  evidence. Holds (cur == prev or cur == next)
-  fit with a = 1 or 0, outside the blend range. Last, in-betweens recur: interpolation keeps every k-th frame
-  as drawn (no evidence there), so the check counts blend evidence only in that pattern (in_between_frames).
+  evidence. Holds (cur == prev or cur == next) fit with a = 1 or 0, outside the blend range. Last,
+  in-betweens recur: interpolation keeps every k-th frame as drawn (no evidence there), so the check counts
+  blend evidence only in that pattern (in_between_frames).
 - **mix** (gap H = DISSOLVE_GAP_S): the same measurement with prev and next H frames away, at half the
   analysis size: a dissolve between two different pictures is a slowly changing blend of both, which motion
   cannot explain (not exact: both pictures go on moving during the dissolve).
