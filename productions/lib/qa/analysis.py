@@ -633,20 +633,23 @@ class FrameAnalyzer:
             r[k].append(r[k][-1])
         for k in ("mad", "block_mad", "changed", "gain_step", "shift"):
             r[k].append(0.0)
-        gray8 = self._grays[-1]
+        self._sample_grid(i, self._prev)
+        self._keep(self._grays[-1], self._thumbs[-1], repeat=True)
+
+    def _sample_grid(self, i: int, gray: np.ndarray) -> None:
+        """Frame i's grid scores on every grid_stride-th frame, NaN on the others."""
         if i % self.grid_stride == 0:
-            scores = grid_scores(self._prev, self._cache)
-            for k, v in scores.items():
+            for k, v in grid_scores(gray, self._cache).items():
                 self._grid.setdefault(k, [float("nan")] * i).append(v)
         for lst in self._grid.values():
             if len(lst) < i + 1:
                 lst.append(float("nan"))
-        self._grays.append(gray8)
-        self._ghost.add(self._grays, repeat=True)
-        self._thumbs.append(self._thumbs[-1])
-        self._measure_fades()
 
-    def _measure_fades(self) -> None:
+    def _keep(self, gray8: np.ndarray, thumb: np.ndarray, repeat: bool) -> None:
+        """Keep the frame's grey and thumbnail; measure what needed it (ghost evidence, fades now due)."""
+        self._grays.append(gray8)
+        self._thumbs.append(thumb)
+        self._ghost.add(self._grays, repeat=repeat)
         for b, due in list(self._fades_due.items()):
             if len(self._grays) >= due:
                 self._fades[b] = fade_evidence(self._grays, self.fps, b)
@@ -679,13 +682,7 @@ class FrameAnalyzer:
             r["gain_step"].append(step)
             r["shift"].append(shift)
         self._prev, self._prev_blocks = gray, blocks
-        if i % self.grid_stride == 0:
-            scores = grid_scores(gray, self._cache)
-            for k, v in scores.items():
-                self._grid.setdefault(k, [float("nan")] * i).append(v)
-        for lst in self._grid.values():
-            if len(lst) < i + 1:
-                lst.append(float("nan"))
+        self._sample_grid(i, gray)
         if full is not None:
             b = blockiness(detail_tiles(full, gray8))
             s, t = edge_sharpness(full)
@@ -694,12 +691,9 @@ class FrameAnalyzer:
         r["blockiness"].append(b)
         r["sharpness"].append(s)
         r["edges"].append(t)
-        self._grays.append(gray8)
-        self._ghost.add(self._grays)
-        self._measure_fades()
         tw = min(THUMB_WIDTH, small.shape[1])
         th = max(2, int(round(small.shape[0] * tw / small.shape[1])))
-        self._thumbs.append(cv2.resize(small, (tw, th), interpolation=cv2.INTER_AREA))
+        self._keep(gray8, cv2.resize(small, (tw, th), interpolation=cv2.INTER_AREA), repeat=False)
 
     def _gain_step(self, prev: np.ndarray, cur: np.ndarray, prev_blocks: np.ndarray, cur_blocks: np.ndarray
                    ) -> tuple[float, float]:
