@@ -314,6 +314,14 @@ def _periodicity(g: np.ndarray, axis: int) -> float:
     return float(np.clip(a[shorter].max(), 0.0, 1.0)) if shorter.any() else 0.0
 
 
+def _level_grid_scores(gray: np.ndarray, cache: dict, suffix: str) -> dict[str, float]:
+    """ncc, pc and periodicity across and down (see grid_scores) at one level, the keys ending in `suffix`."""
+    gx, gy = _grad(gray, 1), _grad(gray, 0)
+    ncc_x, ncc_y, pc_x, pc_y = _level_scores(gx, gy, cache)
+    return {f"ncc_x{suffix}": ncc_x, f"ncc_y{suffix}": ncc_y, f"pc_x{suffix}": pc_x, f"pc_y{suffix}": pc_y,
+            f"periodic_x{suffix}": _periodicity(gx, 1), f"periodic_y{suffix}": _periodicity(gy, 0)}
+
+
 def grid_scores(gray: np.ndarray, cache: dict) -> dict[str, float]:
     """Repeated-content scores of one analysis-size grey frame (float32), each in [0, 1].
 
@@ -324,22 +332,18 @@ def grid_scores(gray: np.ndarray, cache: dict) -> dict[str, float]:
       images finds tiles shifted against each other; the score is the NCC of the parts once aligned by the
       shift found (the raw phase-correlation peak also fires on banding and periodic textures).
     - periodic_x / periodic_y: see _periodicity (a fence repeats at half the frame too, and at every post).
-    Both are taken at the analysis size and at half of it (where a few % of scale between tiles is < 1 px),
-    keeping the larger.
+    All six at the analysis size and again at half of it (keys ending `_half`), where a few % of scale between
+    tiles is < 1 px. Each level keeps its own periodicity: the half level's +-1 px reaches lags the analysis
+    size's integer lags miss, so a fence whose period does not divide the tile lag lines up there alone, and
+    only that level's periodicity tells (checks.grid_evidence).
     - border_v1/v2, border_h1/h2: the two strongest straight full-height (full-width) edges at the tile
       positions W/3, W/2, 2W/3 (H/3, H/2, 2H/3), as the fraction of rows (columns) they cover.
     """
     h, w = gray.shape
-    gx, gy = _grad(gray, 1), _grad(gray, 0)
-    full = _level_scores(gx, gy, cache)
-    if min(h, w) >= 64:
-        small = cv2.pyrDown(gray)
-        half = _level_scores(_grad(small, 1), _grad(small, 0), cache)
-    else:
-        half = full
-    out = {k: max(a, b) for k, a, b in zip(("ncc_x", "ncc_y", "pc_x", "pc_y"), full, half, strict=True)}
-    out["periodic_x"] = _periodicity(gx, 1)
-    out["periodic_y"] = _periodicity(gy, 0)
+    out = _level_grid_scores(gray, cache, "")
+    half = _level_grid_scores(cv2.pyrDown(gray), cache, "_half") if min(h, w) >= 64 else \
+        {f"{k}_half": v for k, v in out.items()}
+    out.update(half)
 
     cols = _border_rows(np.abs(np.diff(gray, axis=1)) >= BORDER_EDGE_LEVEL)
     rows = _border_rows((np.abs(np.diff(gray, axis=0)) >= BORDER_EDGE_LEVEL).T)

@@ -489,15 +489,20 @@ def check_flicker(f: Features, thumbnails: bool = True, transitions: Transitions
                        details={"window_s": FLICKER_WINDOW_S, "frames_over": count})
 
 
+def _direction_similarity(g: dict[str, np.ndarray], axis: str, level: str) -> np.ndarray:
+    """One direction's repeated-content similarity at one level (see analysis.grid_scores); none where that
+    level's content repeats at shorter lags as much as at the tile lag (a periodic texture there)."""
+    sim = np.fmax(g[f"ncc_{axis}{level}"], g[f"pc_{axis}{level}"])
+    return np.where(g[f"periodic_{axis}{level}"] >= GRID_PERIODIC * sim, 0.0, sim)
+
+
 def grid_evidence(f: Features) -> tuple[np.ndarray, np.ndarray]:
     """Per sampled frame: (similarity evidence in [0, 1], panel borders found (0/1)); NaN if not sampled."""
     g = f.grid
     if not g:
         return np.full(f.n, np.nan), np.full(f.n, np.nan)
-    # a direction whose content repeats at shorter lags as much as at the tile lag is a periodic texture there
-    sim_x, sim_y = np.fmax(g["ncc_x"], g["pc_x"]), np.fmax(g["ncc_y"], g["pc_y"])
-    sim_x = np.where(g["periodic_x"] >= GRID_PERIODIC * sim_x, 0.0, sim_x)
-    sim_y = np.where(g["periodic_y"] >= GRID_PERIODIC * sim_y, 0.0, sim_y)
+    sim_x = np.fmax(_direction_similarity(g, "x", ""), _direction_similarity(g, "x", "_half"))
+    sim_y = np.fmax(_direction_similarity(g, "y", ""), _direction_similarity(g, "y", "_half"))
     sim = np.fmax(sim_x, sim_y)
     v1, v2, h1 = g["border_v1"], g["border_v2"], g["border_h1"]
     panels = ((v1 >= BORDER_COVERAGE) & (v2 >= BORDER_COVERAGE)) | ((v1 >= BORDER_COVERAGE) & (h1 >= BORDER_COVERAGE))
