@@ -100,6 +100,14 @@ MIN_EDGE_FRACTION = 2e-4
 # changed: codec noise on a repeated frame (and the corpus's sigma 0.8 noise, averaged down to the analysis
 # size) stays far under it, while an edge moving by a tenth of a pixel changes by about that much.
 CHANGED_PIXEL_LUMA = 6.0
+# Change is also measured at the frame's own resolution, where small things are still drawn: the largest mean
+# |difference| from the previous frame over a block of MOVED_BLOCK x MOVED_BLOCK pixels, in any of R, G and B
+# (the limit is checks.FREEZE_MOVED_BLOCK). A bird of a few pixels crossing a plain sky changes nothing at the
+# analysis size (held-out draw 21, seen since: at most 3 levels there), but 42 levels in its own blocks.
+MOVED_BLOCK = 8
+# It is measured (about 1 ms a 1024x576 frame) only where the analysis size shows little change: a largest block
+# change (`block_mad`) under this; beyond it the frame has changed anyway (checks.FREEZE_BLOCK_DIFF is lower).
+MOVED_MEASURED_BELOW = 1.0
 # Brightness steps are measured after undoing the camera's shift between two frames (phase correlation at the
 # analysis size) when it moved at least this far (px): a handheld shake moves a horizon or a sky gradient up
 # and down, which changes every block's mean like a flicker would.
@@ -542,6 +550,10 @@ class Features:
     mad: np.ndarray  # mean |difference| to the previous frame (0 for frame 0)
     block_mad: np.ndarray  # largest block mean |difference| to the previous frame
     changed: np.ndarray  # fraction of pixels changed by more than CHANGED_PIXEL_LUMA (1 for frame 0)
+    # largest MOVED_BLOCK-px block mean |difference| to the previous frame at full resolution, any colour; NaN
+    # for frame 0, where the full-resolution pixels were not seen (episode QA works on analysis-size frames) and
+    # where block_mad is MOVED_MEASURED_BELOW or more
+    moved: np.ndarray
     gain_step: np.ndarray  # brightness change from the previous frame, camera shift undone (see _gain_step)
     shift: np.ndarray  # the camera's shift from the previous frame (analysis px; 0 where not found, see _gain_step)
     grid: dict[str, np.ndarray]  # per-frame grid scores, NaN where the frame was not sampled
@@ -567,6 +579,18 @@ class Features:
         return not self.bad_shapes
 
 
+def _moved(previous: np.ndarray | None, frame: np.ndarray | None) -> float:
+    """The largest mean |difference| between two full-resolution RGB frames over a MOVED_BLOCK-px block, in any
+    colour; NaN without both frames (or smaller than a block)."""
+    if previous is None or frame is None or previous.shape != frame.shape:
+        return float("nan")
+    h, w = frame.shape[0] // MOVED_BLOCK, frame.shape[1] // MOVED_BLOCK
+    if not h or not w:
+        return float("nan")
+    d = cv2.absdiff(previous[: h * MOVED_BLOCK, : w * MOVED_BLOCK], frame[: h * MOVED_BLOCK, : w * MOVED_BLOCK])
+    return float(cv2.resize(d, (w, h), interpolation=cv2.INTER_AREA).max())
+
+
 class FrameAnalyzer:
     """Feed frames one by one with `add()`; `finish()` returns the Features."""
 
@@ -588,8 +612,8 @@ class FrameAnalyzer:
         self._prev_blocks: np.ndarray | None = None  # ... and its block means
         self._prev_pixels: tuple[np.ndarray, np.ndarray | None] | None = None  # ... and copies of its pixels
         self._rows: dict[str, list[float]] = {k: [] for k in ("luma", "dark", "lit", "mad", "block_mad", "changed",
-                                                               "gain_step", "shift", "blockiness", "sharpness",
-                                                               "edges")}
+                                                               "moved", "gain_step", "shift", "blockiness",
+                                                               "sharpness", "edges")}
         self._grid: dict[str, list[float]] = {}
         self._grays: list[np.ndarray] = []
         self._thumbs: list[np.ndarray] = []
@@ -614,7 +638,8 @@ class FrameAnalyzer:
         elif (fw, fh) != self._full:
             self._bad.append((i, tuple(frame.shape)))
         assert self._size is not None
-        small = downscale(np.ascontiguousarray(frame), self._size)
+        frame = np.ascontiguousarray(frame)
+        small = downscale(frame, self._size)
         self._add_small(small, frame if self.detail else None)
 
     def _repeats(self, small: np.ndarray, full: np.ndarray | None) -> bool:
@@ -638,7 +663,7 @@ class FrameAnalyzer:
         r = self._rows
         for k in ("luma", "dark", "lit", "blockiness", "sharpness", "edges"):
             r[k].append(r[k][-1])
-        for k in ("mad", "block_mad", "changed", "gain_step", "shift"):
+        for k in ("mad", "block_mad", "changed", "moved", "gain_step", "shift"):
             r[k].append(0.0)
         self._sample_grid(i, self._prev)
         self._keep(self._grays[-1], self._thumbs[-1], repeat=True)
@@ -663,6 +688,7 @@ class FrameAnalyzer:
                 del self._fades_due[b]
 
     def _add_small(self, small: np.ndarray, full: np.ndarray | None) -> None:
+        previous_full = self._prev_pixels[1] if self._prev_pixels is not None else None
         if self._repeats(small, full):
             self._add_repeat()
             return
@@ -678,13 +704,16 @@ class FrameAnalyzer:
             r["mad"].append(0.0)
             r["block_mad"].append(0.0)
             r["changed"].append(1.0)
+            r["moved"].append(float("nan"))
             r["gain_step"].append(0.0)
             r["shift"].append(0.0)
         else:
             diff = np.abs(gray - self._prev)
             r["mad"].append(float(diff.mean()))
-            r["block_mad"].append(float(block_means(diff).max()))
+            block_mad = float(block_means(diff).max())
+            r["block_mad"].append(block_mad)
             r["changed"].append(float(np.count_nonzero(diff > CHANGED_PIXEL_LUMA)) / diff.size)
+            r["moved"].append(_moved(previous_full, full) if block_mad < MOVED_MEASURED_BELOW else float("nan"))
             step, shift = self._gain_step(self._prev, gray, self._prev_blocks, blocks)
             r["gain_step"].append(step)
             r["shift"].append(shift)
@@ -737,7 +766,7 @@ class FrameAnalyzer:
         return Features(
             fps=self.fps, width=full[0], height=full[1], analysis=self._size or (0, 0),
             luma=r["luma"], dark=r["dark"], lit=r["lit"], mad=r["mad"], block_mad=r["block_mad"],
-            changed=r["changed"], gain_step=r["gain_step"], shift=r["shift"],
+            changed=r["changed"], moved=r["moved"], gain_step=r["gain_step"], shift=r["shift"],
             grid=grid, blockiness=r["blockiness"], sharpness=r["sharpness"], edges=r["edges"],
             grays=self._grays, thumbs=self._thumbs, bad_shapes=self._bad,
             ghost=self._ghost.finish(self._grays), ghost_gap=self._ghost.gap, fades=dict(self._fades),

@@ -51,6 +51,12 @@ FREEZE_BLOCK_DIFF = 0.75
 # change by several levels. 0.05 % is ~18 px at 256x144: a frame's noise never reaches it, a moving outline
 # does.
 FREEZE_CHANGED_FRACTION = 0.0005
+# ... and, where the frames were seen at their own resolution, no block there may change by this much
+# (analysis.MOVED_BLOCK: mean |difference| over 8x8 px, any colour): a small thing crossing a plain picture (a
+# bird over a flat sky) is invisible at the analysis size but not to a viewer. A bird of 14x5 px at 1024x576
+# reads 38, held-out draw 21's 42; a still picture coded again by x264 (an I-frame after P-frames, 1024x576)
+# 9 at CRF 18, 15 at CRF 28, 22 at CRF 35, 26 at CRF 40; noise far less.
+FREEZE_MOVED_BLOCK = 30.0
 # ... and every frame of the run must still be the run's first picture: no block further than this from it
 # (x2 for noise) and no more changed pixels than FREEZE_CHANGED_FRACTION. A very slow drift hides under the
 # frame-to-frame limits (a sparse shot drifting ~0.1 px a frame at 24 fps was "held" for 3 s on held-out draw
@@ -394,8 +400,10 @@ def check_black_frames(f: Features, thumbnails: bool = True, transitions: Transi
 
 def repeats_previous(f: Features) -> np.ndarray:
     """Per frame: does it show the previous frame's picture again (a held drawing, a freeze)? No block changes
-    by FREEZE_BLOCK_DIFF and hardly a pixel visibly (FREEZE_CHANGED_FRACTION). Frame 0 never does."""
-    same = (f.block_mad < FREEZE_BLOCK_DIFF) & (f.changed < FREEZE_CHANGED_FRACTION)
+    by FREEZE_BLOCK_DIFF and hardly a pixel visibly (FREEZE_CHANGED_FRACTION), nor at the frame's own resolution
+    where that was seen (FREEZE_MOVED_BLOCK). Frame 0 never does."""
+    same = (f.block_mad < FREEZE_BLOCK_DIFF) & (f.changed < FREEZE_CHANGED_FRACTION) & \
+        ~(f.moved >= FREEZE_MOVED_BLOCK)
     same[0] = False
     return same
 
