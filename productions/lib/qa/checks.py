@@ -459,7 +459,8 @@ def check_frozen(f: Features, thumbnails: bool = True) -> CheckResult:
                        worst_frames=worst_frames(f, scores, thumbnails=thumbnails and not ok),
                        details={"runs": [[a, b - a] for a, b in runs if b - a >= 3][:20],
                                 "block_diff": FREEZE_BLOCK_DIFF,
-                                "changed_fraction": FREEZE_CHANGED_FRACTION, "min_frames": min_frames})
+                                "changed_fraction": FREEZE_CHANGED_FRACTION, "moved_block": FREEZE_MOVED_BLOCK,
+                                "min_frames": min_frames})
 
 
 def flicker_swings(f: Features) -> np.ndarray:
