@@ -584,11 +584,10 @@ def _moved(previous: np.ndarray | None, frame: np.ndarray | None) -> float:
     colour; NaN without both frames (or smaller than a block)."""
     if previous is None or frame is None or previous.shape != frame.shape:
         return float("nan")
-    h, w = frame.shape[0] // MOVED_BLOCK, frame.shape[1] // MOVED_BLOCK
-    if not h or not w:
+    rows, cols = frame.shape[0] // MOVED_BLOCK, frame.shape[1] // MOVED_BLOCK
+    if not rows or not cols:
         return float("nan")
-    d = cv2.absdiff(previous[: h * MOVED_BLOCK, : w * MOVED_BLOCK], frame[: h * MOVED_BLOCK, : w * MOVED_BLOCK])
-    return float(cv2.resize(d, (w, h), interpolation=cv2.INTER_AREA).max())
+    return float(block_means(cv2.absdiff(previous, frame), rows, cols).max())
 
 
 class FrameAnalyzer:
