@@ -15,7 +15,14 @@ import cv2
 import numpy as np
 
 from .analysis import CHANGED_PIXEL_LUMA, Features, block_means, boundary_frame
-from .ghost import BLEND_ORIGINAL_MAX, BLEND_PERIODS, FADE_MIN_PIXELS, fade_evidence, in_between_frames
+from .ghost import (
+    BLEND_ORIGINAL_MAX,
+    BLEND_PERIODS,
+    FADE_MIN_PIXELS,
+    fade_evidence,
+    in_between_frames,
+    layer_evidence,
+)
 from .results import NOT_MEASURED, CheckResult, WorstFrame
 
 Transitions = Sequence[tuple[int, int]]
@@ -248,6 +255,15 @@ GHOST_MIX = 0.42
 # foreground on a static detailed background (the built-in generator's slow pans) 0.01-0.05, and drawn pans
 # dissolved over 4 frames at 8 fps 0.05-0.07.
 GHOST_ECHO = 0.075
+# layer: at a segment boundary, how far the moving layer's contrast dips in the shape of a dissolve, against its
+# own wander (ghost.layer_evidence). Held-out draws 15-22 (seen), a boundary put in the middle of every negative
+# without one: at 8 fps, same-scene dissolves up to 12.0, 13 of the 34 that blend, mix, echo and fade all missed
+# at 5.0 or more (small subjects over still or slowly moving backgrounds: a ball, a kite and a bird, stars with a
+# walker, a neon sign's figures); every clean shot, hold, grain, JPEG and slow dimming <= 3.53 (a whip into a
+# city street, the dip fitted over 9 frames). At 24 fps (draws 15-20), 2 of the 15 missed at 5.0 or more (up to
+# 10.6), negatives <= 4.08 (a lake dimming slowly; chained joins of a shrine with a bobbing spirit 3.74-3.85).
+# Tuning corpus: no verdict changed at either rate. 5.0 sits 1.23x over the highest negative.
+GHOST_LAYER = 5.0
 # A clip fails with at least this many ghost frames within GHOST_WINDOW_S of each other (at least 3 frames):
 # a double exposure one can see lasts: a 0.5 s dissolve has 4 frames even at 8 fps, a blended clip 1 in 2 or
 # 2 in 3. Single borderline frames seconds apart are not one: clean built-in footage generated at 24 fps had
@@ -792,13 +808,31 @@ def fade_scores(f: Features, transitions: Transitions = (), boundaries_s: Sequen
     return out
 
 
+def layer_scores(f: Features, transitions: Transitions = (), boundaries_s: Sequence[float] = ()) -> np.ndarray:
+    """Per frame: the moving layer's dissolve-shaped dip (ghost.layer_evidence) / GHOST_LAYER around each
+    segment boundary, on the dip's frames; NaN elsewhere. Boundaries inside a declared transition are left out,
+    as for the fades."""
+    out = np.full(f.n, np.nan)
+    declared = transition_frames(f.n, transitions, TRANSITION_MARGIN + 1)
+    for t in boundaries_s:
+        b = boundary_frame(t, f.fps)
+        if not (0 < b < f.n) or declared[b]:
+            continue
+        value, start, frames, _ = layer_evidence(f.grays, f.fps, b)
+        if frames:
+            seg = out[start:start + frames]
+            out[start:start + frames] = np.where(np.isfinite(seg), np.maximum(seg, value / GHOST_LAYER),
+                                                 value / GHOST_LAYER)
+    return out
+
+
 def ghost_scores(f: Features, transitions: Transitions = (), boundaries_s: Sequence[float] = (), *,
                  dissolves_at_joins: bool = True, in_between_only: bool = True
                  ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Per frame: the ghost score (largest evidence / its threshold; NaN where nothing was measured or the
     frame is left out) and each evidence over its threshold. Left out: declared transitions (+-1 frame),
     black frames; for mix and echo also the frames whose references lie in a transition; echo on tiled
-    footage (the grid check's). `boundaries_s`: segment boundaries (s), where the fade evidence is measured
+    footage (the grid check's). `boundaries_s`: segment boundaries (s), where the fade and layer evidence is measured
     and, with `dissolves_at_joins`, where the dissolve evidence counts in full (elsewhere it must be
     GHOST_AWAY_FACTOR times as strong, and echo counts only with mix evidence: GHOST_AWAY_ECHO_MIX). With
     `in_between_only`, blend evidence counts only in the pattern of interpolated in-betweens
@@ -827,6 +861,7 @@ def ghost_scores(f: Features, transitions: Transitions = (), boundaries_s: Seque
         parts["mix"] = np.where(away, parts["mix"] / GHOST_AWAY_FACTOR, parts["mix"])
     if boundaries_s:
         parts["fade"] = np.where(skip, np.nan, fade_scores(f, transitions, boundaries_s))
+        parts["layer"] = np.where(skip, np.nan, layer_scores(f, transitions, boundaries_s))
     stack = np.stack(list(parts.values()))
     measured = np.isfinite(stack).any(axis=0)
     score = np.where(measured, np.nanmax(np.where(np.isfinite(stack), stack, -np.inf), axis=0), np.nan)
@@ -852,7 +887,8 @@ def clustered_ghost_score(score: np.ndarray, fps: float) -> tuple[float, int]:
 def check_ghosting(f: Features, thumbnails: bool = True, transitions: Transitions = (),
                    boundaries_s: Sequence[float] = ()) -> CheckResult:
     """Frames that are a mix of two different pictures: blended in-betweens and dissolves (see ghost.py); at
-    segment boundaries (`boundaries_s`) also in-step fades of small subjects (ghost.fade_evidence)."""
+    segment boundaries (`boundaries_s`) also in-step fades of small subjects (ghost.fade_evidence) and the
+    moving layer thinned to two part-contrast copies (ghost.layer_evidence)."""
     score, parts = ghost_scores(f, transitions, boundaries_s)
     measured = np.isfinite(score)
     if not measured.any():
@@ -865,7 +901,8 @@ def check_ghosting(f: Features, thumbnails: bool = True, transitions: Transition
     runs = _runs(ghost)
     kinds = {name: int((np.nan_to_num(v, nan=0.0) >= 1.0).sum()) for name, v in parts.items()}
     worst_kind = {"blend": "blended in-betweens", "mix": "a dissolve", "echo": "a doubled picture",
-                  "fade": "a dissolve at a segment boundary"}
+                  "fade": "a dissolve at a segment boundary",
+                  "layer": "a dissolve of what moves at a segment boundary"}
     if ok and count:
         msg = (f"no double exposures (ghost score {value:.2f} of the threshold; {count} isolated frame(s) over it, "
                f"none within {window} frames of another)")
@@ -885,6 +922,7 @@ def check_ghosting(f: Features, thumbnails: bool = True, transitions: Transition
         "thresholds": {"blend": GHOST_BLEND, "blend_periods": list(BLEND_PERIODS),
                        "blend_original_max": BLEND_ORIGINAL_MAX,
                        "mix": GHOST_MIX, "echo": GHOST_ECHO, "fade_pixels": FADE_MIN_PIXELS,
+                       "layer": GHOST_LAYER,
                        "min_frames": GHOST_MIN_FRAMES,
                        "window_frames": window, "join_s": GHOST_JOIN_S, "away_from_joins": GHOST_AWAY_FACTOR,
                        "echo_away_needs_mix": GHOST_AWAY_ECHO_MIX},
