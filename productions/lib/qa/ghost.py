@@ -642,8 +642,8 @@ def layer_kappa(grays: Sequence[np.ndarray], j: int, gap: int) -> float:
     n = len(grays)
     lo, hi = max(0, j - 2 * gap), min(n, j + 2 * gap + 1)
     idx = np.unique(np.linspace(lo, hi - 1, min(hi - lo, LAYER_BACKGROUND_FRAMES)).round().astype(int))
-    stack = np.stack([grays[k] for k in idx]).astype(np.float32)
-    layer = np.abs(grays[j].astype(np.float32) - np.median(stack, axis=0))
+    background = np.median(np.stack([grays[k] for k in idx]), axis=0)  # of the uint8 frames: the same, faster
+    layer = np.abs(grays[j].astype(np.float32) - background.astype(np.float32))
     layer = layer[layer > LAYER_DEAD_LEVELS]
     mass = float(layer.sum())
     return float((layer * layer).sum()) / mass if mass > 0 else float("nan")
