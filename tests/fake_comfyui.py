@@ -338,6 +338,13 @@ class FakeComfyUI:
             self._ready.set()
             loop.run_forever()
         finally:
+            # as asyncio.run ends: what is still pending (a shutdown that outlived stop()'s wait) is cancelled and
+            # run to its end here, not destroyed pending when the loop is collected
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
@@ -367,7 +374,7 @@ class FakeComfyUI:
 
     async def _shutdown(self, abort: bool) -> None:
         self._worker.cancel()
-        with contextlib.suppress(BaseException):
+        with contextlib.suppress(asyncio.CancelledError, Exception):  # not GeneratorExit: the coroutine must close
             await self._worker
         for ws in list(self.sockets.values()):
             if abort:
