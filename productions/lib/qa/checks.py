@@ -602,28 +602,37 @@ def check_blockiness(f: Features, thumbnails: bool = True) -> CheckResult:
 
 def relative_sharpness(f: Features, transitions: Transitions = (), boundaries_s: Sequence[float] = ()
                        ) -> np.ndarray:
-    """Per frame sharpness over its shot's median; NaN for frames reported by a more specific check (black,
-    blocky, double exposures: a mix of two pictures is softer than either), without edges, or inside a declared
-    transition (a dissolve is softer by design). Shots are the stretches between segment boundaries and
-    transitions (declared or not): two shots can be drawn with differently crisp lines, and neither is a defect."""
-    # any frame that may be a mix
-    score, parts = ghost_scores(f, transitions, dissolves_at_joins=False, in_between_only=False)
+    """Per frame sharpness over its shot's median (of the frames that are no mix of two pictures, nor may be);
+    NaN for frames reported by a more specific check (black, blocky, double exposures: a mix of two pictures is
+    softer than either), without edges, or inside a declared transition (a dissolve is softer by design). Shots
+    are the stretches between segment boundaries and transitions (declared or not): two shots can be drawn with
+    differently crisp lines, and neither is a defect."""
+    # Left out: the frames the ghosting check reports (a blend in the in-between pattern, a dissolve). A frame
+    # that only looks like a blend is measured: soft frames of a slow camera move look linear from one to the
+    # next, and leaving them out hid a soft stretch whole (a Gaussian blur of 4 px over 1.5 s of a tilt, every
+    # soft frame 1.3-1.7x the blend threshold: tests/test_qa_blur_slow_move.py). The level each shot is measured
+    # against still leaves out every frame that may be a mix (softer than either picture, a whip's smear).
+    score, parts = ghost_scores(f, transitions, dissolves_at_joins=False)
     skip = ~np.isfinite(f.sharpness) | black_frames(f) | (f.blockiness >= BLOCKINESS_MAX) | (score >= 1.0)
     skip |= transition_frames(f.n, transitions)
     s = np.where(skip, np.nan, f.sharpness)
     if not np.isfinite(s).any():
         return s
+    may_mix, _ = ghost_scores(f, transitions, dissolves_at_joins=False, in_between_only=False)
+    level = np.where(np.nan_to_num(may_mix) >= 1.0, np.nan, s)
+    if not np.isfinite(level).any():
+        level = s
     # shots end at boundaries, declared transitions and undeclared dissolves between two pictures (the ghosting
     # check's mix evidence)
     cuts = {0, f.n} | {boundary_frame(t, f.fps) for t in boundaries_s} | {int(x) for tr in transitions for x in tr}
     cuts |= {int(x) for run in _runs(np.nan_to_num(parts["mix"]) >= 1.0) for x in run}
     cuts = sorted(c for c in cuts if 0 <= c <= f.n)
-    whole = float(np.nanmedian(s))
+    whole = float(np.nanmedian(level))
     out = np.full(f.n, np.nan)
     for a, b in zip(cuts, cuts[1:], strict=False):
-        part = s[a:b]
+        part = level[a:b]
         # a shot too short to have its own median is compared with the whole clip
-        out[a:b] = part / (float(np.nanmedian(part)) if np.isfinite(part).sum() >= 3 * BLUR_MIN_FRAMES else whole)
+        out[a:b] = s[a:b] / (float(np.nanmedian(part)) if np.isfinite(part).sum() >= 3 * BLUR_MIN_FRAMES else whole)
     return out
 
 
