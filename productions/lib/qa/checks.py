@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from .analysis import CHANGED_PIXEL_LUMA, Features, block_means, boundary_frame
+from .analysis import BLACK_PICTURE_FRACTION, CHANGED_PIXEL_LUMA, Features, block_means, boundary_frame
 from .ghost import (
     BLEND_ORIGINAL_MAX,
     BLEND_PERIODS,
@@ -42,8 +42,11 @@ FPS_TOLERANCE = 0.01
 # pic_th=0.98, pix_th=0.10) and almost nothing in it is lit (BLACK_MAX_LIT of its pixels at 25 % luma or
 # more). A dark night scene can have 99 % of its pixels under 10 % and still be a picture: lit windows, a moon,
 # signs (0.5-1 % of the night scenes in the tuning corpus); a black glitch, noisy or not, has none.
-BLACK_PICTURE_FRACTION = 0.98
 BLACK_MAX_LIT = 0.001
+# ... nor at the frame's own resolution, where it was seen (analysis.BLACK_PICTURE_FRACTION): a frame with this
+# many lit pixels there (a patch of 4x4 px) shows something. The navy sky's red bird: ~N px; a black frame with
+# noise up to 12 levels, or a picture crushed to 6 % (a failed decode), none.
+BLACK_MIN_LIT_PIXELS = 16
 # Generated clips never contain a black frame on purpose: one is already a glitch.
 MAX_BLACK_FRAMES = 0
 
@@ -395,7 +398,7 @@ def check_fps(fps: float | None, expected: float | None = None) -> CheckResult:
 
 def black_frames(f: Features) -> np.ndarray:
     """Per frame: True where it is black (BLACK_PICTURE_FRACTION of its pixels under 10 % luma, nothing lit)."""
-    return (f.dark >= BLACK_PICTURE_FRACTION) & (f.lit < BLACK_MAX_LIT)
+    return (f.dark >= BLACK_PICTURE_FRACTION) & (f.lit < BLACK_MAX_LIT) & ~(f.lit_pixels >= BLACK_MIN_LIT_PIXELS)
 
 
 def check_black_frames(f: Features, thumbnails: bool = True, transitions: Transitions = ()) -> CheckResult:
@@ -410,7 +413,7 @@ def check_black_frames(f: Features, thumbnails: bool = True, transitions: Transi
                        worst_frames=worst_frames(f, scores, thumbnails=thumbnails and not ok),
                        details={"runs": [[a, b - a] for a, b in runs[:20]],
                                 "picture_fraction": BLACK_PICTURE_FRACTION, "pixel_luma": 0.10 * 255,
-                                "max_lit": BLACK_MAX_LIT,
+                                "max_lit": BLACK_MAX_LIT, "min_lit_pixels_full": BLACK_MIN_LIT_PIXELS,
                                 "transitions": [[int(a), int(b)] for a, b in transitions]})
 
 
