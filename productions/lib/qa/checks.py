@@ -9,7 +9,7 @@ ratios so they hold at any frame rate and resolution.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -803,39 +803,40 @@ def check_seams(f: Features, boundaries_s: Sequence[float], thumbnails: bool = T
                                 "shift_min_px": SEAM_SHIFT_MIN_PX})
 
 
-def fade_scores(f: Features, transitions: Transitions = (), boundaries_s: Sequence[float] = ()) -> np.ndarray:
-    """Per frame: the in-step fade evidence (ghost.fade_evidence, already relative to its threshold) of the
-    strongest fade around each segment boundary, on that fade's frames; NaN elsewhere. Boundaries inside a
-    declared transition (+-TRANSITION_MARGIN + 1 frames) are the producer's dissolves and are left out."""
+def _at_boundaries(f: Features, transitions: Transitions, boundaries_s: Sequence[float],
+                   measure: Callable[[int], tuple[float, int, int]]) -> np.ndarray:
+    """Per frame: the largest `measure(boundary frame)` = (value, first frame, frames) of the segment boundaries
+    whose frames it covers; NaN elsewhere. Boundaries inside a declared transition (+-TRANSITION_MARGIN + 1
+    frames) are the producer's dissolves and are left out."""
     out = np.full(f.n, np.nan)
     declared = transition_frames(f.n, transitions, TRANSITION_MARGIN + 1)
     for t in boundaries_s:
         b = boundary_frame(t, f.fps)
         if not (0 < b < f.n) or declared[b]:
             continue
-        value, start, frames = f.fades[b] if b in f.fades else fade_evidence(f.grays, f.fps, b)
+        value, start, frames = measure(b)
         if frames:
             seg = out[start:start + frames]
             out[start:start + frames] = np.where(np.isfinite(seg), np.maximum(seg, value), value)
     return out
 
 
+def fade_scores(f: Features, transitions: Transitions = (), boundaries_s: Sequence[float] = ()) -> np.ndarray:
+    """Per frame: the in-step fade evidence (ghost.fade_evidence, already relative to its threshold) of the
+    strongest fade around each segment boundary, on that fade's frames; NaN elsewhere (see _at_boundaries)."""
+    return _at_boundaries(f, transitions, boundaries_s,
+                          lambda b: f.fades[b] if b in f.fades else fade_evidence(f.grays, f.fps, b))
+
+
 def layer_scores(f: Features, transitions: Transitions = (), boundaries_s: Sequence[float] = ()) -> np.ndarray:
     """Per frame: the moving layer's dissolve-shaped dip (ghost.layer_evidence) / GHOST_LAYER around each
-    segment boundary, on the dip's frames; NaN elsewhere. Boundaries inside a declared transition are left out,
-    as for the fades."""
-    out = np.full(f.n, np.nan)
-    declared = transition_frames(f.n, transitions, TRANSITION_MARGIN + 1)
-    for t in boundaries_s:
-        b = boundary_frame(t, f.fps)
-        if not (0 < b < f.n) or declared[b]:
-            continue
+    segment boundary, on the dip's frames; NaN elsewhere (see _at_boundaries)."""
+
+    def measure(b: int) -> tuple[float, int, int]:
         value, start, frames, _ = layer_evidence(f.grays, f.fps, b)
-        if frames:
-            seg = out[start:start + frames]
-            out[start:start + frames] = np.where(np.isfinite(seg), np.maximum(seg, value / GHOST_LAYER),
-                                                 value / GHOST_LAYER)
-    return out
+        return value / GHOST_LAYER, start, frames
+
+    return _at_boundaries(f, transitions, boundaries_s, measure)
 
 
 def ghost_scores(f: Features, transitions: Transitions = (), boundaries_s: Sequence[float] = (), *,
