@@ -44,7 +44,7 @@ FPS_TOLERANCE = 0.01
 # signs (0.5-1 % of the night scenes in the tuning corpus); a black glitch, noisy or not, has none.
 BLACK_MAX_LIT = 0.001
 # ... nor at the frame's own resolution, where it was seen (analysis.BLACK_PICTURE_FRACTION): a frame with this
-# many lit pixels there (a patch of 4x4 px) shows something. The navy sky's red bird: ~N px; a black frame with
+# many lit pixels there (a patch of 4x4 px) shows something. The navy sky's red bird: 189-328; a black frame with
 # noise up to 12 levels, or a picture crushed to 6 % (a failed decode), none.
 BLACK_MIN_LIT_PIXELS = 16
 # Generated clips never contain a black frame on purpose: one is already a glitch.
