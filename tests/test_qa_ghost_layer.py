@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from productions.lib.qa import FAILED, PASSED, check_frames, checks
+from productions.lib.qa.analysis import FrameAnalyzer
+from productions.lib.qa.ghost import layer_evidence, layer_frames_after
 
 FPS = 8
 N = 41
@@ -85,3 +87,22 @@ def test_a_declared_dissolve_passes() -> None:
     frames, boundary = crossfaded_join(ball_shot(N + OFFSET))
     check = ghosting(frames, boundary, transitions=[(MIDDLE, MIDDLE + OVERLAP)])
     assert check.status == PASSED, check.message
+
+
+def test_the_layer_is_measured_while_the_frames_stream_in_with_the_same_value() -> None:
+    """Each boundary's layer evidence is measured as soon as the frames it needs are in (the encoder is writing
+    the same frames meanwhile), not after the last one; the value is the one the whole clip gives."""
+    shot = ball_shot(2 * N + OFFSET)
+    frames, boundary = crossfaded_join(shot[:N + OFFSET])
+    frames += shot[N + OFFSET:]  # the shot goes on: a second, late boundary has too few frames after it
+    b = checks.boundary_frame(boundary, FPS)
+    late = len(frames) - 3
+    analyzer = FrameAnalyzer(FPS, detail=False, boundaries_s=[boundary, late / FPS])
+    for i, frame in enumerate(frames):
+        analyzer.add(frame)
+        if i + 1 == b + layer_frames_after(FPS):
+            assert list(analyzer._layers) == [b]  # measured here, before the clip ends
+    f = analyzer.finish()
+    assert late not in f.layers  # the clip ended too soon for it: measured by the check at the end
+    assert f.layers[b] == layer_evidence(f.grays, FPS, b)
+    assert f.layers[b][0] >= checks.GHOST_LAYER

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .ghost import GhostTracker, fade_evidence, fade_frames_after
+from .ghost import GhostTracker, fade_evidence, fade_frames_after, layer_evidence, layer_frames_after
 
 # OpenCV's own thread pool stays off: QA's pictures are 256 px wide, and the episode QA runs beside the
 # encoder, which takes every core. Splitting work this small across threads only adds CPU (a default episode's
@@ -578,6 +578,8 @@ class Features:
     ghost_gap: int = 1  # frames between a frame and its references for "mix" and "echo"
     # fade evidence (ghost.fade_evidence) at boundary frames, measured while the frames streamed in
     fades: dict[int, tuple[float, int, int]] = field(default_factory=dict)
+    # layer evidence (ghost.layer_evidence) at boundary frames, measured while the frames streamed in
+    layers: dict[int, tuple[float, int, int, float]] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -618,6 +620,10 @@ class FrameAnalyzer:
         self._fades_due = {b: b + fade_frames_after(self.fps) for b in
                            {boundary_frame(t, self.fps) for t in boundaries_s} if b > 0}
         self._fades: dict[int, tuple[float, int, int]] = {}
+        # ... and the same for the moving layer's evidence (ghost.layer_evidence): 0.16 s a boundary at 24 fps,
+        # which after the last frame lengthened a re-stitch by about 0.8 s
+        self._layers_due = {b: b + layer_frames_after(self.fps) for b in self._fades_due}
+        self._layers: dict[int, tuple[float, int, int, float]] = {}
         self.analysis_width = analysis_width
         self.detail = detail
         self.grid_stride = max(1, int(round(self.fps / GRID_SAMPLES_PER_S)))
@@ -702,6 +708,10 @@ class FrameAnalyzer:
             if len(self._grays) >= due:
                 self._fades[b] = fade_evidence(self._grays, self.fps, b)
                 del self._fades_due[b]
+        for b, due in list(self._layers_due.items()):
+            if len(self._grays) >= due:
+                self._layers[b] = layer_evidence(self._grays, self.fps, b)
+                del self._layers_due[b]
 
     def _add_small(self, small: np.ndarray, full: np.ndarray | None) -> None:
         previous_full = self._prev_pixels[1] if self._prev_pixels is not None else None
@@ -788,4 +798,5 @@ class FrameAnalyzer:
             grid=grid, blockiness=r["blockiness"], sharpness=r["sharpness"], edges=r["edges"],
             grays=self._grays, thumbs=self._thumbs, bad_shapes=self._bad,
             ghost=self._ghost.finish(self._grays), ghost_gap=self._ghost.gap, fades=dict(self._fades),
+            layers=dict(self._layers),
         )

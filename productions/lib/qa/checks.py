@@ -833,7 +833,7 @@ def layer_scores(f: Features, transitions: Transitions = (), boundaries_s: Seque
     segment boundary, on the dip's frames; NaN elsewhere (see _at_boundaries)."""
 
     def measure(b: int) -> tuple[float, int, int]:
-        value, start, frames, _ = layer_evidence(f.grays, f.fps, b)
+        value, start, frames, _ = f.layers[b] if b in f.layers else layer_evidence(f.grays, f.fps, b)
         return value / GHOST_LAYER, start, frames
 
     return _at_boundaries(f, transitions, boundaries_s, measure)

@@ -649,6 +649,12 @@ def layer_kappa(grays: Sequence[np.ndarray], j: int, gap: int) -> float:
     return float((layer * layer).sum()) / mass if mass > 0 else float("nan")
 
 
+def layer_frames_after(fps: float) -> int:
+    """How many frames past a boundary layer_evidence looks at (the last dissolve straddling it, its level after,
+    each kappa's background): once they are in, it can be measured (the same value as on the whole clip)."""
+    return 2 * _fade_longest(fps) + 2 * dissolve_gap(fps) + 2
+
+
 def layer_evidence(grays: Sequence[np.ndarray], fps: float, boundary: int) -> tuple[float, int, int, float]:
     """(evidence, first frame, frames, depth) of the dissolve-shaped dip of kappa around `boundary` that stands
     out most (see above); (0.0, boundary, 0, 0.0) where there is none."""
