@@ -621,7 +621,7 @@ class FrameAnalyzer:
                            {boundary_frame(t, self.fps) for t in boundaries_s} if b > 0}
         self._fades: dict[int, tuple[float, int, int]] = {}
         # ... and the same for the moving layer's evidence (ghost.layer_evidence): 0.16 s a boundary at 24 fps,
-        # which after the last frame lengthened a re-stitch by about 0.8 s
+        # which after the last frame lengthened every stitch of a default episode by 0.6-0.8 s (bench/RESULTS.md)
         self._layers_due = {b: b + layer_frames_after(self.fps) for b in self._fades_due}
         self._layers: dict[int, tuple[float, int, int, float]] = {}
         self.analysis_width = analysis_width
