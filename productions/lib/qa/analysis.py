@@ -12,7 +12,7 @@ is compared with have arrived; it keeps a few log spectra and cepstra of the las
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -615,15 +615,17 @@ class FrameAnalyzer:
     def __init__(self, fps: float, *, analysis_width: int = ANALYSIS_WIDTH, detail: bool = True,
                  boundaries_s: Sequence[float] = ()) -> None:
         self.fps = float(fps) if fps and np.isfinite(fps) and fps > 0 else 24.0
-        # boundary frame -> the frame count after which its fade evidence can be measured: measured then, while
-        # the rest streams in (an encoder is usually writing the same frames), not all at the end
-        self._fades_due = {b: b + fade_frames_after(self.fps) for b in
-                           {boundary_frame(t, self.fps) for t in boundaries_s} if b > 0}
+        # The evidence at each boundary frame (fades, the moving layer: ghost.py) is measured as soon as the frames
+        # it needs are in, while the rest streams in (an encoder is usually writing the same frames), not all at
+        # the end: the layer's 0.16 s a boundary at 24 fps, after the last frame, lengthened every stitch of a
+        # default episode by 0.6-0.8 s (bench/RESULTS.md). Entries: (frame count due, boundary, measure, results).
         self._fades: dict[int, tuple[float, int, int]] = {}
-        # ... and the same for the moving layer's evidence (ghost.layer_evidence): 0.16 s a boundary at 24 fps,
-        # which after the last frame lengthened every stitch of a default episode by 0.6-0.8 s (bench/RESULTS.md)
-        self._layers_due = {b: b + layer_frames_after(self.fps) for b in self._fades_due}
         self._layers: dict[int, tuple[float, int, int, float]] = {}
+        boundaries = sorted({boundary_frame(t, self.fps) for t in boundaries_s})
+        self._due: list[tuple[int, int, Callable, dict]] = [
+            (b + after(self.fps), b, measure, results) for b in boundaries if b > 0
+            for after, measure, results in ((fade_frames_after, fade_evidence, self._fades),
+                                            (layer_frames_after, layer_evidence, self._layers))]
         self.analysis_width = analysis_width
         self.detail = detail
         self.grid_stride = max(1, int(round(self.fps / GRID_SAMPLES_PER_S)))
@@ -700,18 +702,15 @@ class FrameAnalyzer:
                 lst.append(float("nan"))
 
     def _keep(self, gray8: np.ndarray, thumb: np.ndarray, repeat: bool) -> None:
-        """Keep the frame's grey and thumbnail; measure what needed it (ghost evidence, fades now due)."""
+        """Keep the frame's grey and thumbnail; measure what needed it (ghost evidence, boundary evidence now
+        due)."""
         self._grays.append(gray8)
         self._thumbs.append(thumb)
         self._ghost.add(self._grays, repeat=repeat)
-        for b, due in list(self._fades_due.items()):
-            if len(self._grays) >= due:
-                self._fades[b] = fade_evidence(self._grays, self.fps, b)
-                del self._fades_due[b]
-        for b, due in list(self._layers_due.items()):
-            if len(self._grays) >= due:
-                self._layers[b] = layer_evidence(self._grays, self.fps, b)
-                del self._layers_due[b]
+        for entry in [e for e in self._due if len(self._grays) >= e[0]]:
+            _, b, measure, results = entry
+            results[b] = measure(self._grays, self.fps, b)
+            self._due.remove(entry)
 
     def _add_small(self, small: np.ndarray, full: np.ndarray | None) -> None:
         previous_full = self._prev_pixels[1] if self._prev_pixels is not None else None
